@@ -1,0 +1,429 @@
+// Convolution gradient kernels for training on tfjs-backend-wasm (and, where measured faster, tfjs-cpu).
+//
+// tfjs-backend-wasm 4.22 ships no Conv2DBackpropFilter kernel, so tf.grads through tf.conv2d fails on
+// it; its Conv2DBackpropInput exists but is a plain loop (not XNNPACK) and dominated the training step.
+// Both kernels are registered here, composed from the backend's own fast kernels (Conv2D, Transpose,
+// Reshape, Slice; AvgPool, BatchMatMul, PadV2 for 1x1 kernels), so every heavy loop runs in XNNPACK:
+//
+//  - Filter gradient: dw[kh,kw,ci,co] = sum_{n,i,j} x[n, s*i+kh-pt, s*j+kw-pl, ci] * dy[n,i,j,co].
+//    With x as [Ci,H,W,N] (the "batch" is Ci, the "channels" are N) and dy as the filter [Ho,Wo,N,Co],
+//    this is one forward Conv2D with dilation = stride and the forward's top/left padding; its output
+//    [Ci,KH',KW',Co] is cut to KH x KW and reordered to [KH,KW,Ci,Co] (a small array, done in JS).
+//  - Input gradient ("phase" form): split dx's rows by phase ph = (h + pt) mod s. Rows of one phase see
+//    only the taps kh = s*m + ph, so all s*s phases are one stride-1 Conv2D of dy with a regrouped,
+//    180-degree-rotated filter [Mh,Mw,Co,s*s*Ci] (Mh = ceil(KH/s); missing taps are zeros), followed
+//    by depth-to-space as reshape/transpose. With stride 1 this is exactly "conv with the rotated
+//    filter, in/out swapped, padding top = KH-1-pt, bottom = H-Ho+pt".
+//  - Unpadded 1x1 kernels (neon's projection shortcut): dw = subsample(x)^T dy as one matrix product,
+//    dx = zero-insertion (one PadV2) of dy w^T.
+// tfjs-cpu gets the filter gradient too (its own is ~35x slower than the composed one); see
+// COMPOSED_KERNELS for the measurements behind each choice.
+//
+// Only NHWC, dilation 1 (tfjs's conv2d gradient refuses dilation > 1 before reaching a kernel anyway).
+
+import {
+  AvgPool,
+  backend_util,
+  BatchMatMul,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  getKernel,
+  PadV2,
+  registerKernel,
+  Reshape,
+  Slice,
+  Transpose,
+  unregisterKernel,
+} from '@tensorflow/tfjs-core';
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/** Backends whose gradient kernels this module can replace. */
+export type TrainingBackendName = 'wasm' | 'cpu';
+
+/** Thrown when a gradient is asked for a convolution these kernels do not handle. */
+export class UnsupportedConvGradientError extends Error {
+  constructor(kernel: string, what: string) {
+    super(
+      `${kernel} (ResNet Lab composed kernel): ${what} is not supported; ` +
+        `only NHWC, dilation 1, 'same' / 'valid' / explicit padding are.`,
+    );
+    this.name = 'UnsupportedConvGradientError';
+  }
+}
+
+type Explicit = [[number, number], [number, number], [number, number], [number, number]];
+
+/** Calls another kernel of the same backend directly (no engine, no tape). */
+function callKernel(
+  backendName: string,
+  backend: KernelBackend,
+  kernelName: string,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap,
+): TensorInfo {
+  const config = getKernel(kernelName, backendName);
+  if (config == null) {
+    throw new Error(`Kernel ${kernelName} is not registered for backend '${backendName}'.`);
+  }
+  const out = config.kernelFunc({ inputs, backend, attrs });
+  return Array.isArray(out) ? out[0]! : out;
+}
+
+function dispose(backend: KernelBackend, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+function readFloats(backend: KernelBackend, info: TensorInfo): Float32Array {
+  const values = backend.readSync(info.dataId);
+  if (!(values instanceof Float32Array)) {
+    throw new Error(`conv gradient kernels expect float32 tensors, got ${info.dtype}.`);
+  }
+  return values;
+}
+
+function writeFloats(backend: KernelBackend, values: Float32Array, shape: number[]): TensorInfo {
+  return { dataId: backend.write(values, shape, 'float32'), shape, dtype: 'float32' };
+}
+
+function checkFormat(kernel: string, dataFormat: string | undefined, dilations: unknown): void {
+  if (dataFormat != null && dataFormat !== 'NHWC') {
+    throw new UnsupportedConvGradientError(kernel, `dataFormat '${dataFormat}'`);
+  }
+  if (dilations != null) {
+    const d = Array.isArray(dilations) ? dilations : [dilations, dilations];
+    if (d.some((v) => v !== 1)) throw new UnsupportedConvGradientError(kernel, `dilations ${String(dilations)}`);
+  }
+}
+
+/**
+ * Stride-1 Conv2D of x [N,H,W,C] with explicit padding that may be negative (negative = crop x).
+ */
+function conv2dPadded(
+  backendName: string,
+  backend: KernelBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  dilations: [number, number],
+  pads: [number, number, number, number], // top, bottom, left, right
+): TensorInfo {
+  let [pt, pb, pl, pr] = pads;
+  let input = x;
+  if (pt < 0 || pb < 0 || pl < 0 || pr < 0) {
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const top = Math.max(0, -pt);
+    const left = Math.max(0, -pl);
+    const size = [n, h - top - Math.max(0, -pb), w - left - Math.max(0, -pr), c];
+    input = callKernel(backendName, backend, Slice, { x }, { begin: [0, top, left, 0], size });
+    pt = Math.max(0, pt);
+    pb = Math.max(0, pb);
+    pl = Math.max(0, pl);
+    pr = Math.max(0, pr);
+  }
+  const pad: Explicit = [
+    [0, 0],
+    [pt, pb],
+    [pl, pr],
+    [0, 0],
+  ];
+  const out = callKernel(backendName, backend, Conv2D, { x: input, filter }, {
+    strides: [1, 1],
+    pad,
+    dataFormat: 'NHWC',
+    dilations,
+    dimRoundingMode: undefined,
+  } as unknown as NamedAttrMap);
+  if (input !== x) dispose(backend, input);
+  return out;
+}
+
+/** Filter gradient as one dilated forward Conv2D (see the file comment). Returns [KH,KW,Ci,Co]. */
+function makeFilterGrad(backendName: string): KernelFunc {
+  return ({ inputs, backend: b, attrs }) => {
+    const backend = b as KernelBackend;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropFilterAttrs & { dilations?: unknown };
+    checkFormat(Conv2DBackpropFilter, a.dataFormat, a.dilations);
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co, filterHeight: KH, filterWidth: KW } = info;
+    const { outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw } = info;
+    const { top: pt, left: pl } = info.padInfo;
+
+    if (KH === 1 && KW === 1 && pt === 0 && pl === 0) return filterGrad1x1(backendName, backend, x, dy, sh, sw);
+
+    const xT = callKernel(backendName, backend, Transpose, { x }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
+    const dyT = callKernel(backendName, backend, Transpose, { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho,Wo,N,Co]
+    // Output rows = H + pt + pb - (Ho-1)*sh; ask for at least KH (extra rows are cut below).
+    const pb = Math.max(0, KH - H - pt + (Ho - 1) * sh);
+    const pr = Math.max(0, KW - W - pl + (Wo - 1) * sw);
+    const raw = conv2dPadded(backendName, backend, xT, dyT, [sh, sw], [pt, pb, pl, pr]); // [Ci,KHo,KWo,Co]
+    dispose(backend, xT, dyT);
+
+    const KHo = raw.shape[1]!;
+    const KWo = raw.shape[2]!;
+    const src = readFloats(backend, raw);
+    const dw = new Float32Array(KH * KW * Ci * Co);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < Ci; ci++) {
+          const from = ((ci * KHo + kh) * KWo + kw) * Co;
+          dw.set(src.subarray(from, from + Co), ((kh * KW + kw) * Ci + ci) * Co);
+        }
+      }
+    }
+    dispose(backend, raw);
+    return writeFloats(backend, dw, [KH, KW, Ci, Co]);
+  };
+}
+
+/**
+ * 1x1 filter gradient with no padding: dw = xs^T dy, xs = x subsampled by the stride (a 1x1 AvgPool)
+ * as [N*Ho*Wo, Ci]. The transpose is explicit because BatchMatMul with transposeA is slow on wasm.
+ */
+function filterGrad1x1(
+  backendName: string,
+  backend: KernelBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  sh: number,
+  sw: number,
+): TensorInfo {
+  const [N, Ho, Wo, Co] = dy.shape as [number, number, number, number];
+  const Ci = x.shape[3]!;
+  const M = N * Ho * Wo;
+  const xs =
+    sh === 1 && sw === 1
+      ? x
+      : callKernel(backendName, backend, AvgPool, { x }, {
+          filterSize: [1, 1],
+          strides: [sh, sw],
+          pad: 'valid',
+          dimRoundingMode: undefined,
+        } as unknown as NamedAttrMap); // [N,Ho,Wo,Ci]
+  const xs2 = callKernel(backendName, backend, Reshape, { x: xs }, { shape: [M, Ci] });
+  const xsT = callKernel(backendName, backend, Transpose, { x: xs2 }, { perm: [1, 0] }); // [Ci, M]
+  const a = callKernel(backendName, backend, Reshape, { x: xsT }, { shape: [1, Ci, M] });
+  const b = callKernel(backendName, backend, Reshape, { x: dy }, { shape: [1, M, Co] });
+  const prod = callKernel(backendName, backend, BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
+  const dw = callKernel(backendName, backend, Reshape, { x: prod }, { shape: [1, 1, Ci, Co] });
+  dispose(backend, xs2, xsT, a, b, prod);
+  if (xs !== x) dispose(backend, xs);
+  return dw;
+}
+
+/**
+ * 1x1 input gradient with no padding: z = dy * w^T (a 1x1 Conv2D), then for stride s > 1 the
+ * zeros between z's rows and columns are inserted with one PadV2 on a [N*Ho, 1, Wo, Ci] view.
+ */
+function inputGrad1x1(
+  backendName: string,
+  backend: KernelBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  inputShape: readonly [number, number, number, number],
+  sh: number,
+  sw: number,
+): TensorInfo {
+  const [N, H, W, Ci] = inputShape;
+  const [, Ho, Wo, Co] = dy.shape as [number, number, number, number];
+  const w = readFloats(backend, filter); // [1,1,Ci,Co]
+  const wT = new Float32Array(Ci * Co);
+  for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) wT[co * Ci + ci] = w[ci * Co + co]!;
+  const wInfo = writeFloats(backend, wT, [1, 1, Co, Ci]);
+  const z = conv2dPadded(backendName, backend, dy, wInfo, [1, 1], [0, 0, 0, 0]); // [N,Ho,Wo,Ci]
+  dispose(backend, wInfo);
+  if (sh === 1 && sw === 1) return z;
+  const z4 = callKernel(backendName, backend, Reshape, { x: z }, { shape: [N * Ho, 1, Wo, Ci] });
+  const padded = callKernel(backendName, backend, PadV2, { x: z4 }, {
+    paddings: [
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, (sw - 1) * Ci],
+    ],
+    constantValue: 0,
+  } as unknown as NamedAttrMap); // [N*Ho, sh, Wo, sw*Ci]
+  const full = callKernel(backendName, backend, Reshape, { x: padded }, { shape: [N, Ho * sh, Wo * sw, Ci] });
+  dispose(backend, z, z4, padded);
+  if (Ho * sh === H && Wo * sw === W) return full;
+  const dx = callKernel(backendName, backend, Slice, { x: full }, { begin: [0, 0, 0, 0], size: [N, H, W, Ci] });
+  dispose(backend, full);
+  return dx;
+}
+
+/**
+ * The phase filter: G[mh,mw,co,(ph,pw,ci)] = w[sh*(Mh-1-mh)+ph, sw*(Mw-1-mw)+pw, ci, co], zero where
+ * the tap falls outside the KH x KW kernel. w is [KH,KW,Ci,Co]; G is [Mh,Mw,Co,sh*sw*Ci].
+ */
+export function phaseFilter(
+  w: Float32Array,
+  [KH, KW, Ci, Co]: readonly [number, number, number, number],
+  sh: number,
+  sw: number,
+): { values: Float32Array; shape: [number, number, number, number] } {
+  const Mh = Math.ceil(KH / sh);
+  const Mw = Math.ceil(KW / sw);
+  const P = sh * sw * Ci;
+  const g = new Float32Array(Mh * Mw * Co * P);
+  for (let mh = 0; mh < Mh; mh++) {
+    for (let ph = 0; ph < sh; ph++) {
+      const kh = sh * (Mh - 1 - mh) + ph;
+      if (kh >= KH) continue;
+      for (let mw = 0; mw < Mw; mw++) {
+        for (let pw = 0; pw < sw; pw++) {
+          const kw = sw * (Mw - 1 - mw) + pw;
+          if (kw >= KW) continue;
+          for (let ci = 0; ci < Ci; ci++) {
+            const from = ((kh * KW + kw) * Ci + ci) * Co;
+            const to = (mh * Mw + mw) * Co * P + (ph * sw + pw) * Ci + ci;
+            for (let co = 0; co < Co; co++) g[to + co * P] = w[from + co]!;
+          }
+        }
+      }
+    }
+  }
+  return { values: g, shape: [Mh, Mw, Co, P] };
+}
+
+/** Input gradient as one stride-1 Conv2D plus depth-to-space (see the file comment). */
+function makeInputGrad(backendName: string, fallback: KernelConfig | undefined): KernelFunc {
+  return (args) => {
+    const { inputs, backend: b, attrs } = args;
+    const backend = b as KernelBackend;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropInputAttrs & { dilations?: unknown };
+    if (a.dataFormat === 'NCHW' && fallback != null) return fallback.kernelFunc(args);
+    checkFormat(Conv2DBackpropInput, a.dataFormat, a.dilations);
+    const info = backend_util.computeConv2DInfo(
+      a.inputShape,
+      filter.shape as [number, number, number, number],
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+    const { filterHeight: KH, filterWidth: KW, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw } = info;
+    const { top: pt, left: pl } = info.padInfo;
+
+    if (KH === 1 && KW === 1 && pt === 0 && pl === 0) {
+      return inputGrad1x1(backendName, backend, dy, filter, [N, H, W, Ci], sh, sw);
+    }
+
+    const g = phaseFilter(readFloats(backend, filter), [KH, KW, Ci, Co], sh, sw);
+    const gInfo = writeFloats(backend, g.values, g.shape);
+    const [Mh, Mw] = g.shape;
+    // Phase rows q in [q0, Q) cover dx rows h = sh*q + ph - pt for all h in [0, H).
+    const q0 = Math.floor(pt / sh);
+    const Q = Math.ceil((H + pt) / sh);
+    const r0 = Math.floor(pl / sw);
+    const R = Math.ceil((W + pl) / sw);
+    const z = conv2dPadded(backendName, backend, dy, gInfo, [1, 1], [Mh - 1 - q0, Q - Ho, Mw - 1 - r0, R - Wo]);
+    dispose(backend, gInfo); // z: [N, Q-q0, R-r0, sh*sw*Ci]
+
+    const rows = Q - q0;
+    const cols = R - r0;
+    let full = z; // becomes [N, rows*sh, cols*sw, Ci]
+    if (sh > 1) {
+      // [N*rows, cols, sh, sw*Ci] -> [N*rows, sh, cols, sw*Ci]: row phase moves next to the row index.
+      const zr = callKernel(backendName, backend, Reshape, { x: z }, { shape: [N * rows, cols, sh, sw * Ci] });
+      const t = callKernel(backendName, backend, Transpose, { x: zr }, { perm: [0, 2, 1, 3] });
+      dispose(backend, z, zr);
+      full = t;
+    }
+    const shaped = callKernel(backendName, backend, Reshape, { x: full }, { shape: [N, rows * sh, cols * sw, Ci] });
+    dispose(backend, full);
+
+    const top = pt - sh * q0;
+    const left = pl - sw * r0;
+    if (top === 0 && left === 0 && rows * sh === H && cols * sw === W) return shaped;
+    const dx = callKernel(backendName, backend, Slice, { x: shaped }, { begin: [0, top, left, 0], size: [N, H, W, Ci] });
+    dispose(backend, shaped);
+    return dx;
+  };
+}
+
+/** Kernel functions of this module, for benchmarks that want to call them without registering. */
+export function composedKernels(backendName: string, fallbackInput?: KernelConfig) {
+  return { filterGrad: makeFilterGrad(backendName), inputGrad: makeInputGrad(backendName, fallbackInput) };
+}
+
+const registered = new Set<string>();
+const originals = new Map<string, KernelConfig | undefined>();
+
+/** The kernel a backend had before registerTrainingKernels replaced it (undefined if none). */
+export function originalKernel(kernelName: string, backendName: TrainingBackendName): KernelConfig | undefined {
+  return originals.get(`${backendName}_${kernelName}`);
+}
+
+function replaceKernel(config: KernelConfig): void {
+  const key = `${config.backendName}_${config.kernelName}`;
+  const existing = getKernel(config.kernelName, config.backendName);
+  if (!originals.has(key)) originals.set(key, existing);
+  if (existing != null) unregisterKernel(config.kernelName, config.backendName);
+  registerKernel(config);
+}
+
+/**
+ * Which composed kernels each backend gets, from bench/kernels.ts on the 2-core machine (ResNet-20
+ * conv shapes, Node 20, ms summed over the 8 shapes):
+ *  - wasm, batch 32: forward 22.9; filter gradient composed 47.8 (wasm has none); input gradient wasm's
+ *    own 265.1, composed 30.1. Both composed kernels are registered.
+ *  - cpu, batch 8: forward 226; filter gradient tfjs-cpu 11,352, composed 333 (34x faster); input
+ *    gradient tfjs-cpu 192, composed 353 (1.8x slower). Only the filter gradient is registered.
+ */
+export const COMPOSED_KERNELS: Record<TrainingBackendName, { filter: boolean; input: boolean }> = {
+  wasm: { filter: true, input: true },
+  cpu: { filter: true, input: false },
+};
+
+/**
+ * Registers the composed Conv2DBackpropFilter / Conv2DBackpropInput for a backend. Idempotent; may be
+ * called before or after tf.setBackend (these kernels need no setup step).
+ */
+export function registerTrainingKernels(backendName: TrainingBackendName): void {
+  if (registered.has(backendName)) return;
+  const use = COMPOSED_KERNELS[backendName];
+  if (use.filter) {
+    replaceKernel({ kernelName: Conv2DBackpropFilter, backendName, kernelFunc: makeFilterGrad(backendName) });
+  }
+  if (use.input) {
+    const fallback = getKernel(Conv2DBackpropInput, backendName);
+    replaceKernel({ kernelName: Conv2DBackpropInput, backendName, kernelFunc: makeInputGrad(backendName, fallback) });
+  }
+  registered.add(backendName);
+}
+
+/** Puts back the kernels registerTrainingKernels replaced (for tests and benchmarks). */
+export function unregisterTrainingKernels(backendName: TrainingBackendName): void {
+  if (!registered.has(backendName)) return;
+  for (const kernelName of [Conv2DBackpropFilter, Conv2DBackpropInput]) {
+    const key = `${backendName}_${kernelName}`;
+    if (!originals.has(key)) continue;
+    if (getKernel(kernelName, backendName) != null) unregisterKernel(kernelName, backendName);
+    const original = originals.get(key);
+    if (original != null) registerKernel(original);
+    originals.delete(key);
+  }
+  registered.delete(backendName);
+}
