@@ -1,0 +1,158 @@
+// Checks batchNormTrain / batchNormInfer against tf autodiff of the textbook formula (tf.moments) on
+// the cpu and wasm backends: values, gradients w.r.t. x, gamma and beta, shapes NHWC and [N,C], and
+// that repeated forward+backward calls leave no tensors behind.
+
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { describe, expect, it } from 'vitest';
+import { batchNormInfer, batchNormTrain, BatchNormShapeError } from './batchnorm.ts';
+
+function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
+  const out = new Float32Array(n);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = (state / 2 ** 31 - 1) * scale + offset;
+  }
+  return out;
+}
+
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/** The textbook formula; tf autodiff gives its gradient. */
+function naiveBn(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number) {
+  const axes = x.rank === 4 ? [0, 1, 2] : [0];
+  const { mean, variance } = tf.moments(x, axes);
+  const y = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
+  return { y, mean, variance };
+}
+
+type Impl = (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps: number) => { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
+
+/** y, mean, variance and the gradients of sum(y * r) w.r.t. x, gamma, beta. */
+function run(impl: Impl, shape: number[], eps: number) {
+  return tf.tidy(() => {
+    const c = shape[shape.length - 1]!;
+    const size = shape.reduce((a, b) => a * b, 1);
+    // Non-zero mean and a non-unit scale so that the centring and the variance both matter.
+    const x = tf.tensor(values(size, 11, 3, 0.7), shape);
+    const gamma = tf.tensor1d(values(c, 12, 0.5, 1));
+    const beta = tf.tensor1d(values(c, 13, 0.5));
+    const r = tf.tensor(values(size, 14), shape);
+    const out = impl(x, gamma, beta, eps);
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(impl(a, g as tf.Tensor1D, b as tf.Tensor1D, eps).y, r));
+    const [dx, dg, db] = tf.grads(f)([x, gamma, beta]);
+    return {
+      y: out.y.dataSync(),
+      mean: out.mean.dataSync(),
+      variance: out.variance.dataSync(),
+      dx: dx!.dataSync(),
+      dgamma: dg!.dataSync(),
+      dbeta: db!.dataSync(),
+    };
+  });
+}
+
+const SHAPES: number[][] = [
+  [4, 8, 8, 16],
+  [3, 5, 7, 8], // odd sizes
+  [2, 32, 32, 3],
+  [128, 10], // BN on logits (neon)
+  [5, 1, 1, 4], // H = W = 1
+];
+
+describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
+  it.each(SHAPES.map((s) => [s.join('x'), s] as const))('matches autodiff of the naive formula for %s', async (_n, shape) => {
+    await tf.setBackend(backend);
+    for (const eps of [1e-5, 1e-3]) {
+      const got = run(batchNormTrain as unknown as Impl, shape, eps);
+      const want = run(naiveBn as unknown as Impl, shape, eps);
+      expect(relErr(got.y, want.y)).toBeLessThan(1e-5);
+      expect(relErr(got.mean, want.mean)).toBeLessThan(1e-5);
+      expect(relErr(got.variance, want.variance)).toBeLessThan(1e-5);
+      expect(relErr(got.dx, want.dx)).toBeLessThan(1e-4);
+      expect(relErr(got.dgamma, want.dgamma)).toBeLessThan(1e-4);
+      expect(relErr(got.dbeta, want.dbeta)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('returns shapes [C] for mean and variance and no gradient through them', async () => {
+    await tf.setBackend(backend);
+    tf.tidy(() => {
+      const x = tf.tensor4d(values(2 * 4 * 4 * 3, 1), [2, 4, 4, 3]);
+      const g = tf.ones([3]) as tf.Tensor1D;
+      const b = tf.zeros([3]) as tf.Tensor1D;
+      const { y, mean, variance } = batchNormTrain(x, g, b, 1e-5);
+      expect(y.shape).toEqual([2, 4, 4, 3]);
+      expect(mean.shape).toEqual([3]);
+      expect(variance.shape).toEqual([3]);
+      // Only y is connected: the gradient of sum(mean) + sum(variance) w.r.t. x is null or zero.
+      const dx = tf.grad((t: tf.Tensor) => {
+        const o = batchNormTrain(t as tf.Tensor4D, g, b, 1e-5);
+        return tf.add(tf.sum(o.mean), tf.mul(tf.sum(o.y), 0));
+      })(x);
+      expect(Math.max(...Array.from(dx.dataSync(), Math.abs))).toBe(0);
+    });
+  });
+
+  it('leaks no tensors over 50 forward+backward calls', async () => {
+    await tf.setBackend(backend);
+    const x = tf.tensor4d(values(4 * 8 * 8 * 16, 3), [4, 8, 8, 16]);
+    const gamma = tf.variable(tf.ones([16]) as tf.Tensor1D);
+    const beta = tf.variable(tf.zeros([16]) as tf.Tensor1D);
+    const step = () =>
+      tf.tidy(() => {
+        let stats: tf.Tensor[] = [];
+        const { grads, value } = tf.variableGrads(() => {
+          const out = batchNormTrain(x, gamma, beta, 1e-5);
+          stats = [out.mean, out.variance];
+          return tf.sum(tf.square(out.y)) as tf.Scalar;
+        });
+        return [value, ...Object.values(grads), ...stats];
+      });
+    tf.dispose(step());
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) tf.dispose(step());
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, gamma, beta]);
+  });
+});
+
+describe.each(['cpu', 'wasm'])('batchNormInfer on %s', (backend) => {
+  it.each([[[3, 4, 5, 6]], [[7, 6]]])('equals the formula for %j', async (shape: number[]) => {
+    await tf.setBackend(backend);
+    tf.tidy(() => {
+      const c = shape[shape.length - 1]!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(values(size, 21, 2, 0.3), shape);
+      const gamma = tf.tensor1d(values(c, 22, 0.5, 1));
+      const beta = tf.tensor1d(values(c, 23));
+      const mean = tf.tensor1d(values(c, 24));
+      const variance = tf.tensor1d(values(c, 25, 0.4, 1));
+      const got = batchNormInfer(x as tf.Tensor4D, gamma, beta, mean, variance, 1e-3);
+      const want = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-3))), gamma), beta);
+      expect(got.shape).toEqual(shape);
+      expect(relErr(got.dataSync(), want.dataSync())).toBeLessThan(1e-6);
+    });
+  });
+
+  it('rejects a gamma of the wrong size', async () => {
+    await tf.setBackend(backend);
+    const x = tf.zeros([2, 4, 4, 3]) as tf.Tensor4D;
+    const g = tf.ones([4]) as tf.Tensor1D;
+    expect(() => batchNormTrain(x, g, g, 1e-5)).toThrow(BatchNormShapeError);
+    expect(() => batchNormInfer(x, g, g, g, g, 1e-5)).toThrow(BatchNormShapeError);
+    tf.dispose([x, g]);
+  });
+});
