@@ -291,3 +291,16 @@ export async function loadCifarFromFiles(files: readonly NamedFile[], options: L
   onProgress?.({ stage: 'parse', file: TEST_FILE, fraction: 1 });
   return { train, test };
 }
+
+/** The small sample committed in public/demo (see its README), as paths under the site root. */
+export const DEMO_TRAIN_PATH = 'demo/cifar10-demo-train.bin'; // 500 records: first 50 of each class of data_batch_1
+export const DEMO_TEST_PATH = 'demo/cifar10-demo-test.bin'; // 200 records: first 20 of each class of test_batch
+
+/**
+ * Loads the demo sample through `read` (the browser: fetch relative to the app's base URL; Node:
+ * readFile under public/). Same record format as the official files, any count.
+ */
+export async function loadCifarDemo(read: (path: string) => Promise<Uint8Array>): Promise<CifarData> {
+  const [train, test] = await Promise.all([DEMO_TRAIN_PATH, DEMO_TEST_PATH].map(async (p) => parseCifarRecords(p, await read(p))));
+  return { train: train!, test: test! };
+}
