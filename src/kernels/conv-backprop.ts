@@ -36,6 +36,7 @@ import {
   Transpose,
   unregisterKernel,
 } from '@tensorflow/tfjs-core';
+import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -398,11 +399,14 @@ export const COMPOSED_KERNELS: Record<TrainingBackendName, { filter: boolean; in
 };
 
 /**
- * Registers the composed Conv2DBackpropFilter / Conv2DBackpropInput for a backend. Idempotent; may be
+ * Registers the composed Conv2DBackpropFilter / Conv2DBackpropInput for a backend (per
+ * COMPOSED_KERNELS), and on wasm also the buffer-sharing Identity and Cast of no-copy.ts (tfjs-wasm
+ * copies a tensor for every tensor saved for backprop; ~2% of a ResNet-20 step). Idempotent; may be
  * called before or after tf.setBackend (these kernels need no setup step).
  */
 export function registerTrainingKernels(backendName: TrainingBackendName): void {
   if (registered.has(backendName)) return;
+  if (backendName === 'wasm') registerNoCopyKernels('wasm');
   const use = COMPOSED_KERNELS[backendName];
   if (use.filter) {
     replaceKernel({ kernelName: Conv2DBackpropFilter, backendName, kernelFunc: makeFilterGrad(backendName) });
@@ -417,6 +421,7 @@ export function registerTrainingKernels(backendName: TrainingBackendName): void 
 /** Puts back the kernels registerTrainingKernels replaced (for tests and benchmarks). */
 export function unregisterTrainingKernels(backendName: TrainingBackendName): void {
   if (!registered.has(backendName)) return;
+  if (backendName === 'wasm') unregisterNoCopyKernels('wasm');
   for (const kernelName of [Conv2DBackpropFilter, Conv2DBackpropInput]) {
     const key = `${backendName}_${kernelName}`;
     if (!originals.has(key)) continue;
