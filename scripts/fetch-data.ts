@@ -15,7 +15,7 @@
 // --official-url=URL (another mirror of cifar-10-binary.tar.gz; also used to test the timeout).
 
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -233,6 +233,8 @@ async function main(): Promise<number> {
   const root = arg('dir') ?? DEFAULT_DATA_ROOT;
   const dir = join(root, CIFAR_DIR_NAME);
   await mkdir(dir, { recursive: true });
+  // Leftovers of an interrupted earlier run (writeFileAtomic's temporary files) are never valid.
+  for (const f of await readdir(dir)) if (f.includes('.partial-')) await unlink(join(dir, f)).catch(() => undefined);
 
   const t0 = Date.now();
   const before = await checkCifarDir(dir);
