@@ -1,8 +1,9 @@
 // Times the forward convolution against the two gradient kernels for ResNet-20's conv shapes on one
 // tfjs backend in Node: the backend's own kernels (where it has them) and the composed ones from
-// src/kernels/conv-backprop.ts. Prints one table row per shape; medians of --reps runs after a warm-up.
+// src/kernels/conv-backprop.ts. Prints one table row per shape: the median (or, with --stat min, the
+// fastest, which is steadier on a busy machine) of --reps runs after a warm-up.
 //
-//   npx tsx bench/kernels.ts --backend wasm --batch 32,128 --reps 5
+//   npx tsx bench/kernels.ts --backend wasm --batch 32,128 --reps 7 --stat min
 //   npx tsx bench/kernels.ts --backend cpu --batch 8 --reps 2
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -37,15 +38,16 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1]! : fallback;
 }
 
-function median(xs: number[]): number {
+function summary(xs: number[], stat: string): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return stat === 'min' ? s[0]! : s[Math.floor(s.length / 2)]!;
 }
 
 async function main(): Promise<void> {
   const backendName = arg('backend', 'wasm');
   const batches = arg('batch', '32').split(',').map(Number);
   const reps = Number(arg('reps', '5'));
+  const stat = arg('stat', 'median');
   await tf.setBackend(backendName);
   const backend = tf.backend() as KernelBackend;
   const own = (name: string): KernelFunc | undefined => tf.getKernel(name, backendName)?.kernelFunc;
@@ -61,10 +63,10 @@ async function main(): Promise<void> {
       return dt;
     };
     once();
-    return median(Array.from({ length: reps }, once));
+    return summary(Array.from({ length: reps }, once), stat);
   };
 
-  console.log(`backend ${backendName}, tfjs ${tf.version_core}, median of ${reps} after 1 warm-up (ms)`);
+  console.log(`backend ${backendName}, tfjs ${tf.version_core}, ${stat} of ${reps} after 1 warm-up (ms)`);
   for (const batch of batches) {
     console.log(`\nbatch ${batch}`);
     console.log('shape'.padEnd(22) + ['fwd Conv2D', 'dW own', 'dW composed', 'dX own', 'dX composed'].map((h) => h.padStart(12)).join(''));

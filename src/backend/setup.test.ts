@@ -122,6 +122,27 @@ describe('initBackend in Node', () => {
     opt.dispose();
   });
 
+  it("keeps wasm's own Conv2DBackpropInput working (set up although replaced before wasm started)", async () => {
+    await initBackend('wasm');
+    tf.tidy(() => {
+      const dy = tf.tensor4d(values(2 * 4 * 4 * 3, 31), [2, 4, 4, 3]);
+      const filter = tf.tensor4d(values(3 * 3 * 2 * 3, 32), [3, 3, 2, 3]);
+      const attrs = { strides: 1, pad: 'same', dimRoundingMode: undefined };
+      const nhwc = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+        ...attrs,
+        dataFormat: 'NHWC',
+        inputShape: [2, 4, 4, 2],
+      } as never) as tf.Tensor4D; // the composed kernel
+      const nchw = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.transpose(dy, [0, 3, 1, 2]), filter }, {
+        ...attrs,
+        dataFormat: 'NCHW',
+        inputShape: [2, 2, 4, 4],
+      } as never) as tf.Tensor4D; // falls back to wasm's own kernel
+      const diff = tf.max(tf.abs(tf.sub(tf.transpose(nchw, [0, 2, 3, 1]), nhwc))).dataSync()[0]!;
+      expect(diff).toBeLessThan(1e-5);
+    });
+  });
+
   it('refuses webgl and webgpu in Node with a named error', async () => {
     await expect(initBackend('webgl')).rejects.toThrow(BackendUnavailableError);
     await expect(initBackend('webgpu')).rejects.toThrow(/only in browsers/);

@@ -16,7 +16,7 @@
 //    filter, in/out swapped, padding top = KH-1-pt, bottom = H-Ho+pt".
 //  - Unpadded 1x1 kernels (neon's projection shortcut): dw = subsample(x)^T dy as one matrix product,
 //    dx = zero-insertion (one PadV2) of dy w^T.
-// tfjs-cpu gets the filter gradient too (its own is ~35x slower than the composed one); see
+// tfjs-cpu gets the filter gradient too (its own is ~40x slower than the composed one); see
 // COMPOSED_KERNELS for the measurements behind each choice.
 //
 // Only NHWC, dilation 1 (tfjs's conv2d gradient refuses dilation > 1 before reaching a kernel anyway).
@@ -377,21 +377,27 @@ export function originalKernel(kernelName: string, backendName: TrainingBackendN
   return originals.get(`${backendName}_${kernelName}`);
 }
 
+/**
+ * Replaces a kernel, keeping the replaced one's setupFunc: a backend runs the setupFunc of the kernels
+ * registered when it initialises, and wasm's own Conv2DBackpropInput (our NCHW fallback, and what
+ * unregisterTrainingKernels restores) only works after its setup has bound the C function.
+ */
 function replaceKernel(config: KernelConfig): void {
   const key = `${config.backendName}_${config.kernelName}`;
   const existing = getKernel(config.kernelName, config.backendName);
   if (!originals.has(key)) originals.set(key, existing);
   if (existing != null) unregisterKernel(config.kernelName, config.backendName);
-  registerKernel(config);
+  const setupFunc = originals.get(key)?.setupFunc;
+  registerKernel(setupFunc != null ? { ...config, setupFunc } : config);
 }
 
 /**
- * Which composed kernels each backend gets, from bench/kernels.ts on the 2-core machine (ResNet-20
- * conv shapes, Node 20, ms summed over the 8 shapes):
- *  - wasm, batch 32: forward 22.9; filter gradient composed 47.8 (wasm has none); input gradient wasm's
- *    own 265.1, composed 30.1. Both composed kernels are registered.
- *  - cpu, batch 8: forward 226; filter gradient tfjs-cpu 11,352, composed 333 (34x faster); input
- *    gradient tfjs-cpu 192, composed 353 (1.8x slower). Only the filter gradient is registered.
+ * Which composed kernels each backend gets, from `npx tsx bench/kernels.ts` on the 2-core machine
+ * (ResNet-20 conv shapes, Node 20, ms summed over its 8 shapes, median of 3-7 runs):
+ *  - wasm, batch 32: forward Conv2D 22.9; filter gradient composed 47.8 (wasm has none); input
+ *    gradient wasm's own 265, composed 30. Both composed kernels are registered.
+ *  - cpu, batch 8: forward 278; filter gradient tfjs-cpu 12,677, composed 324 (39x faster); input
+ *    gradient tfjs-cpu 181, composed 335 (1.8x slower). Only the filter gradient is registered.
  */
 export const COMPOSED_KERNELS: Record<TrainingBackendName, { filter: boolean; input: boolean }> = {
   wasm: { filter: true, input: true },

@@ -21,7 +21,9 @@ function replace(kernelName: string, backendName: string, make: (orig: KernelCon
   const orig = getKernel(kernelName, backendName);
   originals.set(key, orig);
   if (orig != null) unregisterKernel(kernelName, backendName);
-  registerKernel({ kernelName, backendName, kernelFunc: make(orig) });
+  // Keep the original's setupFunc, run when the backend initialises (see conv-backprop.ts).
+  const setupFunc = orig?.setupFunc;
+  registerKernel({ kernelName, backendName, kernelFunc: make(orig), ...(setupFunc != null ? { setupFunc } : {}) });
 }
 
 /** Registers the sharing Identity and Cast for a backend (idempotent). Meant for 'wasm'. */
