@@ -1,0 +1,26 @@
+// The page's entry: one training engine (the worker), one store, the URL kept in sync, then the UI.
+// Start-up loads the data (public/data, else the demo sample) and picks the backend in the worker.
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createLabEngine } from './worker/client.ts';
+import { createLabStore } from './state/store.ts';
+import { App } from './ui/App.tsx';
+import { LabStoreProvider } from './ui/store-context.tsx';
+import { startUrlSync } from './ui/url-sync.ts';
+import { savedBackendChoice, startBackend } from './ui/backend-memory.ts';
+import './ui/styles.css';
+
+const engine = createLabEngine();
+const store = createLabStore(engine, window.location.search);
+startUrlSync(store);
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <LabStoreProvider store={store}>
+      <App />
+    </LabStoreProvider>
+  </StrictMode>,
+);
+
+void store.getState().loadData({ kind: 'served' });
+void startBackend(store, savedBackendChoice());

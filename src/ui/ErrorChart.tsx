@@ -1,0 +1,91 @@
+// Test error per epoch, with the published numbers for the configuration as labelled horizontal lines
+// (paper, gcr and neon by depth; gcr's block-variant, solver and BN-momentum tables where they apply).
+// A row the configuration exactly matches is named under the chart.
+import { useMemo } from 'react';
+import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { parseConfigQuery } from '../state/config.ts';
+import { referencesFor, type ReferenceSource } from '../state/references.ts';
+import { percent } from './format.ts';
+import { useLab } from './store-context.tsx';
+
+const COLORS: Record<ReferenceSource, string> = { paper: '#b91c1c', gcr: '#15803d', neon: '#7c3aed' };
+const TICKS = [1, 2, 5, 10, 20, 50, 100];
+
+export function ErrorChart() {
+  const record = useLab((s) => s.record);
+  const revision = useLab((s) => s.revision);
+  const config = useLab((s) => s.config);
+  // The lines belong to the run being shown, or (before any run) to the configuration being edited.
+  const shownConfig = useMemo(() => (record ? parseConfigQuery(record.config).config : config), [record, config]);
+  const lines = useMemo(() => referencesFor(shownConfig).slice(0, 5), [shownConfig]);
+
+  const view = useMemo(() => {
+    const epochs = record?.epochs ?? [];
+    const points = epochs.map((e) => ({ x: e.epoch, y: Math.max(e.testError * 100, 0.5) }));
+    return {
+      points,
+      xMax: record ? Math.max(1, record.totalSteps / record.stepsPerEpoch) : 1,
+      last: epochs[epochs.length - 1],
+    };
+  }, [record, revision]);
+
+  const match = lines.find((l) => l.matches);
+  return (
+    <section className="panel chart" aria-labelledby="error-title" data-testid="error-chart" data-points={view.points.length}>
+      <div className="chart-head">
+        <h2 id="error-title">Test error</h2>
+        <span className="muted small">log scale, %</span>
+      </div>
+      <div className="chart-box">
+        <ResponsiveContainer width="100%" height="100%">
+          <LineChart data={view.points} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+            <CartesianGrid stroke="#e5e7eb" />
+            <XAxis
+              type="number"
+              dataKey="x"
+              domain={[0, view.xMax]}
+              allowDecimals
+              tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
+              label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
+            />
+            <YAxis type="number" scale="log" domain={[1, 100]} ticks={TICKS} allowDataOverflow width={40} />
+            <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))} labelFormatter={(v) => `epoch ${v}`} />
+            {lines.map((l, i) => (
+              <ReferenceLine
+                key={l.row.name}
+                y={l.row.error}
+                stroke={COLORS[l.row.source]}
+                strokeDasharray={l.matches ? undefined : '5 4'}
+                strokeWidth={l.matches ? 2 : 1}
+                ifOverflow="extendDomain"
+                label={{
+                  value: `${l.row.source} ${l.row.error}%`,
+                  position: i % 2 === 0 ? 'insideTopRight' : 'insideBottomRight',
+                  fill: COLORS[l.row.source],
+                  fontSize: 11,
+                }}
+              />
+            ))}
+            <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
+          </LineChart>
+        </ResponsiveContainer>
+      </div>
+      <ul className="reference-list" aria-label="Published results">
+        {lines.length === 0 && <li className="muted">No published result for ResNet-{shownConfig.depth}.</li>}
+        {lines.map((l) => (
+          <li key={l.row.name} className={l.matches ? 'matches' : undefined}>
+            <span className="swatch" style={{ background: COLORS[l.row.source] }} />
+            {l.label}
+            {l.row.note ? <span className="muted"> ({l.row.note})</span> : null}
+          </li>
+        ))}
+      </ul>
+      <p className="chart-caption" data-testid="error-caption">
+        {view.last
+          ? `Test error ${percent(view.last.testError)} after ${Number(view.last.epoch.toFixed(3))} epoch${view.last.epoch === 1 ? '' : 's'} (${view.last.evaluated.toLocaleString('en-US')} test images).`
+          : 'Measured on the test set before training and after every epoch.'}
+        {match ? ` Your configuration is exactly the published row “${match.row.name}”.` : ''}
+      </p>
+    </section>
+  );
+}

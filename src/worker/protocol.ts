@@ -1,0 +1,180 @@
+// The messages between the page and the training worker, and the one interface (LabEngine) that both
+// the in-worker engine and the page's worker client implement. Types only: no code runs from this file.
+//
+// Requests go page -> worker and are tagged on `type`; those that answer carry an `id` and get one
+// `reply`. Everything else the worker says is an EngineEvent, also tagged on `type`. Training progress
+// is sent as the numbers of each step, a few steps per message, never the run's history.
+
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+/** What the user asked for: a backend, or 'auto' (WebGPU on a hardware adapter, else the fastest measured). */
+export type BackendChoice = BackendName | 'auto';
+
+export interface BackendTiming {
+  backend: BackendName;
+  /** Median milliseconds of a small training step; undefined when it failed or was skipped. */
+  ms?: number;
+  /** Why it failed or was skipped. */
+  problem?: string;
+}
+
+export interface BackendInfo {
+  backend: BackendName;
+  /** The adapter or implementation, e.g. "SwiftShader (fallback adapter)", "WASM SIMD, 2 threads". */
+  adapter: string;
+  /** Why this backend: "chosen by you", "WebGPU hardware adapter", "fastest measured: ...". */
+  reason: string;
+  /** The quick measurements behind an automatic choice (empty when none were needed). */
+  timings: BackendTiming[];
+}
+
+export interface NamedBytes {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** Where the training data comes from. */
+export type DataSource =
+  | { kind: 'served' } // public/data/cifar-10-batches-bin, put there by `npm run data`
+  | { kind: 'demo' } // public/demo: a few hundred real CIFAR-10 images
+  | { kind: 'files'; files: File[] }; // cifar-10-binary.tar.gz or the six .bin files chosen by the user
+
+export interface DataInfo {
+  kind: 'full' | 'demo';
+  /** "CIFAR-10 (50,000 training, 10,000 test images)" or "demo sample (...)". */
+  label: string;
+  train: number;
+  test: number;
+  /** Where it was read from: "public/data", "public/demo", or the file names. */
+  origin: string;
+}
+
+export type DataStage = 'download' | 'gunzip' | 'md5' | 'parse' | 'stats';
+
+/** Options of one run that are not part of the experiment (and not in the share URL). */
+export interface RunOptions {
+  /** Stop after this many iterations. */
+  maxSteps?: number;
+  /** Evaluate on the first N test images only. */
+  evalLimit?: number;
+}
+
+export interface StepPoint {
+  step: number; // iterations done, 1-based
+  epoch: number; // step / stepsPerEpoch (fractional)
+  lr: number;
+  loss: number;
+  trainError: number; // fraction of this batch misclassified
+  ms: number; // milliseconds since the run started (training time; pauses excluded)
+}
+
+export interface EpochPoint {
+  epoch: number; // completed epochs (0 = before training; fractional for a run cut short)
+  step: number;
+  testError: number; // fraction
+  evaluated: number; // test images used
+}
+
+export type RunEnd = 'finished' | 'stopped' | 'diverged' | 'max-steps' | 'failed';
+
+export interface RunSummary {
+  runId: number;
+  end: RunEnd;
+  steps: number;
+  finalTestError?: number;
+  message?: string;
+}
+
+export interface WeightFiles {
+  /** Base name for the files, e.g. "resnet20-gcr-step1200". */
+  baseName: string;
+  modelJson: string;
+  weightsBin: Uint8Array;
+  safetensors: Uint8Array;
+  steps: number;
+  /** The share-URL query of the network the weights belong to. */
+  config: string;
+}
+
+export interface LoadedWeights {
+  /** The share-URL query of the architecture evaluated (from the file when it names one). */
+  config: string;
+  /** The file's architecture differed from the selected one, and was selected. */
+  selectedFromFile: boolean;
+  testError: number;
+  evaluated: number;
+  files: string[];
+}
+
+export type ErrorScope = 'backend' | 'data' | 'train' | 'weights';
+
+export type EngineEvent =
+  | { type: 'backend'; info: BackendInfo }
+  | { type: 'backend-probe'; message: string }
+  | { type: 'data-progress'; stage: DataStage; file: string; fraction: number }
+  | { type: 'data'; info: DataInfo }
+  | {
+      type: 'run-start';
+      runId: number;
+      config: string;
+      totalSteps: number;
+      stepsPerEpoch: number;
+      batch: number;
+      backend: BackendName;
+    }
+  | { type: 'steps'; runId: number; points: StepPoint[] }
+  | { type: 'epoch'; runId: number; point: EpochPoint }
+  | { type: 'eval-progress'; purpose: 'epoch' | 'weights'; done: number; total: number }
+  | { type: 'run-state'; runId: number; state: 'running' | 'paused' }
+  | { type: 'run-end'; summary: RunSummary }
+  | { type: 'error'; scope: ErrorScope; name: string; message: string };
+
+/** Answers by request type. */
+export interface EngineReplies {
+  'set-backend': BackendInfo;
+  'load-data': DataInfo;
+  train: RunSummary;
+  'export-weights': WeightFiles;
+  'load-weights': LoadedWeights;
+}
+
+export type EngineRequest =
+  | { type: 'set-backend'; id: number; choice: BackendChoice; remembered?: BackendInfo }
+  | { type: 'load-data'; id: number; source: DataSource }
+  | { type: 'train'; id: number; config: string; options: RunOptions }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'export-weights'; id: number }
+  | { type: 'load-weights'; id: number; files: File[]; config: string; options: RunOptions };
+
+export type ReplyType = keyof EngineReplies;
+
+export type WorkerMessage =
+  | { type: 'event'; event: EngineEvent }
+  | { type: 'reply'; id: number; ok: true; value: EngineReplies[ReplyType] }
+  | { type: 'reply'; id: number; ok: false; name: string; message: string };
+
+/**
+ * What the page can ask of a training engine. Implemented by the engine inside the worker
+ * (src/worker/engine.ts) and by the page's client for it (src/worker/client.ts), so tests and a
+ * no-worker fallback run the same code.
+ */
+export interface LabEngine {
+  /**
+   * 'auto' measures (unless `remembered` holds this browser's earlier automatic choice, which is then
+   * used as it is); a backend name uses that backend.
+   */
+  setBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<BackendInfo>;
+  loadData(source: DataSource): Promise<DataInfo>;
+  /** Resolves when the run ends (finished, stopped, diverged, max steps or failed). */
+  train(config: string, options: RunOptions): Promise<RunSummary>;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  /** The current model (during a pause, or after a run or a load) in both formats. */
+  exportWeights(): Promise<WeightFiles>;
+  /** Check weights files against the selected architecture (or the one they name), evaluate them. */
+  loadWeights(files: File[], config: string, options: RunOptions): Promise<LoadedWeights>;
+  /** Every event; returns the function that unsubscribes. */
+  subscribe(listener: (event: EngineEvent) => void): () => void;
+}
