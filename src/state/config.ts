@@ -1,0 +1,259 @@
+// The experiment configuration: its type, how a protocol profile fills it in, and its URL form.
+//
+// One table (FIELDS) both parses and serialises every share-URL key, as tensorflow/playground's
+// state.ts does. Everything here is a pure function of strings and plain objects, so the CLI, the
+// worker, the page and the tests share it. Values a user did not give come from the protocol profile
+// (src/train/protocols.ts); a value given explicitly always wins over the profile.
+
+import {
+  PROTOCOLS,
+  type ProtocolName,
+  PROTOCOL_NAMES,
+  solverDefaultsFor,
+} from '../train/protocols.ts';
+import { formatScheduleSpec, parseScheduleSpec, type ScheduleSpec, type WarmupSpec } from '../train/schedules.ts';
+import { SOLVER_NAMES, type SolverName } from '../train/solvers.ts';
+
+export type BlockVariant = 'relu-bnbefore' | 'norelu-bnbefore' | 'relu-bnafter' | 'norelu-bnafter';
+export type ShortcutType = 'A' | 'B' | 'neon';
+/** BN momentum in the Torch convention: running = (1 - m) * running + m * batch. 'dynamic' is gcr's 1/(1+k). */
+export type BnMomentum = number | 'dynamic';
+
+export const BLOCK_VARIANTS: readonly BlockVariant[] = ['relu-bnbefore', 'norelu-bnbefore', 'relu-bnafter', 'norelu-bnafter'];
+export const SHORTCUTS: readonly ShortcutType[] = ['A', 'B', 'neon'];
+export const WARMUPS: readonly WarmupSpec[] = ['none', 'fancy', 'paper'];
+
+/** Everything a user chooses. The protocol's hidden details (preprocessing, init, BN eps, ...) are in PROTOCOLS. */
+export interface ExperimentConfig {
+  protocol: ProtocolName;
+  depth: number; // 6n + 2
+  block: BlockVariant;
+  shortcut: ShortcutType;
+  solver: SolverName;
+  lr: number; // base learning rate (Adadelta ignores it, as gcr ran it)
+  rho: number; // RMSprop alpha / Adadelta rho
+  wd: number; // weight decay added to the gradient (Torch/Caffe/neon convention)
+  bnm: BnMomentum;
+  epochs: number;
+  batch: number;
+  seed: number;
+  schedule: ScheduleSpec;
+  warmup: WarmupSpec;
+}
+
+export type ConfigKey = keyof ExperimentConfig;
+export { SOLVER_NAMES };
+
+/** One problem with one key of a configuration, phrased for a person. */
+export interface ConfigIssue {
+  key: string;
+  value: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map((i) => i.message).join('; '));
+    this.name = 'ConfigError';
+  }
+}
+
+export function depthToN(depth: number): number {
+  return (depth - 2) / 6;
+}
+
+export function isValidDepth(depth: number): boolean {
+  return Number.isInteger(depth) && depth >= 8 && (depth - 2) % 6 === 0;
+}
+
+/** The profile's full configuration for a protocol (and, for solver-dependent values, a solver). */
+export function protocolDefaults(protocol: ProtocolName, solver?: SolverName): ExperimentConfig {
+  const p = PROTOCOLS[protocol];
+  const s = solver ?? p.choices.solver;
+  return { ...p.choices, ...solverDefaultsFor(protocol, s), solver: s, protocol, seed: 1 };
+}
+
+export const DEFAULT_PROTOCOL: ProtocolName = 'gcr';
+export const DEFAULT_CONFIG: ExperimentConfig = protocolDefaults(DEFAULT_PROTOCOL);
+
+// ---- the one table: URL key -> parse / format ---------------------------------------------------
+
+interface Field<K extends ConfigKey> {
+  key: K;
+  parse(raw: string): ExperimentConfig[K]; // throws Error with a person-readable message
+  format(v: ExperimentConfig[K]): string;
+}
+
+const MAX_URL_VALUE = 200;
+
+function num(min: number, max: number, what: string, integer = false) {
+  return (raw: string): number => {
+    const t = raw.trim();
+    // Number('') is 0 and Number('0x10') is 16: accept only plain decimal notation.
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) throw new Error(`${what} must be a number`);
+    const v = Number(t);
+    if (!Number.isFinite(v)) throw new Error(`${what} must be a finite number`);
+    if (integer && !Number.isInteger(v)) throw new Error(`${what} must be a whole number`);
+    if (v < min || v > max) throw new Error(`${what} must be between ${min} and ${max}`);
+    return v;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[], what: string) {
+  return (raw: string): T => {
+    const v = values.find((x) => x === raw.trim());
+    if (v === undefined) throw new Error(`${what} must be one of ${values.join(', ')}`);
+    return v;
+  };
+}
+
+const fmtNum = (v: number) => String(v);
+
+const FIELDS: { [K in ConfigKey]: Field<K> } = {
+  protocol: { key: 'protocol', parse: oneOf(PROTOCOL_NAMES, 'protocol'), format: String },
+  depth: {
+    key: 'depth',
+    parse: (raw) => {
+      const d = num(8, 10_000, 'depth', true)(raw);
+      if (!isValidDepth(d)) throw new Error(`depth must be 6n+2 (20, 32, 44, 56, 110, ...); ${d} is not`);
+      return d;
+    },
+    format: fmtNum,
+  },
+  block: { key: 'block', parse: oneOf(BLOCK_VARIANTS, 'block'), format: String },
+  shortcut: { key: 'shortcut', parse: oneOf(SHORTCUTS, 'shortcut'), format: String },
+  solver: { key: 'solver', parse: oneOf(SOLVER_NAMES, 'solver'), format: String },
+  lr: { key: 'lr', parse: num(0, 10, 'lr'), format: fmtNum },
+  rho: {
+    key: 'rho',
+    parse: (raw) => {
+      const v = num(0, 1, 'rho')(raw);
+      if (v >= 1) throw new Error('rho must be below 1');
+      return v;
+    },
+    format: fmtNum,
+  },
+  wd: { key: 'wd', parse: num(0, 1, 'wd'), format: fmtNum },
+  bnm: {
+    key: 'bnm',
+    parse: (raw) => (raw.trim() === 'dynamic' ? 'dynamic' : num(0, 1, 'bnm (BN momentum, Torch convention, or "dynamic")')(raw)),
+    format: (v) => String(v),
+  },
+  epochs: { key: 'epochs', parse: num(1, 10_000, 'epochs', true), format: fmtNum },
+  batch: { key: 'batch', parse: num(2, 4096, 'batch', true), format: fmtNum },
+  seed: { key: 'seed', parse: num(0, 2 ** 32 - 1, 'seed', true), format: fmtNum },
+  schedule: { key: 'schedule', parse: parseScheduleSpec, format: formatScheduleSpec },
+  warmup: { key: 'warmup', parse: oneOf(WARMUPS, 'warmup'), format: String },
+};
+
+/** URL keys in the order they are written. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  'protocol', 'depth', 'block', 'shortcut', 'solver', 'lr', 'rho', 'wd', 'bnm', 'epochs', 'batch', 'seed', 'schedule', 'warmup',
+];
+
+export interface ParsedConfig {
+  config: ExperimentConfig;
+  /** Keys that were present and valid in the input (the user's explicit choices). */
+  given: Set<ConfigKey>;
+  /** Unknown keys and invalid values; each was replaced by the profile's value. */
+  issues: ConfigIssue[];
+}
+
+/** Shorten what a user typed before it goes into a message; never interpreted, only quoted. */
+function quote(s: string): string {
+  const t = s.length > 40 ? `${s.slice(0, 40)}…` : s;
+  return JSON.stringify(t);
+}
+
+/**
+ * Parse a share-URL query string ("depth=56&solver=rmsprop&..." with or without a leading "?").
+ * Never throws: unknown keys and invalid values are reported in `issues` and replaced by the profile's
+ * defaults (first the protocol, then the solver's defaults under that protocol).
+ */
+export function parseConfigQuery(query: string): ParsedConfig {
+  const issues: ConfigIssue[] = [];
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
+  } catch {
+    params = new URLSearchParams();
+    issues.push({ key: '', value: query, message: 'the query string could not be read; defaults used' });
+  }
+  const raw = new Map<ConfigKey, string>();
+  for (const [k, v] of params) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(k)) {
+      issues.push({ key: k, value: v, message: `unknown key ${quote(k)} ignored (known: ${CONFIG_KEYS.join(', ')})` });
+      continue;
+    }
+    if (raw.has(k as ConfigKey)) {
+      issues.push({ key: k, value: v, message: `key ${k} given twice; the first value is used` });
+      continue;
+    }
+    raw.set(k as ConfigKey, v);
+  }
+  const values: Partial<Record<ConfigKey, unknown>> = {};
+  const given = new Set<ConfigKey>();
+  for (const [k, v] of raw) {
+    if (v.length > MAX_URL_VALUE) {
+      issues.push({ key: k, value: v.slice(0, 40), message: `${k} is too long (${v.length} characters); default used` });
+      continue;
+    }
+    try {
+      values[k] = (FIELDS[k] as Field<ConfigKey>).parse(v);
+      given.add(k);
+    } catch (e) {
+      issues.push({ key: k, value: v, message: `${k}=${quote(v)} is invalid: ${(e as Error).message}; default used` });
+    }
+  }
+  const protocol = (values.protocol as ProtocolName | undefined) ?? DEFAULT_PROTOCOL;
+  const solver = (values.solver as SolverName | undefined) ?? PROTOCOLS[protocol].choices.solver;
+  const config = { ...protocolDefaults(protocol, solver), ...values } as ExperimentConfig;
+  return { config, given, issues };
+}
+
+/** Like parseConfigQuery, but any issue is an error (the CLI's strict mode). */
+export function parseConfigQueryStrict(query: string): ExperimentConfig {
+  const { config, issues } = parseConfigQuery(query);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+/** The full query string of a configuration, every key written, in CONFIG_KEYS order. */
+export function formatConfigQuery(config: ExperimentConfig): string {
+  const params = new URLSearchParams();
+  for (const k of CONFIG_KEYS) params.set(k, (FIELDS[k] as Field<ConfigKey>).format(config[k]));
+  return params.toString();
+}
+
+/** Check a configuration built in code (not parsed): same rules as the URL. */
+export function validateConfig(config: ExperimentConfig): ConfigIssue[] {
+  const { issues } = parseConfigQuery(formatConfigQuery(config));
+  return issues;
+}
+
+/**
+ * Switch protocol: the profile's values replace everything except what the user changed
+ * (`changed`), which keeps its value. Returns the new configuration.
+ */
+export function applyProtocol(
+  config: ExperimentConfig,
+  protocol: ProtocolName,
+  changed: ReadonlySet<ConfigKey>,
+): ExperimentConfig {
+  const solver = changed.has('solver') ? config.solver : PROTOCOLS[protocol].choices.solver;
+  const next: ExperimentConfig = { ...protocolDefaults(protocol, solver), seed: config.seed };
+  for (const k of changed) if (k !== 'protocol') (next as unknown as Record<string, unknown>)[k] = config[k];
+  return next;
+}
+
+/** The keys whose values differ from the protocol's defaults (what the page marks as changed). */
+export function changedFromProtocol(config: ExperimentConfig): Set<ConfigKey> {
+  const base = protocolDefaults(config.protocol, config.solver);
+  const out = new Set<ConfigKey>();
+  for (const k of CONFIG_KEYS) {
+    if (k === 'seed' || k === 'protocol') continue;
+    if ((FIELDS[k] as Field<ConfigKey>).format(config[k]) !== (FIELDS[k] as Field<ConfigKey>).format(base[k])) out.add(k);
+  }
+  if (config.solver !== PROTOCOLS[config.protocol].choices.solver) out.add('solver');
+  return out;
+}
