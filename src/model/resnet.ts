@@ -64,6 +64,9 @@ export function blocksPerStage(depth: number): number {
 
 const STAGE_CHANNELS = [16, 32, 64] as const;
 
+/** One pixel of zero padding on each side of H and W (NHWC), for the 3x3 convolutions. */
+const TORCH_PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+
 interface BlockPlan {
   prefix: string; // "layer{s}.{i}"
   cin: number;
@@ -262,16 +265,19 @@ export class ResNet {
       }
       return r.y as T;
     };
-    const conv = (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'same' | 'valid'): tf.Tensor4D => {
-      const y = tf.conv2d(h, p[`${name}.weight`] as tf.Tensor4D, stride, pad);
+    const conv = (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid'): tf.Tensor4D => {
+      // 3x3 convs pad 1 on every side, as Torch, Caffe and neon do (pad=1). tfjs's 'same' would pad
+      // only bottom/right at stride 2, centring the outputs on odd pixels while option A's shortcut
+      // keeps the even ones.
+      const y = tf.conv2d(h, p[`${name}.weight`] as tf.Tensor4D, stride, pad === 'torch' ? TORCH_PAD : 'valid');
       const b = p[`${name}.bias`];
       return b ? tf.add(y, b as tf.Tensor1D) : y;
     };
 
-    let h = tf.relu(bn(conv(x, 'conv1', 1, 'same'), 'bn1'));
+    let h = tf.relu(bn(conv(x, 'conv1', 1, 'torch'), 'bn1'));
     for (const b of this.plans) {
-      let r = tf.relu(bn(conv(h, `${b.prefix}.conv1`, b.stride, 'same'), `${b.prefix}.bn1`));
-      r = conv(r, `${b.prefix}.conv2`, 1, 'same');
+      let r = tf.relu(bn(conv(h, `${b.prefix}.conv1`, b.stride, 'torch'), `${b.prefix}.bn1`));
+      r = conv(r, `${b.prefix}.conv2`, 1, 'torch');
       const bnBefore = spec.block === 'relu-bnbefore' || spec.block === 'norelu-bnbefore';
       if (bnBefore) r = bn(r, `${b.prefix}.bn2`);
       const s = this.shortcut(h, b, bn, conv);
@@ -293,7 +299,7 @@ export class ResNet {
     x: tf.Tensor4D,
     b: BlockPlan,
     bn: (h: tf.Tensor4D, prefix: string) => tf.Tensor4D,
-    conv: (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'same' | 'valid') => tf.Tensor4D,
+    conv: (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid') => tf.Tensor4D,
   ): tf.Tensor4D {
     if (b.stride === 1 && b.cin === b.cout) return x;
     if (b.projection) {

@@ -48,12 +48,15 @@ export { SOLVER_NAMES };
 export interface ConfigIssue {
   key: string;
   value: string;
+  /** What is wrong, e.g. 'depth="21" is invalid: depth must be 6n+2 ...'. */
+  problem: string;
+  /** The problem and what the page did about it ('; default used'). */
   message: string;
 }
 
 export class ConfigError extends Error {
   constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map((i) => i.message).join('; '));
+    super(issues.map((i) => i.problem).join('; '));
     this.name = 'ConfigError';
   }
 }
@@ -165,6 +168,10 @@ function quote(s: string): string {
   return JSON.stringify(t);
 }
 
+function issue(key: string, value: string, problem: string, action: string): ConfigIssue {
+  return { key, value, problem, message: `${problem}; ${action}` };
+}
+
 /**
  * Parse a share-URL query string ("depth=56&solver=rmsprop&..." with or without a leading "?").
  * Never throws: unknown keys and invalid values are reported in `issues` and replaced by the profile's
@@ -177,16 +184,16 @@ export function parseConfigQuery(query: string): ParsedConfig {
     params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
   } catch {
     params = new URLSearchParams();
-    issues.push({ key: '', value: query, message: 'the query string could not be read; defaults used' });
+    issues.push(issue('', query, 'the query string could not be read', 'defaults used'));
   }
   const raw = new Map<ConfigKey, string>();
   for (const [k, v] of params) {
     if (!(CONFIG_KEYS as readonly string[]).includes(k)) {
-      issues.push({ key: k, value: v, message: `unknown key ${quote(k)} ignored (known: ${CONFIG_KEYS.join(', ')})` });
+      issues.push(issue(k, v, `unknown key ${quote(k)} (known: ${CONFIG_KEYS.join(', ')})`, 'ignored'));
       continue;
     }
     if (raw.has(k as ConfigKey)) {
-      issues.push({ key: k, value: v, message: `key ${k} given twice; the first value is used` });
+      issues.push(issue(k, v, `key ${k} given twice`, 'the first value is used'));
       continue;
     }
     raw.set(k as ConfigKey, v);
@@ -195,14 +202,14 @@ export function parseConfigQuery(query: string): ParsedConfig {
   const given = new Set<ConfigKey>();
   for (const [k, v] of raw) {
     if (v.length > MAX_URL_VALUE) {
-      issues.push({ key: k, value: v.slice(0, 40), message: `${k} is too long (${v.length} characters); default used` });
+      issues.push(issue(k, v.slice(0, 40), `${k} is too long (${v.length} characters)`, 'default used'));
       continue;
     }
     try {
       values[k] = (FIELDS[k] as Field<ConfigKey>).parse(v);
       given.add(k);
     } catch (e) {
-      issues.push({ key: k, value: v, message: `${k}=${quote(v)} is invalid: ${(e as Error).message}; default used` });
+      issues.push(issue(k, v, `${k}=${quote(v)} is invalid: ${(e as Error).message}`, 'default used'));
     }
   }
   const protocol = (values.protocol as ProtocolName | undefined) ?? DEFAULT_PROTOCOL;

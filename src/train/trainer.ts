@@ -74,6 +74,12 @@ export interface RunResult {
   divergedAt?: { step: number; lr: number; loss: number };
 }
 
+/** Every trainable parameter, decayed: all three protocols decay every parameter (gcr: "BN and biases
+ * too"; neon: every parameter). */
+export function solverParamsOf(model: ResNet): SolverParam[] {
+  return model.info.filter((p) => p.trainable).map((p) => ({ name: p.name, variable: model.params[p.name], decay: true }));
+}
+
 /** Mix a run seed into independent streams (model init, data order, augmentation). */
 export function subSeed(seed: number, stream: number): number {
   let h = (seed ^ Math.imul(stream + 1, 0x9e3779b1)) >>> 0;
@@ -122,9 +128,7 @@ export class Trainer {
     this.model = ResNet.create(experiment.spec, subSeed(config.seed, 0));
     this.solver = createSolver(experiment.solver);
     // Every parameter is decayed in all three protocols (gcr: "BN and biases too"; neon: every parameter).
-    this.solverParams = this.model.info
-      .filter((p) => p.trainable)
-      .map((p) => ({ name: p.name, variable: this.model.params[p.name], decay: true }));
+    this.solverParams = solverParamsOf(this.model);
   }
 
   /** Whole epochs done: floor(images seen / n). The schedule's epoch for the next step. */
@@ -160,30 +164,7 @@ export class Trainer {
     const { batch } = this.experiment.config;
     const b = this.sampler.next(batch);
     const lr = this.currentLr();
-    const momentum = this.bnMomentum();
-    const stats: BnBatchStats[] = [];
-    const out = tf.tidy(() => {
-      const x = tf.tensor4d(b.x, [batch, 32, 32, 3]);
-      const labels = tf.tensor1d(b.y, 'int32');
-      const onehot = tf.oneHot(labels, 10);
-      let logitsKept: tf.Tensor2D | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = this.model.forward(x, true, stats);
-        logitsKept = tf.keep(logits);
-        // Softmax cross-entropy, mean over the batch (gcr: LogSoftMax + ClassNLLCriterion;
-        // neon: summed cross-entropy with the gradient divided by the batch size: the same).
-        return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-      }, this.model.trainableVariables());
-      // variableGrads keys gradients by variable name; the solver wants parameter names.
-      const named: Record<string, tf.Tensor> = {};
-      for (const p of this.solverParams) named[p.name] = grads[p.variable.name];
-      this.solver.step(this.solverParams, named, lr);
-      const error = tf.mean(tf.cast(tf.notEqual(tf.argMax(logitsKept!, 1), labels), 'float32')) as tf.Scalar;
-      logitsKept!.dispose();
-      return { loss: value, error };
-    });
-    this.model.updateRunningStats(stats, momentum);
-    disposeStats(stats);
+    const out = trainOnBatch(this.model, this.solver, this.solverParams, b.x, b.y, lr, this.bnMomentum());
     this.iteration++;
     this.bnK++;
     return { ...out, lr };
@@ -269,6 +250,48 @@ export class Trainer {
     this.model.dispose();
     this.solver.dispose();
   }
+}
+
+/**
+ * One SGD step on one batch: forward in training mode, softmax cross-entropy, gradients of every
+ * trainable parameter, the solver's update, then the BN running statistics with `bnMomentum`
+ * (Torch convention). x: [B, 32, 32, 3] NHWC floats; y: B labels. Returns the batch's loss and error
+ * (before the update) as scalars for the caller to read and dispose; frees everything else.
+ */
+export function trainOnBatch(
+  model: ResNet,
+  solver: Solver,
+  params: SolverParam[],
+  x: Float32Array,
+  y: Int32Array,
+  lr: number,
+  bnMomentum: number,
+): { loss: tf.Scalar; error: tf.Scalar } {
+  const n = y.length;
+  const stats: BnBatchStats[] = [];
+  const out = tf.tidy(() => {
+    const input = tf.tensor4d(x, [n, 32, 32, 3]);
+    const labels = tf.tensor1d(y, 'int32');
+    const onehot = tf.oneHot(labels, 10);
+    let logitsKept: tf.Tensor2D | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.forward(input, true, stats);
+      logitsKept = tf.keep(logits);
+      // Softmax cross-entropy, mean over the batch (gcr: LogSoftMax + ClassNLLCriterion;
+      // neon: summed cross-entropy with the gradient divided by the batch size: the same).
+      return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+    }, model.trainableVariables());
+    // variableGrads keys gradients by variable name; the solver wants parameter names.
+    const named: Record<string, tf.Tensor> = {};
+    for (const p of params) named[p.name] = grads[p.variable.name];
+    solver.step(params, named, lr);
+    const error = tf.mean(tf.cast(tf.notEqual(tf.argMax(logitsKept!, 1), labels), 'float32')) as tf.Scalar;
+    logitsKept!.dispose();
+    return { loss: value, error };
+  });
+  model.updateRunningStats(stats, bnMomentum);
+  disposeStats(stats);
+  return out;
 }
 
 /** Let the event loop run (messages to a worker, timers) between steps. */
