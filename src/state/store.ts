@@ -362,6 +362,9 @@ export interface LiveStatus {
   lastTestError?: number;
 }
 
+/** Rates need at least this much training time between the points they compare (GPU backends report steps in groups). */
+const MIN_RATE_SPAN_MS = 250;
+
 /** Status of a run from its record: rates over the last few seconds of training time. */
 export function liveStatus(r: RunRecord, windowMs = 10_000): LiveStatus {
   const last = r.steps[r.steps.length - 1];
@@ -382,7 +385,7 @@ export function liveStatus(r: RunRecord, windowMs = 10_000): LiveStatus {
     while (i > 0 && last.ms - r.steps[i - 1].ms <= windowMs) i--;
     const first = r.steps[i];
     const dt = last.ms - first.ms;
-    if (dt > 0 && last.step > first.step) {
+    if (dt >= MIN_RATE_SPAN_MS && last.step > first.step) {
       const stepsPerMs = (last.step - first.step) / dt;
       status.imagesPerSecond = stepsPerMs * r.batch * 1000;
       status.etaSeconds = (r.totalSteps - step) / stepsPerMs / 1000;

@@ -25,7 +25,7 @@ export function BackendPanel() {
 
   return (
     <section className="panel" aria-labelledby={`${id}-title`}>
-      <h2 id={`${id}-title`}>Backend</h2>
+      <h2 id={`${id}-title`}>Compute backend</h2>
       <div className="field">
         <div className="field-head">
           <label htmlFor={id}>Backend</label>

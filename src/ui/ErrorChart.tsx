@@ -5,7 +5,8 @@ import { useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { parseConfigQuery } from '../state/config.ts';
 import { referencesFor, type ReferenceSource } from '../state/references.ts';
-import { percent } from './format.ts';
+import { linearTicks } from './chart-data.ts';
+import { epochs, percent } from './format.ts';
 import { useLab } from './store-context.tsx';
 
 const COLORS: Record<ReferenceSource, string> = { paper: '#b91c1c', gcr: '#15803d', neon: '#7c3aed' };
@@ -13,7 +14,8 @@ const TICKS = [1, 2, 5, 10, 20, 50, 100];
 
 export function ErrorChart() {
   const record = useLab((s) => s.record);
-  const revision = useLab((s) => s.revision);
+  // Redraw when an epoch's test error arrives, not on every step.
+  const epochCount = useLab((s) => s.record?.epochs.length ?? 0);
   const config = useLab((s) => s.config);
   // The lines belong to the run being shown, or (before any run) to the configuration being edited.
   const shownConfig = useMemo(() => (record ? parseConfigQuery(record.config).config : config), [record, config]);
@@ -24,12 +26,27 @@ export function ErrorChart() {
     const points = epochs.map((e) => ({ x: e.epoch, y: Math.max(e.testError * 100, 0.5) }));
     return {
       points,
-      xMax: record ? Math.max(1, record.totalSteps / record.stepsPerEpoch) : 1,
+      xMax: record ? Math.max(record.totalSteps / record.stepsPerEpoch, epochs[epochs.length - 1]?.epoch ?? 0) : 1,
       last: epochs[epochs.length - 1],
     };
-  }, [record, revision]);
+  }, [record, epochCount]);
 
   const match = lines.find((l) => l.matches);
+  // One label per distinct value ("gcr, neon 8.29%"), alternating above and below the lines, right then
+  // left, so close values (8.75 and 8.29 are 2 px apart) stay readable.
+  const labels = useMemo(() => {
+    const byValue = new Map<number, string[]>();
+    for (const l of lines) byValue.set(l.row.error, [...(byValue.get(l.row.error) ?? []), l.row.source]);
+    // recharts' insideBottom* draws the label above a horizontal line, insideTop* below it.
+    const positions = ['insideBottomRight', 'insideTopRight', 'insideBottomLeft', 'insideTopLeft'] as const;
+    return new Map(
+      [...byValue.entries()]
+        .sort((a, b) => b[0] - a[0])
+        .map(([value, sources], i) => [value, { text: `${[...new Set(sources)].join(', ')} ${value}%`, position: positions[i % positions.length] }]),
+    );
+  }, [lines]);
+  const labelled = new Set<number>();
+  const xTicks = linearTicks(view.xMax);
   return (
     <section className="panel chart" aria-labelledby="error-title" data-testid="error-chart" data-points={view.points.length}>
       <div className="chart-head">
@@ -43,14 +60,18 @@ export function ErrorChart() {
             <XAxis
               type="number"
               dataKey="x"
-              domain={[0, view.xMax]}
+              domain={[0, xTicks[xTicks.length - 1]]}
+              ticks={xTicks}
               allowDecimals
               tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
               label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
             />
             <YAxis type="number" scale="log" domain={[1, 100]} ticks={TICKS} allowDataOverflow width={40} />
             <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))} labelFormatter={(v) => `epoch ${v}`} />
-            {lines.map((l, i) => (
+            {lines.map((l) => {
+              const label = labelled.has(l.row.error) ? undefined : labels.get(l.row.error);
+              labelled.add(l.row.error);
+              return (
               <ReferenceLine
                 key={l.row.name}
                 y={l.row.error}
@@ -58,14 +79,10 @@ export function ErrorChart() {
                 strokeDasharray={l.matches ? undefined : '5 4'}
                 strokeWidth={l.matches ? 2 : 1}
                 ifOverflow="extendDomain"
-                label={{
-                  value: `${l.row.source} ${l.row.error}%`,
-                  position: i % 2 === 0 ? 'insideTopRight' : 'insideBottomRight',
-                  fill: COLORS[l.row.source],
-                  fontSize: 11,
-                }}
+                label={label && { value: label.text, position: label.position, fill: COLORS[l.row.source], fontSize: 11 }}
               />
-            ))}
+              );
+            })}
             <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
           </LineChart>
         </ResponsiveContainer>
@@ -82,7 +99,7 @@ export function ErrorChart() {
       </ul>
       <p className="chart-caption" data-testid="error-caption">
         {view.last
-          ? `Test error ${percent(view.last.testError)} after ${Number(view.last.epoch.toFixed(3))} epoch${view.last.epoch === 1 ? '' : 's'} (${view.last.evaluated.toLocaleString('en-US')} test images).`
+          ? `Test error ${percent(view.last.testError)} after ${epochs(view.last.epoch)} epoch${view.last.epoch === 1 ? '' : 's'} (${view.last.evaluated.toLocaleString('en-US')} test images).`
           : 'Measured on the test set before training and after every epoch.'}
         {match ? ` Your configuration is exactly the published row “${match.row.name}”.` : ''}
       </p>

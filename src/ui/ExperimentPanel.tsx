@@ -95,10 +95,12 @@ export function ExperimentPanel() {
           This is exactly the published run “{row.name}” ({row.error.toFixed(2)}% test error).
         </p>
       )}
+      <RunButtons />
       <fieldset disabled={locked} className="controls">
         <legend className="visually-hidden">Configuration</legend>
         <SelectField
           label="Protocol"
+          wide
           value={config.protocol}
           options={PROTOCOL_NAMES.map((p) => ({ value: p, label: PROTOCOLS[p].label }))}
           onChange={(v) => setProtocol(v as ProtocolName)}
@@ -135,6 +137,7 @@ export function ExperimentPanel() {
         )}
         <SelectField
           label="Block variant"
+          wide
           value={config.block}
           options={opts(BLOCK_VARIANTS, BLOCK_LABELS)}
           changed={changed.has('block')}
@@ -142,6 +145,7 @@ export function ExperimentPanel() {
         />
         <SelectField
           label="Shortcut"
+          wide
           value={config.shortcut}
           options={opts(SHORTCUTS, SHORTCUT_LABELS)}
           changed={changed.has('shortcut')}
@@ -149,6 +153,7 @@ export function ExperimentPanel() {
         />
         <SelectField
           label="Solver"
+          wide
           value={config.solver}
           options={opts(SOLVER_NAMES, SOLVER_LABELS)}
           changed={changed.has('solver')}
@@ -171,6 +176,7 @@ export function ExperimentPanel() {
         <TextField label="Weight decay" value={String(config.wd)} changed={changed.has('wd')} onCommit={commitWith('wd', set)} />
         <SelectField
           label="BN momentum"
+          wide
           value={bnmValue}
           options={[...BNM_PRESETS.map((v) => ({ value: v, label: BNM_LABELS[v] })), { value: CUSTOM, label: 'custom…' }]}
           changed={changed.has('bnm')}
@@ -191,6 +197,7 @@ export function ExperimentPanel() {
           <summary>Schedule and warm-up</summary>
           <TextField
             label="Schedule"
+          wide
             inputMode="text"
             value={formatScheduleSpec(config.schedule)}
             changed={changed.has('schedule')}
@@ -199,6 +206,7 @@ export function ExperimentPanel() {
           />
           <SelectField
             label="Warm-up"
+          wide
             value={config.warmup}
             options={opts(WARMUPS, WARMUP_LABELS)}
             changed={changed.has('warmup')}
@@ -207,7 +215,6 @@ export function ExperimentPanel() {
         </details>
         <RunOptions />
       </fieldset>
-      <RunButtons />
     </section>
   );
 }

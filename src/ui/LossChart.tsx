@@ -1,49 +1,64 @@
 // Training loss per iteration, raw (faint) and smoothed, on a linear or log scale, x in epochs.
-// Drawn from a decimated copy of the record (a few hundred points whatever the run's length).
-import { useMemo, useState } from 'react';
+// Drawn from a decimated copy of the record (a few hundred points whatever the run's length). The plot
+// redraws from a deferred value (useDeferredValue), so React renders it in interruptible slices rather
+// than in one long task.
+import { memo, useDeferredValue, useMemo, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { decimateEvery, decimateMinMax, logTicks } from './chart-data.ts';
+import type { RunRecord } from '../state/store.ts';
+import { decimateEvery, decimateMinMax, linearTicks, logTicks, type XY } from './chart-data.ts';
 import { useLab } from './store-context.tsx';
 
 const MAX_RAW_POINTS = 800;
 const MAX_SMOOTH_POINTS = 400;
 
+interface LossView {
+  raw: XY[];
+  smooth: XY[];
+  n: number;
+  lo: number;
+  hi: number;
+  xMax: number;
+  firstLoss?: number;
+  lastLoss?: number;
+}
+
+function lossView(record: RunRecord | undefined): LossView {
+  const steps = record?.steps ?? [];
+  const n = steps.length;
+  const raw = decimateMinMax(n, (i) => steps[i].epoch, (i) => steps[i].loss, MAX_RAW_POINTS);
+  const smooth = decimateEvery(n, (i) => steps[i].epoch, (i) => record!.smoothed[i], MAX_SMOOTH_POINTS);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of raw) {
+    lo = Math.min(lo, p.y);
+    hi = Math.max(hi, p.y);
+  }
+  const k = Math.min(5, n);
+  const mean = (from: number, to: number) => {
+    let s = 0;
+    for (let i = from; i < to; i++) s += steps[i].loss;
+    return s / (to - from);
+  };
+  return {
+    raw,
+    smooth,
+    n,
+    lo,
+    hi,
+    xMax: record ? Math.max(record.totalSteps / record.stepsPerEpoch, steps[n - 1]?.epoch ?? 0) : 1,
+    firstLoss: n ? mean(0, k) : undefined,
+    lastLoss: n ? mean(n - k, n) : undefined,
+  };
+}
+
 export function LossChart() {
   const record = useLab((s) => s.record);
   const revision = useLab((s) => s.revision);
+  const deferredRevision = useDeferredValue(revision);
   const [scale, setScale] = useState<'linear' | 'log'>('linear');
+  // `deferredRevision` says the (mutable) record grew.
+  const view = useMemo(() => lossView(record), [record, deferredRevision]);
 
-  const view = useMemo(() => {
-    const steps = record?.steps ?? [];
-    const n = steps.length;
-    const raw = decimateMinMax(n, (i) => steps[i].epoch, (i) => steps[i].loss, MAX_RAW_POINTS);
-    const smooth = decimateEvery(n, (i) => steps[i].epoch, (i) => record!.smoothed[i], MAX_SMOOTH_POINTS);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const p of raw) {
-      lo = Math.min(lo, p.y);
-      hi = Math.max(hi, p.y);
-    }
-    const k = Math.min(5, n);
-    const mean = (from: number, to: number) => {
-      let s = 0;
-      for (let i = from; i < to; i++) s += steps[i].loss;
-      return s / (to - from);
-    };
-    return {
-      raw,
-      smooth,
-      n,
-      lo,
-      hi,
-      xMax: record ? Math.max(record.totalSteps / record.stepsPerEpoch, steps[n - 1]?.epoch ?? 0) : 1,
-      firstLoss: n ? mean(0, k) : undefined,
-      lastLoss: n ? mean(n - k, n) : undefined,
-    };
-    // `revision` says the (mutable) record grew.
-  }, [record, revision]);
-
-  const logDomain: [number, number] = [Math.max(1e-4, view.lo * 0.9), Math.max(view.hi * 1.1, view.lo * 1.2)];
   return (
     <section
       className="panel chart"
@@ -64,34 +79,7 @@ export function LossChart() {
         </div>
       </div>
       <div className="chart-box">
-        {view.n === 0 ? (
-          <p className="chart-empty">No steps yet.</p>
-        ) : (
-          <ResponsiveContainer width="100%" height="100%">
-            <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
-              <CartesianGrid stroke="#e5e7eb" />
-              <XAxis
-                type="number"
-                dataKey="x"
-                domain={[0, view.xMax]}
-                tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
-                label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
-                allowDecimals
-              />
-              {scale === 'log' ? (
-                <YAxis type="number" scale="log" domain={logDomain} ticks={logTicks(logDomain[0], logDomain[1])} allowDataOverflow width={48} />
-              ) : (
-                <YAxis type="number" domain={[0, 'auto']} width={48} tickFormatter={(v: number) => String(Number(v.toPrecision(3)))} />
-              )}
-              <Tooltip
-                formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))}
-                labelFormatter={(v) => `epoch ${typeof v === 'number' ? v.toFixed(3) : v}`}
-              />
-              <Line data={view.raw} dataKey="y" name="loss" stroke="#93c5fd" strokeWidth={1} dot={false} isAnimationActive={false} />
-              <Line data={view.smooth} dataKey="y" name="smoothed" stroke="#1d4ed8" strokeWidth={2} dot={false} isAnimationActive={false} />
-            </LineChart>
-          </ResponsiveContainer>
-        )}
+        <LossPlot view={view} scale={scale} />
       </div>
       <p className="chart-caption" data-testid="loss-caption">
         {view.n === 0
@@ -101,3 +89,37 @@ export function LossChart() {
     </section>
   );
 }
+
+/** The recharts plot; mounted from the start (empty before a run) so its first mount is not during training. */
+const LossPlot = memo(function LossPlot({ view, scale }: { view: LossView; scale: 'linear' | 'log' }) {
+  const xTicks = linearTicks(view.xMax);
+  const logDomain: [number, number] =
+    view.n === 0 ? [0.1, 10] : [Math.max(1e-4, view.lo * 0.9), Math.max(view.hi * 1.1, view.lo * 1.2)];
+  return (
+    <ResponsiveContainer width="100%" height="100%">
+      <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+        <CartesianGrid stroke="#e5e7eb" />
+        <XAxis
+          type="number"
+          dataKey="x"
+          domain={[0, xTicks[xTicks.length - 1]]}
+          ticks={xTicks}
+          tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
+          label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
+          allowDecimals
+        />
+        {scale === 'log' ? (
+          <YAxis type="number" scale="log" domain={logDomain} ticks={logTicks(logDomain[0], logDomain[1])} allowDataOverflow width={48} />
+        ) : (
+          <YAxis type="number" domain={[0, 'auto']} width={48} tickFormatter={(v: number) => String(Number(v.toPrecision(3)))} />
+        )}
+        <Tooltip
+          formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))}
+          labelFormatter={(v) => `epoch ${typeof v === 'number' ? v.toFixed(3) : v}`}
+        />
+        <Line data={view.raw} dataKey="y" name="loss" stroke="#93c5fd" strokeWidth={1} dot={false} isAnimationActive={false} />
+        <Line data={view.smooth} dataKey="y" name="smoothed" stroke="#1d4ed8" strokeWidth={2} dot={false} isAnimationActive={false} />
+      </LineChart>
+    </ResponsiveContainer>
+  );
+});

@@ -1,7 +1,7 @@
 // Live status of the run: epoch and iteration, progress of the epoch and of the run, images per
 // second, time left, learning rate and backend. Redraws with the store's throttled revision.
 import { liveStatus } from '../state/store.ts';
-import { count, duration, num, percent } from './format.ts';
+import { count, duration, epochs, num, percent } from './format.ts';
 import { useLab } from './store-context.tsx';
 
 const END_TEXT = {
@@ -35,8 +35,8 @@ export function RunStatus() {
           <dl className="status-grid">
             <div>
               <dt>Epoch</dt>
-              <dd data-testid="status-epoch">
-                {Math.floor(status.epoch)} of {Number.isInteger(status.epochs) ? status.epochs : status.epochs.toFixed(2)}
+              <dd data-testid="status-epoch" title={`${status.epoch.toFixed(3)} epochs done`}>
+                {epochs(status.epoch)} of {epochs(status.epochs)}
               </dd>
             </div>
             <div>

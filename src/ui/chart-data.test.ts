@@ -1,6 +1,6 @@
 // Smoothing and decimation of the loss record for drawing.
 import { describe, expect, it } from 'vitest';
-import { decimateEvery, decimateMinMax, logTicks, LossSmoother } from './chart-data.ts';
+import { decimateEvery, decimateMinMax, linearTicks, logTicks, LossSmoother } from './chart-data.ts';
 
 describe('LossSmoother', () => {
   it('starts at the first value (debiased) and follows a constant exactly', () => {
@@ -40,6 +40,15 @@ describe('decimation', () => {
     expect(d.length).toBeLessThanOrEqual(501);
     expect(d[d.length - 1].x).toBe(x(n - 1));
     expect(decimateEvery(0, x, y, 5)).toEqual([]);
+  });
+});
+
+describe('linearTicks', () => {
+  it('gives round steps covering the range', () => {
+    expect(linearTicks(0.0256)).toEqual([0, 0.01, 0.02, 0.03]);
+    expect(linearTicks(200)).toEqual([0, 50, 100, 150, 200]);
+    expect(linearTicks(1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(linearTicks(0)).toEqual([0]);
   });
 });
 

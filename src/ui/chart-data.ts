@@ -74,3 +74,14 @@ export function logTicks(lo: number, hi: number): number[] {
   }
   return ticks;
 }
+
+/** About `count` round ticks (1, 2 or 5 x 10^k apart) from 0 up to at least `hi`. */
+export function linearTicks(hi: number, count = 5): number[] {
+  if (!(hi > 0) || !Number.isFinite(hi)) return [0];
+  const raw = hi / count;
+  const base = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * base).find((s) => s >= raw) ?? 10 * base;
+  const ticks: number[] = [];
+  for (let i = 0; i * step < hi + step * 0.999; i++) ticks.push(Number((i * step).toPrecision(6)));
+  return ticks;
+}

@@ -19,12 +19,14 @@ interface RowProps {
   changed?: boolean;
   hint?: ReactNode;
   error?: string;
+  /** Spans the panel's two columns. */
+  wide?: boolean;
   children: ReactNode;
 }
 
-export function FieldRow({ id, label, changed, hint, error, children }: RowProps) {
+export function FieldRow({ id, label, changed, hint, error, wide, children }: RowProps) {
   return (
-    <div className={`field${changed ? ' field-changed' : ''}`}>
+    <div className={`field${changed ? ' field-changed' : ''}${wide ? ' field-wide' : ''}`}>
       <div className="field-head">
         <label htmlFor={id}>{label}</label>
         {changed && (
@@ -60,12 +62,13 @@ interface SelectProps {
   changed?: boolean;
   hint?: ReactNode;
   disabled?: boolean;
+  wide?: boolean;
 }
 
-export function SelectField({ label, value, options, onChange, changed, hint, disabled }: SelectProps) {
+export function SelectField({ label, value, options, onChange, changed, hint, disabled, wide }: SelectProps) {
   const id = useId();
   return (
-    <FieldRow id={id} label={label} changed={changed} hint={hint}>
+    <FieldRow id={id} label={label} changed={changed} hint={hint} wide={wide}>
       <select id={id} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value)} aria-describedby={hint ? `${id}-hint` : undefined}>
         {options.map((o) => (
           <option key={o.value} value={o.value}>
@@ -88,15 +91,16 @@ interface TextProps {
   disabled?: boolean;
   inputMode?: 'decimal' | 'numeric' | 'text';
   placeholder?: string;
+  wide?: boolean;
 }
 
 /** A text field that applies every valid edit at once and shows why an invalid one is not applied. */
-export function TextField({ label, value, onCommit, changed, hint, disabled, inputMode = 'decimal', placeholder }: TextProps) {
+export function TextField({ label, value, onCommit, changed, hint, disabled, inputMode = 'decimal', placeholder, wide }: TextProps) {
   const id = useId();
   const [draft, setDraft] = useState<string | null>(null);
   const [error, setError] = useState<string | undefined>();
   return (
-    <FieldRow id={id} label={label} changed={changed} hint={hint} error={error}>
+    <FieldRow id={id} label={label} changed={changed} hint={hint} error={error} wide={wide}>
       <input
         id={id}
         type="text"

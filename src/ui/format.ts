@@ -16,3 +16,11 @@ export function duration(seconds: number | undefined): string {
 }
 
 export const num = (v: number | undefined, digits = 4) => (v === undefined || !Number.isFinite(v) ? '–' : Number(v.toPrecision(digits)).toString());
+
+/** Epochs as a person reads them: 164, 2.35, 0.026, 0.00048. */
+export function epochs(v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (v >= 10) return String(Number(v.toFixed(1)));
+  if (v >= 0.1 || v === 0) return String(Number(v.toFixed(2)));
+  return String(Number(v.toPrecision(2)));
+}
