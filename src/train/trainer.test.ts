@@ -128,6 +128,33 @@ describe('Trainer', () => {
     t.dispose();
   });
 
+  it.each(['gcr', 'neon', 'paper'])('%s: k steps straight = k/2 steps, checkpoint, a new trainer, restore, k/2 steps', async (protocol) => {
+    const q = `protocol=${protocol}&depth=8&batch=24&epochs=3&seed=7&bnm=dynamic`;
+    const straight = await losses(q, 8);
+    const first = trainer(q);
+    const a: number[] = [];
+    let n = 0;
+    await first.run({ onStep: (e) => a.push(e.loss), between: () => ++n >= 4 });
+    const ckpt = structuredClone(await first.checkpoint()); // as IndexedDB would store it
+    first.dispose();
+    const second = trainer(q, { maxSteps: 8 });
+    second.restore(ckpt);
+    await second.run({ onStep: (e) => a.push(e.loss) });
+    second.dispose();
+    expect(a).toEqual(straight);
+  });
+
+  it('refuses a checkpoint of another configuration and changes nothing', async () => {
+    const t = trainer('protocol=gcr&depth=8&batch=8&epochs=2&seed=1');
+    const ckpt = await t.checkpoint();
+    const other = trainer('protocol=gcr&depth=8&batch=8&epochs=2&seed=2');
+    const before = Array.from(other.model.params['conv1.weight'].dataSync());
+    expect(() => other.restore(ckpt)).toThrow(/another configuration/);
+    expect(Array.from(other.model.params['conv1.weight'].dataSync())).toEqual(before);
+    t.dispose();
+    other.dispose();
+  });
+
   it('can be stopped between steps', async () => {
     const t = trainer('protocol=gcr&depth=8&batch=8&epochs=10');
     let n = 0;

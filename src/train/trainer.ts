@@ -15,7 +15,9 @@ import { learningRate, scheduleStopIteration } from './schedules.ts';
 import { createRng } from '../util/rng.ts';
 import { gradientsRegistered } from '../backend/gradients.ts';
 import type { CifarSplit } from '../data/cifar.ts';
-import { BatchSampler, computeStats, type DataStats } from '../data/batches.ts';
+import { BatchSampler, computeStats, type DataStats, type SamplerState } from '../data/batches.ts';
+import { formatConfigQuery } from '../state/config.ts';
+import { checkArchitecture, readModelValues, type WeightValues } from '../model/weights.ts';
 import { evaluateModel } from './evaluate.ts';
 
 export interface TrainData {
@@ -72,6 +74,31 @@ export interface RunResult {
   finalTestError?: number;
   /** For 'diverged': the step whose loss was not finite. */
   divergedAt?: { step: number; lr: number; loss: number };
+}
+
+/**
+ * Everything needed to continue a run exactly where it was: weights and BN running statistics,
+ * solver slots, the data sampler's generator and position, the step and the BN/warm-up counters.
+ * Plain data (typed arrays and numbers): storable in IndexedDB by structured clone, or as JSON +
+ * binary. The metrics so far are the caller's (they are already on the page or in log.jsonl).
+ */
+export interface TrainerCheckpoint {
+  version: 1;
+  /** Share-URL query of the run; restoring onto another configuration is refused. */
+  config: string;
+  iteration: number;
+  bnK: number;
+  warmupMet: boolean;
+  sampler: SamplerState;
+  weights: WeightValues;
+  solver: { step: number; slots: Record<string, { shape: number[]; values: Float32Array }> };
+}
+
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
 }
 
 /** Every trainable parameter, decayed: all three protocols decay every parameter (gcr: "BN and biases
@@ -244,6 +271,60 @@ export class Trainer {
       cb.onEpoch?.({ epoch: this.iteration / this.stepsPerEpoch, step: this.iteration, testError: lastTestError });
     }
     return { end: capped ? 'max-steps' : 'finished', steps: this.iteration, epochs: this.epoch, finalTestError: lastTestError };
+  }
+
+  /** A snapshot of the whole training state (reads every variable back: call it between steps). */
+  async checkpoint(): Promise<TrainerCheckpoint> {
+    const state = this.solver.getState();
+    const slots: TrainerCheckpoint['solver']['slots'] = {};
+    try {
+      for (const [key, t] of Object.entries(state.slots)) slots[key] = { shape: t.shape, values: (await t.data()) as Float32Array };
+    } finally {
+      tf.dispose(Object.values(state.slots));
+    }
+    return {
+      version: 1,
+      config: formatConfigQuery(this.experiment.config),
+      iteration: this.iteration,
+      bnK: this.bnK,
+      warmupMet: this.warmupMet,
+      sampler: this.sampler.getState(),
+      weights: await readModelValues(this.model),
+      solver: { step: state.step, slots },
+    };
+  }
+
+  /**
+   * Continue from a checkpoint of a run with the same configuration: afterwards the trainer produces
+   * exactly the losses the original run would have (same backend). Nothing changes if it throws.
+   */
+  restore(ckpt: TrainerCheckpoint): void {
+    const config = formatConfigQuery(this.experiment.config);
+    if (ckpt.version !== 1) throw new CheckpointError(`unknown checkpoint version ${String(ckpt.version)}`);
+    if (ckpt.config !== config) {
+      throw new CheckpointError(`the checkpoint belongs to another configuration (${ckpt.config}), not this run's (${config})`);
+    }
+    const problems = checkArchitecture(
+      this.experiment.spec,
+      Object.entries(ckpt.weights).map(([name, v]) => ({ name, shape: v.length === this.model.params[name]?.size ? this.model.params[name].shape : [v.length] })),
+    );
+    if (problems.length) throw new CheckpointError(`the checkpoint's weights do not fit this network: ${problems.slice(0, 4).join('; ')}`);
+    if (!Number.isInteger(ckpt.iteration) || ckpt.iteration < 0 || ckpt.iteration > this.totalSteps) {
+      throw new CheckpointError(`checkpoint step ${ckpt.iteration} is outside this run (0..${this.totalSteps})`);
+    }
+    this.sampler.setState(ckpt.sampler); // validates before anything else changes
+    const slots = Object.fromEntries(Object.entries(ckpt.solver.slots).map(([k, v]) => [k, tf.tensor(v.values, v.shape, 'float32')]));
+    try {
+      this.solver.loadState({ step: ckpt.solver.step, slots });
+    } finally {
+      tf.dispose(Object.values(slots));
+    }
+    tf.tidy(() => {
+      for (const p of this.model.info) this.model.params[p.name].assign(tf.tensor(ckpt.weights[p.name], p.shape, 'float32'));
+    });
+    this.iteration = ckpt.iteration;
+    this.bnK = ckpt.bnK;
+    this.warmupMet = ckpt.warmupMet;
   }
 
   dispose(): void {
