@@ -185,8 +185,9 @@ describe('the same engine through the worker protocol', () => {
     channel.port1.start();
     client = new WorkerEngine(channel.port2 as unknown as Worker);
     channel.port2.start();
-    await client.setBackend('wasm');
-    await client.loadData({ kind: 'demo' });
+    // Not awaited, as the page does at start-up: a Train pressed meanwhile waits for both.
+    void client.loadData({ kind: 'demo' });
+    void client.setBackend('wasm');
   });
   afterAll(() => {
     channel.port1.close();

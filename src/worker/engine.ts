@@ -110,11 +110,12 @@ export class Engine implements LabEngine {
     return next;
   }
 
-  /** Between train() being called and its run ending (set synchronously, so a second call is refused). */
+  /** From train() being called to its run's end (set synchronously, so a second call is refused at once). */
   private runClaimed = false;
 
+  /** A run is training or paused (its trainer exists). */
   private get runActive(): boolean {
-    return this.runClaimed || this.run !== undefined;
+    return this.run !== undefined;
   }
 
   // ---- backend ------------------------------------------------------------------------------------
@@ -122,17 +123,23 @@ export class Engine implements LabEngine {
   setBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<BackendInfo> {
     return this.exclusive(async () => {
       if (this.runActive) throw new EngineError('Stop the run before changing the backend.');
-      // Tensors live on one backend: the current model goes (its weights can be downloaded first).
-      this.dropCurrent();
-      const info = await chooseBackend(choice, this.host, (message) => this.emit({ type: 'backend-probe', message }), remembered);
-      this.backend = info;
-      this.emit({ type: 'backend', info });
-      return info;
+      return this.switchBackend(choice, remembered);
     });
   }
 
+  /** Only inside `exclusive`. */
+  private async switchBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<BackendInfo> {
+    // Tensors live on one backend: the current model goes (its weights can be downloaded first).
+    this.dropCurrent();
+    const info = await chooseBackend(choice, this.host, (message) => this.emit({ type: 'backend-probe', message }), remembered);
+    this.backend = info;
+    this.emit({ type: 'backend', info });
+    return info;
+  }
+
+  /** Only inside `exclusive`: the backend, chosen automatically if none was yet. */
   private async ensureBackend(): Promise<BackendInfo> {
-    return this.backend ?? (await this.setBackend('auto'));
+    return this.backend ?? (await this.switchBackend('auto'));
   }
 
   // ---- data -------------------------------------------------------------------------------------
@@ -172,7 +179,7 @@ export class Engine implements LabEngine {
   // ---- training -------------------------------------------------------------------------------
 
   async train(query: string, options: RunOptions): Promise<RunSummary> {
-    if (this.runActive) throw new EngineError('A run is already in progress: stop it first.');
+    if (this.runClaimed) throw new EngineError('A run is already in progress: stop it first.');
     this.runClaimed = true;
     try {
       return await this.runTraining(query, options);
@@ -182,37 +189,41 @@ export class Engine implements LabEngine {
   }
 
   private async runTraining(query: string, options: RunOptions): Promise<RunSummary> {
-    await this.busy;
-    const backend = await this.ensureBackend();
-    const { data, stats } = this.requireData();
     const config = parseConfigQueryStrict(query);
-    const runId = this.nextRunId++;
-    this.dropCurrent();
-    let trainer: Trainer;
-    try {
-      trainer = new Trainer(resolveExperiment(config), { train: data.train, test: data.test }, {
-        stats,
-        maxSteps: options.maxSteps,
-        evalLimit: options.evalLimit,
-        // GPUs: read losses back in groups so the queue never drains; CPU backends read every step.
-        readEvery: backend.backend === 'webgl' || backend.backend === 'webgpu' ? 4 : 1,
+    // The start waits for backend and data work queued before it; work queued after it sees the run.
+    const { backend, data, trainer, run } = await this.exclusive(async () => {
+      const backend = await this.ensureBackend();
+      const { data, stats } = this.requireData();
+      const runId = this.nextRunId++;
+      this.dropCurrent();
+      let trainer: Trainer;
+      try {
+        trainer = new Trainer(resolveExperiment(config), { train: data.train, test: data.test }, {
+          stats,
+          maxSteps: options.maxSteps,
+          evalLimit: options.evalLimit,
+          // GPUs: read losses back in groups so the queue never drains; CPU backends read every step.
+          readEvery: backend.backend === 'webgl' || backend.backend === 'webgpu' ? 4 : 1,
+        });
+      } catch (e) {
+        throw new EngineError(`Could not build the network: ${(e as Error).message}`);
+      }
+      const run: ActiveRun = { runId, trainer, paused: false, pauseRequested: false, stopRequested: false };
+      this.run = run;
+      this.current = { model: trainer.model, config, steps: 0, owner: trainer };
+      this.emit({
+        type: 'run-start',
+        runId,
+        config: formatConfigQuery(config),
+        totalSteps: trainer.totalSteps,
+        stepsPerEpoch: trainer.stepsPerEpoch,
+        batch: config.batch,
+        backend: backend.backend,
       });
-    } catch (e) {
-      throw new EngineError(`Could not build the network: ${(e as Error).message}`);
-    }
-    const run: ActiveRun = { runId, trainer, paused: false, pauseRequested: false, stopRequested: false };
-    this.run = run;
-    this.current = { model: trainer.model, config, steps: 0, owner: trainer };
-    this.emit({
-      type: 'run-start',
-      runId,
-      config: formatConfigQuery(config),
-      totalSteps: trainer.totalSteps,
-      stepsPerEpoch: trainer.stepsPerEpoch,
-      batch: config.batch,
-      backend: backend.backend,
+      this.emit({ type: 'run-state', runId, state: 'running' });
+      return { backend, data, trainer, run };
     });
-    this.emit({ type: 'run-state', runId, state: 'running' });
+    const { runId } = run;
 
     // Training clock: pauses and test-set evaluations are not training time.
     const started = performance.now();
@@ -306,7 +317,7 @@ export class Engine implements LabEngine {
   async exportWeights(): Promise<WeightFiles> {
     const cur = this.current;
     if (!cur) throw new EngineError('There is no model yet: train one (or load weights) first.');
-    if (this.run && !this.run.paused) throw new EngineError('Pause or stop the run before downloading its weights.');
+    if (this.runClaimed && !this.run?.paused) throw new EngineError('Pause or stop the run before downloading its weights.');
     const spec = modelSpec(cur.config);
     const bundle: WeightsBundle = { config: formatConfigQuery(cur.config), steps: cur.steps, values: await readModelValues(cur.model) };
     const { modelJson, weightsBin } = encodeTfjs(spec, bundle);
