@@ -77,6 +77,14 @@ test('train a tiny ResNet on WASM: curves, pause/resume/stop, weights round trip
   await expect(page.getByTestId('loaded-weights')).toContainText('model.json + weights.bin');
   await expect(page.getByTestId('loaded-test-error')).toHaveText(testError);
 
+  // Weights of another network select their own architecture.
+  await control(page, 'Depth').selectOption('20');
+  await loadWeights(page, [st]);
+  await expect(page.getByText('The weights are for ResNet-8')).toBeVisible();
+  await expect(control(page, 'Custom n')).toHaveValue('1');
+  await expect(page.getByTestId('explanation')).toContainText('ResNet-8,');
+  await expect(page.getByTestId('loaded-test-error')).toHaveText(testError);
+
   // A truncated weights file is refused with a clear error and changes nothing.
   await mkdir(`${dir}/cut`, { recursive: true });
   const cut = `${dir}/cut/weights.bin`;
