@@ -1,5 +1,6 @@
-// Data the user gives the page: the six official .bin files by file picker (MD5-checked, with progress),
-// and a wrong file refused with a clear error that leaves the loaded data in place.
+// Data: the six official .bin files given by file picker (MD5-checked, with progress), a wrong file
+// refused with a clear error that leaves the loaded data in place, and the demo sample when the server
+// has no public/data.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
@@ -27,4 +28,20 @@ test('a wrong file is refused by name; the six official .bin files are MD5-check
   await expect(page.getByText(/Checking MD5 of|Reading records of/)).toBeVisible();
   await expect(page.getByTestId('data-label')).toContainText('data_batch_1.bin, data_batch_2.bin', { timeout: 120_000 });
   await expect(alert).toHaveCount(0);
+});
+
+test('without public/data the lab trains on the demo sample, clearly labelled', async ({ page }) => {
+  await page.route('**/data/**', (route) => route.fulfill({ status: 404, body: 'not here' }));
+  await page.addInitScript(() => window.localStorage.setItem('resnet-lab.backend', 'wasm'));
+  await page.goto('/?depth=8&batch=16&epochs=1');
+  await expect(page.getByTestId('data-label')).toContainText('demo sample (500 training, 200 test images');
+  await expect(page.locator('.badge.demo')).toHaveText('demo');
+  await expect(page.getByText('npm run data', { exact: true })).toBeVisible();
+  await expect(page.getByTestId('backend-in-use')).toHaveText('wasm', { timeout: 60_000 });
+  const maxSteps = page.getByLabel('Max steps', { exact: true });
+  await page.getByText('Run options (not in the share link)').click();
+  await maxSteps.fill('5');
+  await button(page, 'Train').click();
+  await expect(page.getByTestId('run-phase')).toHaveText('Reached the step limit', { timeout: 60_000 });
+  await expect(page.getByTestId('error-caption')).toContainText('(200 test images)');
 });
