@@ -90,33 +90,35 @@ export function LossChart() {
   );
 }
 
+// Props that never change keep their identity, so recharts does not recompute axes on every redraw.
+const MARGIN = { top: 8, right: 16, bottom: 18, left: 4 };
+const X_LABEL = { value: 'epoch', position: 'insideBottom', offset: -8 } as const;
+const LINEAR_DOMAIN: [number, 'auto'] = [0, 'auto'];
+const tick = (v: number) => String(Number(v.toPrecision(3)));
+const tooltipValue = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : String(v));
+const tooltipLabel = (v: unknown) => `epoch ${typeof v === 'number' ? v.toFixed(3) : String(v)}`;
+
 /** The recharts plot; mounted from the start (empty before a run) so its first mount is not during training. */
 const LossPlot = memo(function LossPlot({ view, scale }: { view: LossView; scale: 'linear' | 'log' }) {
-  const xTicks = linearTicks(view.xMax);
-  const logDomain: [number, number] =
-    view.n === 0 ? [0.1, 10] : [Math.max(1e-4, view.lo * 0.9), Math.max(view.hi * 1.1, view.lo * 1.2)];
+  const xTicks = useMemo(() => linearTicks(view.xMax), [view.xMax]);
+  const xDomain = useMemo(() => [0, xTicks[xTicks.length - 1]], [xTicks]);
+  // The log axis moves only when the range grows or shrinks past a power-of-1.25 step.
+  const q = (v: number) => 1.25 ** Math.round(Math.log(v) / Math.log(1.25));
+  const lo = view.n === 0 ? 0.1 : Math.max(1e-4, q(view.lo * 0.9));
+  const hi = view.n === 0 ? 10 : Math.max(q(view.hi * 1.1), lo * 1.2);
+  const logDomain = useMemo<[number, number]>(() => [lo, hi], [lo, hi]);
+  const logTickValues = useMemo(() => logTicks(lo, hi), [lo, hi]);
   return (
     <ResponsiveContainer width="100%" height="100%">
-      <LineChart margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+      <LineChart margin={MARGIN}>
         <CartesianGrid stroke="#e5e7eb" />
-        <XAxis
-          type="number"
-          dataKey="x"
-          domain={[0, xTicks[xTicks.length - 1]]}
-          ticks={xTicks}
-          tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
-          label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
-          allowDecimals
-        />
+        <XAxis type="number" dataKey="x" domain={xDomain} ticks={xTicks} tickFormatter={tick} label={X_LABEL} allowDecimals />
         {scale === 'log' ? (
-          <YAxis type="number" scale="log" domain={logDomain} ticks={logTicks(logDomain[0], logDomain[1])} allowDataOverflow width={48} />
+          <YAxis type="number" scale="log" domain={logDomain} ticks={logTickValues} allowDataOverflow width={48} />
         ) : (
-          <YAxis type="number" domain={[0, 'auto']} width={48} tickFormatter={(v: number) => String(Number(v.toPrecision(3)))} />
+          <YAxis type="number" domain={LINEAR_DOMAIN} width={48} tickFormatter={tick} />
         )}
-        <Tooltip
-          formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))}
-          labelFormatter={(v) => `epoch ${typeof v === 'number' ? v.toFixed(3) : v}`}
-        />
+        <Tooltip formatter={tooltipValue} labelFormatter={tooltipLabel} />
         <Line data={view.raw} dataKey="y" name="loss" stroke="#93c5fd" strokeWidth={1} dot={false} isAnimationActive={false} />
         <Line data={view.smooth} dataKey="y" name="smoothed" stroke="#1d4ed8" strokeWidth={2} dot={false} isAnimationActive={false} />
       </LineChart>
