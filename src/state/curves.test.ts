@@ -1,0 +1,108 @@
+// Curves: the debiased moving average on the full series (and why a window must not be smoothed on its
+// own), x-axes in epochs / iterations / images, float32-exact CSV and JSON export of one or more runs.
+
+import { describe, expect, it } from 'vitest';
+import { formatConfigQuery, parseConfigQueryStrict } from './config.ts';
+import { SeriesBuilder } from './bundle.ts';
+import { axisScale, curvesJson, emaSmooth, float32String, stepX, stepsCsv, testX, testsCsv, visibleRange, type CurveRun } from './curves.ts';
+
+const config = formatConfigQuery(parseConfigQueryStrict('protocol=gcr&depth=20&batch=128&seed=2'));
+
+function run(name: string, n: number, withMs = true): CurveRun {
+  const b = new SeriesBuilder();
+  b.pushTest({ step: 0, epoch: 0, testError: 0.9, evaluated: 10_000 });
+  for (let s = 1; s <= n; s++) {
+    b.pushStep({ step: s, epoch: (s * 128) / 50_000, lr: s < 3 ? 0.1 : 0.01, loss: 2.3 / s + 0.1 * Math.sin(s), trainError: (s % 7) / 128, ...(withMs ? { ms: 250 * s } : {}) });
+  }
+  b.pushTest({ step: n, epoch: (n * 128) / 50_000, testError: 0.4321, evaluated: 10_000 });
+  return { name, bundle: { config, ...b.build(), meta: { trainImages: 50_000 } } };
+}
+
+describe('emaSmooth', () => {
+  it('is the debiased EMA: starts at the first value, hand-computed values, flat input stays flat', () => {
+    expect(Array.from(emaSmooth([1, 2, 3], 0.5))).toEqual([1, 1.25 / 0.75, 2.125 / 0.875]);
+    expect(Array.from(emaSmooth([4, 4, 4, 4]))).toEqual([4, 4, 4, 4].map(() => expect.closeTo(4, 12)));
+    expect(Array.from(emaSmooth([1, 2, 3], 0))).toEqual([1, 2, 3]);
+    const s = emaSmooth([1, NaN, 3], 0.5);
+    expect(s[1]).toBeNaN();
+    expect(s[2]).toBeCloseTo((0.25 + 1.5) / 0.75, 12); // the NaN neither counts nor resets
+    expect(() => emaSmooth([1], 1)).toThrow(/weight/);
+  });
+
+  it('a zoomed window reads the full-series values: smoothing only the window would change them', () => {
+    const { steps } = run('a', 300).bundle;
+    const full = emaSmooth(steps.loss, 0.9);
+    const x = stepX(steps, 'iterations', axisScale(config));
+    const [a, b] = visibleRange(x, 100, 199);
+    expect([a, b]).toEqual([99, 199]);
+    const windowOnly = emaSmooth(steps.loss.subarray(a, b), 0.9);
+    expect(Math.abs(windowOnly[0]! - full[a]!)).toBeGreaterThan(1e-3);
+    // Decimation takes every k-th point of the full array: the same values at the same steps.
+    expect(emaSmooth(steps.loss, 0.9)[150]).toBe(full[150]);
+  });
+});
+
+describe('x-axes', () => {
+  it('gives iterations, images and epochs for steps and tests on one scale', () => {
+    const { bundle } = run('a', 391);
+    const scale = axisScale(bundle.config, bundle.meta);
+    expect(scale).toEqual({ batch: 128, trainImages: 50_000 });
+    expect(stepX(bundle.steps, 'iterations', scale)[390]).toBe(391);
+    expect(stepX(bundle.steps, 'images', scale)[390]).toBe(391 * 128);
+    expect(stepX(bundle.steps, 'epochs', scale)[390]).toBeCloseTo(1.00096, 12);
+    expect(Array.from(testX(bundle.tests, 'epochs', scale))).toEqual([0, expect.closeTo(1.00096, 12)]);
+    expect(axisScale('batch=16', { trainImages: 500 })).toEqual({ batch: 16, trainImages: 500 });
+  });
+
+  it('finds the visible index range by binary search', () => {
+    const x = [0, 1, 2, 2, 3, 5];
+    expect(visibleRange(x, 2, 3)).toEqual([2, 5]);
+    expect(visibleRange(x, 3.5, 4)).toEqual([5, 5]);
+    expect(visibleRange(x, -1, 10)).toEqual([0, 6]);
+  });
+});
+
+describe('export', () => {
+  it('writes float32 values with float32 digits, exactly recoverable', () => {
+    expect(float32String(Math.fround(0.1))).toBe('0.1');
+    expect(float32String(Math.fround(2.302585))).toBe('2.302585');
+    let s = 7;
+    for (let i = 0; i < 2000; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const v = Math.fround((s / 2 ** 32) * 10 ** ((s % 9) - 4));
+      expect(Math.fround(Number(float32String(v)))).toBe(v);
+    }
+  });
+
+  it('CSV of steps and tests: header, one row per point, several runs, quoted names, smoothing of the full series', () => {
+    const a = run('gcr, seed "2"', 5);
+    const b = run('plain', 3);
+    const csv = stepsCsv([a, b], 0.5);
+    const rows = csv.trim().split('\n');
+    expect(rows[0]).toBe('run,step,epoch,images,lr,loss,loss_smoothed,train_error,ms');
+    expect(rows).toHaveLength(1 + 5 + 3);
+    expect(rows[1]!.startsWith('"gcr, seed ""2""",1,0.00256,128,0.1,')).toBe(true);
+    const cells = rows[5]!.split(',').slice(2); // the quoted name holds one comma
+    expect(cells[0]).toBe('5');
+    expect(Math.fround(Number(cells[4]))).toBe(a.bundle.steps.loss[4]);
+    expect(Number(cells[5])).toBe(emaSmooth(a.bundle.steps.loss, 0.5)[4]);
+    expect(cells[7]).toBe('1250');
+    expect(rows[6]!.startsWith('plain,1,')).toBe(true);
+    // A run without step times: no ms column for anyone.
+    expect(stepsCsv([a, run('no-ms', 2, false)]).split('\n')[0]).toBe('run,step,epoch,images,lr,loss,loss_smoothed,train_error');
+    expect(testsCsv([a]).trim().split('\n')).toEqual(['run,step,epoch,images,test_error,evaluated', '"gcr, seed ""2""",0,0,0,0.9,10000', '"gcr, seed ""2""",5,0.0128,640,0.4321,10000']);
+  });
+
+  it('JSON of a run: columns as arrays, the result with the best flagged as chosen on the test set', () => {
+    const a = run('a', 4);
+    const meta = { name: 'a', seed: 2, backend: 'wasm', startedAt: '2026-11-24T00:00:00Z', endedAt: null, status: 'finished', trainImages: 50_000, maxSteps: null, evalLimit: null, imagesPerSecond: 100, trainSeconds: 5, divergedAt: null, producer: 'test' } as const;
+    const j = JSON.parse(curvesJson({ ...a.bundle, meta }));
+    expect(j).toMatchObject({ format: 'resnet-lab-curves', version: 1, config, meta: { name: 'a' }, smoothing: 0.98 });
+    expect(j.steps.step).toEqual([1, 2, 3, 4]);
+    expect(j.steps.loss.map(Math.fround)).toEqual(Array.from(a.bundle.steps.loss));
+    expect(j.steps.lossSmoothed).toEqual(Array.from(emaSmooth(a.bundle.steps.loss)));
+    expect(j.tests.testError).toEqual([0.9, 0.4321]);
+    expect(j.result.final.testError).toBe(0.4321);
+    expect(j.result.best).toMatchObject({ testError: 0.4321, chosenOnTestSet: true });
+  });
+});
