@@ -13,6 +13,7 @@ import {
 } from '../train/protocols.ts';
 import { formatScheduleSpec, parseScheduleSpec, type ScheduleSpec, type WarmupSpec } from '../train/schedules.ts';
 import { SOLVER_NAMES, type SolverName } from '../train/solvers.ts';
+import { CLAIM_KEYS } from './claim.ts';
 
 export type BlockVariant = 'relu-bnbefore' | 'norelu-bnbefore' | 'relu-bnafter' | 'norelu-bnafter';
 export type ShortcutType = 'A' | 'B' | 'neon';
@@ -188,6 +189,7 @@ export function parseConfigQuery(query: string): ParsedConfig {
   }
   const raw = new Map<ConfigKey, string>();
   for (const [k, v] of params) {
+    if ((CLAIM_KEYS as readonly string[]).includes(k)) continue; // a finished run's summary: parsed by claim.ts
     if (!(CONFIG_KEYS as readonly string[]).includes(k)) {
       issues.push(issue(k, v, `unknown key ${quote(k)} (known: ${CONFIG_KEYS.join(', ')})`, 'ignored'));
       continue;
