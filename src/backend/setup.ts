@@ -112,9 +112,12 @@ async function webgpuAdapter(): Promise<string | undefined> {
   const adapter = await gpu?.requestAdapter();
   if (adapter == null) return undefined;
   // GPUAdapter.info (Chrome 127+); older type definitions lack it.
-  const info = (adapter as unknown as { info?: Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> }).info ?? {};
+  type Info = Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> & { isFallbackAdapter?: boolean };
+  const info = (adapter as unknown as { info?: Info }).info ?? {};
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s != null && s !== '');
-  const fallback = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ? ' (fallback adapter)' : '';
+  // Chrome moved isFallbackAdapter from the adapter onto adapter.info; check both.
+  const isFallback = info.isFallbackAdapter === true || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const fallback = isFallback ? ' (fallback adapter)' : '';
   return (parts.join(' ') || 'unnamed adapter') + fallback;
 }
 

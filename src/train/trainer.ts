@@ -61,6 +61,8 @@ export interface EpochEvent {
 export interface TrainerCallbacks {
   onStep?(e: StepEvent): void;
   onEpoch?(e: EpochEvent): void;
+  /** Progress of each test-set evaluation (images done of total), for a progress bar. */
+  onEvalProgress?(done: number, total: number): void;
   /** Awaited between steps: return true to stop. Use it to pause (await a promise) or stop. */
   between?(): Promise<boolean> | boolean;
 }
@@ -198,10 +200,11 @@ export class Trainer {
   }
 
   /** Test error (fraction) on the first evalLimit test images, using the BN running statistics. */
-  async evaluate(limit = this.options.evalLimit): Promise<number> {
+  async evaluate(limit = this.options.evalLimit, onProgress?: (done: number, total: number) => void): Promise<number> {
     const error = await evaluateModel(this.model, this.data.test, this.stats, this.experiment.data, {
       limit,
       batch: this.options.evalBatch,
+      onProgress,
     });
     this.bnK = 0; // gcr resets the dynamic-momentum counter at every evaluation
     return error;
@@ -211,7 +214,7 @@ export class Trainer {
   async run(cb: TrainerCallbacks = {}): Promise<RunResult> {
     const { experiment } = this;
     if (this.iteration === 0 && experiment.protocol.eval.atStart) {
-      cb.onEpoch?.({ epoch: 0, step: 0, testError: await this.evaluate() });
+      cb.onEpoch?.({ epoch: 0, step: 0, testError: await this.evaluate(undefined, cb.onEvalProgress) });
     }
     const pending: { step: number; lr: number; loss: tf.Scalar; error: tf.Scalar }[] = [];
     let lastTestError: number | undefined;
@@ -253,7 +256,7 @@ export class Trainer {
         if (diverged) return diverged;
       }
       if (epochEnd) {
-        lastTestError = await this.evaluate();
+        lastTestError = await this.evaluate(undefined, cb.onEvalProgress);
         cb.onEpoch?.({ epoch: this.epoch, step: this.iteration, testError: lastTestError });
       }
       await yieldToEventLoop();
@@ -267,7 +270,7 @@ export class Trainer {
       this.totalSteps < Math.ceil(this.experiment.config.epochs * this.stepsPerEpoch);
     if (lastTestError === undefined || this.epochAt(this.iteration) === this.epochAt(this.iteration - 1)) {
       // Stopped inside an epoch (max steps or the paper's 64k-iteration stop): test once more.
-      lastTestError = await this.evaluate();
+      lastTestError = await this.evaluate(undefined, cb.onEvalProgress);
       cb.onEpoch?.({ epoch: this.iteration / this.stepsPerEpoch, step: this.iteration, testError: lastTestError });
     }
     return { end: capped ? 'max-steps' : 'finished', steps: this.iteration, epochs: this.epoch, finalTestError: lastTestError };

@@ -256,6 +256,7 @@ export class Engine implements LabEngine {
           const evaluated = Math.min(options.evalLimit ?? data.test.n, data.test.n);
           this.emit({ type: 'epoch', runId, point: { epoch: e.epoch, step: e.step, testError: e.testError, evaluated } });
         },
+        onEvalProgress: (done, total) => this.emit({ type: 'eval-progress', purpose: 'epoch', done, total }),
         between: async () => {
           if (run.stopRequested) return true;
           if (run.pauseRequested) {
