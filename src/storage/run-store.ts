@@ -23,7 +23,6 @@
 // the call; saveCheckpoint in particular never leaves the run without its previous checkpoint.
 
 import { openDB, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { parseConfigQuery } from '../state/config.ts';
 import type { TrainerCheckpoint } from '../train/trainer.ts';
 import {
   DatabaseBlockedError,
@@ -194,9 +193,27 @@ function newRunId(now: number): string {
   return `run-${now.toString(36)}-${r[0].toString(36)}${r[1].toString(36)}`;
 }
 
+/**
+ * Reads a few keys of a share-URL query without the config module (which would pull tfjs into every
+ * importer of the store); formatConfigQuery always writes every key.
+ */
+function configKeys(config: string): URLSearchParams {
+  try {
+    return new URLSearchParams(config.startsWith('?') ? config.slice(1) : config);
+  } catch {
+    return new URLSearchParams();
+  }
+}
+
 function defaultName(config: string, seed: number): string {
-  const c = parseConfigQuery(config).config;
-  return `ResNet-${c.depth} ${c.protocol} ${c.solver}, seed ${seed}`;
+  const q = configKeys(config);
+  const parts = [q.get('depth') ? `ResNet-${q.get('depth')}` : 'ResNet', q.get('protocol'), q.get('solver')].filter(Boolean);
+  return `${parts.join(' ')}, seed ${seed}`;
+}
+
+function configSeed(config: string): number {
+  const seed = Number(configKeys(config).get('seed'));
+  return Number.isFinite(seed) ? seed : 0;
 }
 
 /** Keeps every request promise of a transaction handled, so one failure leaves no unhandled rejections. */
@@ -264,7 +281,7 @@ export class RunStore {
 
   async createRun(init: NewRun): Promise<RunMeta> {
     const startedAt = init.startedAt ?? Date.now();
-    const seed = init.seed ?? parseConfigQuery(init.config).config.seed;
+    const seed = init.seed ?? configSeed(init.config);
     const meta: RunMeta = {
       id: newRunId(startedAt),
       name: init.name?.trim() ? this.checkName(init.name) : defaultName(init.config, seed),
