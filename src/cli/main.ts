@@ -3,6 +3,8 @@
 //   summary --depth D [--config Q] [--json]            layers and trainable parameters
 //   train   --config Q --out DIR [--epochs E] [--max-steps S] [--backend B] [--data DIR] [--eval-limit N]
 //   eval    --weights FILE [--data DIR] [--limit N] [--backend B] [--json]
+//   inspect --weights FILE [--recalibrate] [--limit N] [--train-limit N] ...   per-class error, confusion matrix (inspect.ts)
+//   queue   FILE --out DIR [--from I --to J] [train's options]             a list of runs, one bundle each (queue.ts)
 //
 // Q is a share-URL query string ("depth=56&solver=rmsprop&lr=0.01"). Every error is one line on
 // stderr with a non-zero exit code; progress goes to stderr, results to stdout and files.
@@ -20,7 +22,7 @@ import {
 } from '../state/config.ts';
 import { describeExperiment, modelSpec, resolveExperiment } from '../train/experiment.ts';
 import { blocksPerStage, countLayers, countTrainableParams, describeParams, ResNet } from '../model/resnet.ts';
-import { Trainer, type TrainData } from '../train/trainer.ts';
+import { Trainer, type RunResult, type TrainData, type TrainerCallbacks } from '../train/trainer.ts';
 import {
   decodeSafetensors,
   decodeTfjs,
@@ -37,12 +39,14 @@ import { initBackend, type BackendName } from '../backend/setup.ts';
 import { loadCifarDir } from '../data/node-files.ts';
 import { computeStats } from '../data/batches.ts';
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 const USAGE = `usage: npm run lab -- <command> [options]
   summary --depth D [--config "depth=56&block=..."] [--json]
   train   --config "<share-URL query>" --out DIR [--epochs E] [--max-steps S] [--backend wasm|cpu] [--data DIR] [--eval-limit N]
   eval    --weights FILE(.safetensors | model.json) [--data DIR] [--limit N] [--backend wasm|cpu] [--json]
+  inspect --weights FILE(.safetensors | model.json | .rlab) [--recalibrate] [--limit N] [--train-limit N] [--data DIR] [--backend wasm|cpu] [--json]
+  queue   FILE --out DIR [--from I] [--to J] [--epochs E] [--max-steps S] [--eval-limit N] [--backend wasm|cpu] [--data DIR]
 share-URL keys: ${CONFIG_KEYS.join(', ')}`;
 
 const DEFAULT_DATA = 'public/data/cifar-10-batches-bin';
@@ -51,26 +55,35 @@ function strictQuery(q: string | undefined): ExperimentConfig {
   return parseConfigQueryStrict(q ?? '');
 }
 
-function positiveInt(name: string, v: string | undefined): number | undefined {
+export function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${name} must be a whole number >= 1, got "${v}"`);
   return Number(v);
 }
 
-function backendArg(v: string | undefined): BackendName {
+export function backendArg(v: string | undefined): BackendName {
   const b = (v ?? 'wasm') as BackendName;
   if (!['wasm', 'cpu'].includes(b)) throw new UsageError(`--backend must be wasm or cpu in Node (webgl and webgpu need a browser), got "${v}"`);
   return b;
 }
 
-async function loadData(dir: string | undefined): Promise<TrainData> {
+/** Loaded data sets by folder: a queue of runs in one process reads the files once. */
+const dataCache = new Map<string, Promise<TrainData>>();
+
+export async function loadData(dir: string | undefined): Promise<TrainData> {
   const d = resolve(dir ?? DEFAULT_DATA);
   try {
     await access(d);
   } catch {
     throw new UsageError(`no CIFAR-10 data at ${d}: run \`npm run data\` first, or pass --data DIR (the folder with data_batch_1.bin ... test_batch.bin)`);
   }
-  return loadCifarDir(d);
+  let p = dataCache.get(d);
+  if (!p) {
+    p = loadCifarDir(d);
+    dataCache.set(d, p);
+    p.catch(() => dataCache.delete(d));
+  }
+  return p;
 }
 
 async function summary(argv: string[]): Promise<void> {
@@ -127,7 +140,26 @@ async function writeWeights(dir: string, trainer: Trainer): Promise<void> {
   await writeFile(join(dir, 'model.safetensors'), encodeSafetensors(spec, bundle));
 }
 
-async function train(argv: string[]): Promise<void> {
+/** What one `train` did (the queue turns it into a bundle). */
+export interface TrainOutcome {
+  out: string;
+  config: ExperimentConfig;
+  result: RunResult;
+  backend: BackendName;
+  /** Wall-clock seconds of trainer.run, evaluations included. */
+  seconds: number;
+  /** Training images per epoch and test images per evaluation. */
+  trainImages: number;
+  testImages: number;
+}
+
+/** For callers that run `train` in-process (the queue): see every event; `quiet` keeps stdout free. */
+export interface TrainHooks extends Pick<TrainerCallbacks, 'onStep' | 'onEpoch'> {
+  onStart?(info: { trainer: Trainer; trainImages: number; testImages: number }): void;
+  quiet?: boolean;
+}
+
+export async function train(argv: string[], hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -165,10 +197,13 @@ async function train(argv: string[]): Promise<void> {
     if (lines.length) await appendFile(logPath, lines.join(''));
     lines = [];
   };
+  const testImages = Math.min(evalLimit ?? data.test.n, data.test.n);
+  hooks.onStart?.({ trainer, trainImages: data.train.n, testImages });
   const t0 = performance.now();
   let lastPrint = 0;
   const result = await trainer.run({
     onStep: (e) => {
+      hooks.onStep?.(e);
       lines.push(`${JSON.stringify({ step: e.step, epoch: e.epoch, lr: e.lr, loss: e.loss, trainError: e.trainError })}\n`);
       const now = performance.now();
       if (now - lastPrint > 2000 || e.step === trainer.totalSteps) {
@@ -183,6 +218,7 @@ async function train(argv: string[]): Promise<void> {
       }
     },
     onEpoch: (e) => {
+      hooks.onEpoch?.(e);
       lines.push(`${JSON.stringify({ epoch: e.epoch, step: e.step, testError: e.testError })}\n`);
       process.stderr.write(`epoch ${e.epoch}: test error ${(100 * e.testError).toFixed(2)}%\n`);
     },
@@ -199,10 +235,11 @@ async function train(argv: string[]): Promise<void> {
   if (result.end === 'diverged') {
     process.stderr.write(`diverged at step ${result.divergedAt!.step} (lr ${result.divergedAt!.lr}, loss ${result.divergedAt!.loss}); history and weights kept in ${out}\n`);
   }
-  process.stdout.write(`${JSON.stringify(summaryLine)}\n`);
+  if (!hooks.quiet) process.stdout.write(`${JSON.stringify(summaryLine)}\n`);
+  return { out, config, result, backend: backend.backend, seconds: summaryLine.seconds, trainImages: data.train.n, testImages };
 }
 
-async function loadWeightsFile(file: string): Promise<{ config: ExperimentConfig; model: ResNet; steps: number }> {
+export async function loadWeightsFile(file: string): Promise<{ config: ExperimentConfig; model: ResNet; steps: number }> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));
@@ -239,7 +276,7 @@ function configOf(fileName: string, query: string | undefined): ExperimentConfig
   }
 }
 
-function buildModel(spec: ReturnType<typeof modelSpec>, values: Record<string, Float32Array>): ResNet {
+export function buildModel(spec: ReturnType<typeof modelSpec>, values: Record<string, Float32Array>): ResNet {
   const tensors = valuesToTensors(spec, values);
   const model = ResNet.fromValues(spec, tensors);
   tf.dispose(Object.values(tensors));
@@ -284,6 +321,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval':
         await evaluate(rest);
         return 0;
+      case 'inspect':
+        await (await import('./inspect.ts')).inspect(rest);
+        return 0;
+      case 'queue':
+        await (await import('./queue.ts')).queue(rest);
+        return 0;
       case undefined:
       case 'help':
       case '--help':
@@ -295,7 +338,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error & { code?: string };
     const known = e instanceof UsageError || e instanceof ConfigError || e instanceof WeightsError || err.name === 'CifarDataError' ||
-      err.name === 'ArchitectureError' || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
+      err.name === 'ArchitectureError' || err.name === 'BundleError' || err.name === 'QueueError' || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
       err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
     process.stderr.write(`lab ${command ?? ''}: ${known ? err.message : err.stack ?? String(e)}\n`);
     if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${USAGE.split('\n')[0]} (npm run lab -- help)\n`);
