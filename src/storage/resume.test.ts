@@ -88,6 +88,7 @@ describe('resume through the run store', () => {
     expect(Array.from(steps.loss)).toEqual(want.steps.map((s) => s.loss));
     expect(Array.from(steps.lr)).toEqual(want.steps.map((s) => s.lr));
     expect(Array.from(steps.trainError)).toEqual(want.steps.map((s) => s.trainError));
+    expect(Array.from(steps.epoch)).toEqual(want.steps.map((s) => s.epochFloat));
     expect(epochs).toEqual(want.epochs);
     expect(meta.finalTestError).toBe(want.epochs[want.epochs.length - 1].testError);
     expect(meta.bestTestError).toBe(Math.min(...want.epochs.map((e) => e.testError)));

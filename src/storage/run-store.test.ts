@@ -46,7 +46,9 @@ function fakeCheckpoint(iteration: number, size = 1000): TrainerCheckpoint {
 
 function steps(from: number, to: number): StepPoint[] {
   const out: StepPoint[] = [];
-  for (let s = from; s <= to; s++) out.push({ step: s, loss: Math.fround(2.3 / Math.sqrt(s)), lr: s < 32000 ? 0.1 : 0.01, trainError: Math.fround((s % 97) / 97) });
+  for (let s = from; s <= to; s++) {
+    out.push({ step: s, loss: Math.fround(2.3 / Math.sqrt(s)), lr: s < 32000 ? 0.1 : 0.01, trainError: Math.fround((s % 97) / 97), epochFloat: s / 390.625, ms: s * 1234.5 });
+  }
   return out;
 }
 
@@ -130,7 +132,7 @@ describe('series', () => {
       proto.add = origAdd;
     }
     expect(perAppend).toHaveLength(78);
-    expect(Math.max(...perAppend)).toBeLessThan(1000 * 20 + 2000); // 20 bytes a step + the run record
+    expect(Math.max(...perAppend)).toBeLessThan(1000 * 36 + 2000); // 36 bytes a step + the run record
     expect(Math.max(...perAppend) - Math.min(...perAppend)).toBeLessThan(64);
 
     const { steps: s, meta } = await store.getRun(run.id);
@@ -139,8 +141,10 @@ describe('series', () => {
     expect(Array.from(s.loss)).toEqual(all.map((p) => p.loss));
     expect(Array.from(s.lr)).toEqual(all.map((p) => p.lr)); // doubles: 0.1 stays 0.1
     expect(Array.from(s.trainError)).toEqual(all.map((p) => p.trainError));
+    expect(Array.from(s.epoch)).toEqual(all.map((p) => p.epochFloat));
+    expect(Array.from(s.ms)).toEqual(all.map((p) => p.ms));
     expect((await dump(store.name)).counts.steps).toBe(78);
-    expect(meta.sizes.series).toBeGreaterThanOrEqual(78000 * 20);
+    expect(meta.sizes.series).toBeGreaterThanOrEqual(78000 * 36);
   });
 
   it('refuses steps that do not follow the stored ones, writing nothing', async () => {
@@ -153,14 +157,15 @@ describe('series', () => {
     const { steps: s, meta } = await store.getRun(run.id);
     expect(s.step.length).toBe(10);
     expect(meta.lastStep).toBe(10);
-    await store.appendSteps(run.id, [{ step: 11, loss: 1.5, lr: 0.1 }]); // no trainError given: NaN
-    expect(Number.isNaN((await store.getRun(run.id)).steps.trainError[10])).toBe(true);
+    await store.appendSteps(run.id, [{ step: 11, loss: 1.5, lr: 0.1 }]); // no trainError, epoch or time given: NaN
+    const after = (await store.getRun(run.id)).steps;
+    expect([after.trainError[10], after.epoch[10], after.ms[10]].every(Number.isNaN)).toBe(true);
   });
 
   it('keeps the test error per evaluation and the best one, also when an evaluation is replaced', async () => {
     const store = await freshStore();
     const run = await store.createRun({ config: CONFIG, backend: 'wasm' });
-    await store.appendEpoch(run.id, { epoch: 0, step: 0, testError: 0.9 });
+    await store.appendEpoch(run.id, { epoch: 0, step: 0, testError: 0.9, evaluated: 10000 });
     await store.appendEpoch(run.id, { epoch: 1, step: 391, testError: 0.5 });
     await store.appendEpoch(run.id, { epoch: 2, step: 782, testError: 0.6 });
     let meta = await store.getMeta(run.id);
@@ -169,7 +174,7 @@ describe('series', () => {
     meta = await store.getMeta(run.id);
     expect([meta.bestTestError, meta.bestEpoch]).toEqual([0.6, 2]);
     expect((await store.getRun(run.id)).epochs).toEqual([
-      { epoch: 0, step: 0, testError: 0.9 },
+      { epoch: 0, step: 0, testError: 0.9, evaluated: 10000 },
       { epoch: 1, step: 391, testError: 0.7 },
       { epoch: 2, step: 782, testError: 0.6 },
     ]);

@@ -75,14 +75,21 @@ export interface NewRun {
   startedAt?: number;
   status?: RunStatus;
   totalSteps?: number;
+  trainImages?: number;
+  maxSteps?: number;
+  evalLimit?: number;
 }
 
-/** One step of the series. The trainer's StepEvent fits as is. */
+/** One step of the series. The trainer's StepEvent fits as is (add `ms` for the training time). */
 export interface StepPoint {
   step: number;
   loss: number;
   lr: number;
   trainError?: number;
+  /** Fractional epochs (StepEvent.epochFloat). */
+  epochFloat?: number;
+  /** Training milliseconds since the run started (evaluations and pauses excluded). */
+  ms?: number;
 }
 
 /** One evaluation. The trainer's EpochEvent fits as is. */
@@ -90,14 +97,18 @@ export interface EpochPoint {
   epoch: number;
   step: number;
   testError: number;
+  /** Test images used (the page's evaluation limit, or the whole test set). */
+  evaluated?: number;
 }
 
-/** The whole per-step series, as columns (what charts want); trainError is NaN where none was given. */
+/** The whole per-step series, as columns (what charts and run bundles want); NaN where a value was not given. */
 export interface StepSeries {
   step: Uint32Array;
+  epoch: Float64Array;
   loss: Float32Array;
   lr: Float64Array;
   trainError: Float32Array;
+  ms: Float64Array;
 }
 
 export interface RunDetail {
@@ -291,11 +302,11 @@ export class RunStore {
       startedAt,
       updatedAt: startedAt,
       status: init.status ?? 'running',
-      totalSteps: init.totalSteps,
       lastStep: 0,
       checkpoints: [],
       sizes: { series: 0, checkpoints: 0, weights: 0 },
     };
+    for (const k of ['totalSteps', 'trainImages', 'maxSteps', 'evalLimit'] as const) if (init[k] !== undefined) meta[k] = init[k];
     await this.write(['runs'], 'the new run', async (tx) => {
       await tx.objectStore('runs').add(meta);
     });
@@ -324,7 +335,8 @@ export class RunStore {
     }
     const m = await meta;
     if (!m) throw new RunNotFoundError(runId);
-    return { meta: m, steps: concatChunks(await chunks), epochs: (await epochs).map(({ epoch, step, testError }) => ({ epoch, step, testError })) };
+    const points = (await epochs).map(({ epoch, step, testError, evaluated }) => (evaluated === undefined ? { epoch, step, testError } : { epoch, step, testError, evaluated }));
+    return { meta: m, steps: concatChunks(await chunks), epochs: points };
   }
 
   /** Runs newest first; soft-deleted ones only when asked. */
@@ -410,8 +422,10 @@ export class RunStore {
       last: points[n - 1].step,
       step: new Uint32Array(n),
       loss: new Float32Array(n),
+      epoch: new Float64Array(n),
       lr: new Float64Array(n),
       trainError: new Float32Array(n),
+      ms: new Float64Array(n),
     };
     for (let i = 0; i < n; i++) {
       const p = points[i];
@@ -422,6 +436,8 @@ export class RunStore {
       chunk.loss[i] = p.loss;
       chunk.lr[i] = p.lr;
       chunk.trainError[i] = p.trainError ?? NaN;
+      chunk.epoch[i] = p.epochFloat ?? NaN;
+      chunk.ms[i] = p.ms ?? NaN;
     }
     const bytes = approxBytes(chunk);
     await this.write(['runs', 'steps'], `${n} steps of the series`, async (tx) => {
@@ -449,6 +465,7 @@ export class RunStore {
     assertFinite('step', e.step);
     assertFinite('testError', e.testError);
     const rec: EpochRecord = { runId, epoch: e.epoch, step: e.step, testError: e.testError };
+    if (e.evaluated !== undefined) rec.evaluated = e.evaluated;
     await this.write(['runs', 'epochs'], `the test error of epoch ${e.epoch}`, async (tx) => {
       const meta = await this.metaIn(tx, runId);
       const epochs = tx.objectStore('epochs');
@@ -548,7 +565,16 @@ export class RunStore {
           reqs.add(steps.delete([runId, c.first]));
         } else {
           const k = c.step.findIndex((v) => v > s);
-          const cut: StepChunk = { ...c, last: c.step[k - 1], step: c.step.slice(0, k), loss: c.loss.slice(0, k), lr: c.lr.slice(0, k), trainError: c.trainError.slice(0, k) };
+          const cut: StepChunk = {
+            ...c,
+            last: c.step[k - 1],
+            step: c.step.slice(0, k),
+            loss: c.loss.slice(0, k),
+            epoch: c.epoch.slice(0, k),
+            lr: c.lr.slice(0, k),
+            trainError: c.trainError.slice(0, k),
+            ms: c.ms.slice(0, k),
+          };
           seriesBytes += approxBytes(cut);
           reqs.add(steps.put(cut));
         }
@@ -787,13 +813,17 @@ export class RunStore {
 /** Joins chunks (in key order, so step order) into columns. */
 function concatChunks(chunks: StepChunk[]): StepSeries {
   const n = chunks.reduce((s, c) => s + c.step.length, 0);
-  const out: StepSeries = { step: new Uint32Array(n), loss: new Float32Array(n), lr: new Float64Array(n), trainError: new Float32Array(n) };
+  const out: StepSeries = {
+    step: new Uint32Array(n),
+    epoch: new Float64Array(n),
+    loss: new Float32Array(n),
+    lr: new Float64Array(n),
+    trainError: new Float32Array(n),
+    ms: new Float64Array(n),
+  };
   let o = 0;
   for (const c of chunks) {
-    out.step.set(c.step, o);
-    out.loss.set(c.loss, o);
-    out.lr.set(c.lr, o);
-    out.trainError.set(c.trainError, o);
+    for (const k of ['step', 'epoch', 'loss', 'lr', 'trainError', 'ms'] as const) (out[k] as Float64Array).set(c[k], o);
     o += c.step.length;
   }
   return out;

@@ -15,16 +15,25 @@
 
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import type { WeightValues } from '../model/weights.ts';
+import type { RunStatus as BundleRunStatus } from '../state/bundle.ts';
 import type { TrainerCheckpoint } from '../train/trainer.ts';
 
 export const DEFAULT_DB_NAME = 'resnet-lab-runs';
 
-export type RunStatus = 'running' | 'paused' | 'finished' | 'stopped' | 'diverged' | 'interrupted';
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'paused', 'finished', 'stopped', 'diverged', 'interrupted'];
+/**
+ * The statuses of run bundles (src/state/bundle.ts), so stored runs export and import without
+ * translation: 'max-steps' is the trainer's end for a run cut at --max-steps, 'failed' a run that
+ * ended on an error other than divergence.
+ */
+export type RunStatus = BundleRunStatus;
+export const RUN_STATUSES = ['running', 'paused', 'finished', 'max-steps', 'stopped', 'diverged', 'interrupted', 'failed'] as const satisfies readonly RunStatus[];
+// Compile-time check that the list above is complete: fails to type-check if bundle.ts adds a status.
+const _allStatuses: Record<RunStatus, true> = Object.fromEntries(RUN_STATUSES.map((s) => [s, true])) as Record<(typeof RUN_STATUSES)[number], true>;
+void _allStatuses;
 /** A tab is (or was) training these; after the tab closes they become 'interrupted'. */
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['running', 'paused'];
 /** Runs in these states are over: setStatus stamps endedAt. */
-export const ENDED_STATUSES: readonly RunStatus[] = ['finished', 'stopped', 'diverged'];
+export const ENDED_STATUSES: readonly RunStatus[] = ['finished', 'max-steps', 'stopped', 'diverged', 'failed'];
 
 export interface DivergedAt {
   step: number;
@@ -69,6 +78,12 @@ export interface RunMeta {
   elapsedMs?: number;
   /** Iterations the run will take in all, for progress bars (optional). */
   totalSteps?: number;
+  /** Training images per epoch (50,000 for CIFAR-10, fewer for the demo sample); bundles need it. */
+  trainImages?: number;
+  /** The run is cut at this many steps (the page's run options, the CLI's --max-steps). */
+  maxSteps?: number;
+  /** Test images per evaluation when not the whole test set. */
+  evalLimit?: number;
   /** Last step stored in the series (0 before any). */
   lastStep: number;
   /** Stored checkpoints, newest first (at most two). */
@@ -86,10 +101,14 @@ export interface StepChunk {
   last: number;
   step: Uint32Array;
   loss: Float32Array;
+  /** Fractional epochs (the trainer's epochFloat); NaN where the caller gave none. */
+  epoch: Float64Array;
   /** Learning rates are doubles (0.1 is not a float32); kept exact. */
   lr: Float64Array;
   /** Training-batch error; NaN where the caller gave none. */
   trainError: Float32Array;
+  /** Training milliseconds since the run started; NaN where the caller gave none. */
+  ms: Float64Array;
 }
 
 export interface EpochRecord {
@@ -98,6 +117,8 @@ export interface EpochRecord {
   epoch: number;
   step: number;
   testError: number;
+  /** Test images used, if the caller said. */
+  evaluated?: number;
 }
 
 export interface CheckpointRecord extends CheckpointRef {
