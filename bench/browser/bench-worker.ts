@@ -1,0 +1,45 @@
+// The bench page's worker: one backend per worker (wasm's thread count is fixed when its module
+// loads), set up exactly as the lab's worker does it (src/backend/setup.ts: 2 XNNPACK threads on a
+// 2-core machine), the data fetched from /data like the lab, then bench/suite.ts's measurements.
+
+import { initBackend } from '../../src/backend/setup.ts';
+import { browserHost } from '../../src/worker/browser-host.ts';
+import { loadServedData } from '../../src/worker/data-source.ts';
+import { computeStats, randomSplit } from '../core.ts';
+import { runSuite, sectionsFor } from '../suite.ts';
+import type { RunRequest, WorkerReply } from './messages.ts';
+
+const post = (m: WorkerReply) => (self as unknown as Worker).postMessage(m);
+const log = (line: string) => post({ type: 'log', line });
+
+self.addEventListener('message', (e: MessageEvent<RunRequest>) => {
+  const req = e.data;
+  if (req.type !== 'run') return;
+  run(req).then(
+    (records) => post({ type: 'done', records }),
+    (err: unknown) => post({ type: 'failed', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+  );
+});
+
+async function run({ backend, plan }: RunRequest) {
+  const info = await initBackend(backend);
+  const adapter = info.adapterInfo ?? '';
+  const software = (backend === 'webgl' || backend === 'webgpu') && /swiftshader|fallback|llvmpipe|software/i.test(adapter);
+  log(`browser ${backend}: ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${adapter ? `, ${adapter}` : ''}`);
+  const host = browserHost('/');
+  const loaded = await loadServedData(host.fetchBytes, () => {});
+  const data = loaded?.data ?? { train: randomSplit(5000, 1), test: randomSplit(2000, 2) };
+  const stats = computeStats(data.train);
+  const env = {
+    context: 'browser-worker' as const,
+    backend,
+    threads: info.threads,
+    software,
+    data,
+    stats,
+    log,
+    ...(loaded ? {} : { dataNote: 'random images (no CIFAR-10 served at /data)' }),
+  };
+  const records = await runSuite(env, plan, sectionsFor(backend, 'browser-worker', plan));
+  return adapter ? records.map((r) => ({ ...r, note: [r.note, adapter].filter(Boolean).join('; ') })) : records;
+}

@@ -1,0 +1,89 @@
+// The bench page: what bench/browser.ts drives through Playwright. Two jobs, exposed on window.benchApi:
+//  - worker(backend, plan): a bench worker (bench-worker.ts) measures one backend and returns records;
+//  - labLoop(plan, runs): the lab's own worker (src/worker/client.ts: the engine, its messages to the
+//    page and all) trains each run, and the page times the steps from the StepPoints it receives.
+// Progress goes to console.log, which the driver prints.
+
+import { createLabEngine } from '../../src/worker/client.ts';
+import type { EngineEvent, StepPoint } from '../../src/worker/protocol.ts';
+import type { BenchRecord } from '../core.ts';
+import { median } from '../core.ts';
+import { modelName, type BenchPlan, type StepPlan } from '../plan.ts';
+import type { RunRequest, WorkerBackend, WorkerReply } from './messages.ts';
+
+function worker(backend: WorkerBackend, plan: BenchPlan): Promise<BenchRecord[]> {
+  const w = new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module', name: `bench-${backend}` });
+  return new Promise<BenchRecord[]>((resolve, reject) => {
+    w.addEventListener('message', (e: MessageEvent<WorkerReply>) => {
+      const m = e.data;
+      if (m.type === 'log') console.log(m.line);
+      else {
+        w.terminate();
+        if (m.type === 'done') resolve(m.records);
+        else reject(new Error(m.message));
+      }
+    });
+    w.addEventListener('error', (e) => {
+      w.terminate();
+      reject(new Error(`bench worker (${backend}) failed: ${e.message}`));
+    });
+    w.postMessage({ type: 'run', backend, plan } satisfies RunRequest);
+  });
+}
+
+/** The lab's full loop on wasm in its own worker, one record per run. */
+async function labLoop(runs: StepPlan[]): Promise<BenchRecord[]> {
+  const engine = createLabEngine();
+  let points: StepPoint[] = [];
+  let threads = 1;
+  engine.subscribe((e: EngineEvent) => {
+    if (e.type === 'steps') points.push(...e.points);
+    if (e.type === 'backend') threads = Number(/(\d+) thread/.exec(e.info.adapter)?.[1] ?? 1);
+    if (e.type === 'error') console.log(`lab worker error: ${e.message}`);
+  });
+  const info = await engine.setBackend('wasm');
+  console.log(`lab worker: ${info.backend}, ${info.adapter}`);
+  const data = await engine.loadData({ kind: 'served' });
+  console.log(`lab worker data: ${data.label}`);
+  const out: BenchRecord[] = [];
+  for (const p of runs) {
+    points = [];
+    const query = `protocol=gcr&depth=${p.depth}&batch=${p.batch}${p.extra ? `&${p.extra}` : ''}`;
+    const summary = await engine.train(query, { maxSteps: p.warmup + p.steps, evalLimit: 100 });
+    if (summary.end === 'failed') throw new Error(`lab run ${query} failed: ${summary.message}`);
+    points.sort((a, b) => a.step - b.step);
+    // ms is the training clock at each step (evaluations and pauses excluded); intervals between
+    // consecutive steps, after the warm-up ones.
+    const intervals: number[] = [];
+    for (let i = Math.max(1, p.warmup); i < points.length; i++) intervals.push(points[i]!.ms - points[i - 1]!.ms);
+    const ms = median(intervals);
+    const rec: BenchRecord = {
+      what: 'loop',
+      model: modelName(p.depth),
+      batch: p.batch,
+      backend: 'wasm',
+      context: 'browser-worker',
+      medianMs: ms,
+      imagesPerSec: (p.batch * 1000) / ms,
+      threads,
+      software: false,
+      steps: intervals.length,
+      warmup: p.warmup,
+      minMs: Math.min(...intervals),
+      ...(p.extra ? { variant: p.extra } : {}),
+      note: `the lab's worker (Engine, Trainer.run, StepPoint messages to the page; ${data.kind === 'full' ? 'CIFAR-10' : 'demo data'})`,
+    };
+    console.log(`  loop ${rec.model}${p.extra ? ` (${p.extra})` : ''} b${p.batch} wasm/lab-worker: ${ms.toFixed(1)} ms`);
+    out.push(rec);
+  }
+  return out;
+}
+
+declare global {
+  interface Window {
+    benchApi: { worker: typeof worker; labLoop: typeof labLoop };
+  }
+}
+
+window.benchApi = { worker, labLoop };
+document.title = 'bench ready';

@@ -1,0 +1,226 @@
+// The measurements of `npm run bench` that run the same way in Node and in a browser worker: the bare
+// training step, the lab's training loop (Trainer.run), the data pipeline, test-set evaluation and
+// tensor-count drift. Each returns BenchRecords in the schema of issue 4. No Node or DOM imports: the
+// caller has already chosen the backend (src/backend/setup.ts) and loaded the data.
+// What it is not: the orchestration (bench/run.ts), the browser driver (bench/browser.ts) or PyTorch.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { parseConfigQueryStrict } from '../src/state/config.ts';
+import { resolveExperiment, type Experiment } from '../src/train/experiment.ts';
+import { createSolver } from '../src/train/solvers.ts';
+import { solverParamsOf, trainOnBatch, Trainer } from '../src/train/trainer.ts';
+import { evaluateModel } from '../src/train/evaluate.ts';
+import { ResNet } from '../src/model/resnet.ts';
+import { BatchSampler, computeStats, type DataStats } from '../src/data/batches.ts';
+import { createRng } from '../src/util/rng.ts';
+import type { CifarData, CifarSplit } from '../src/data/cifar.ts';
+
+export type BenchWhat = 'train-step' | 'loop' | 'data' | 'eval';
+export type BenchBackend = 'wasm' | 'cpu' | 'webgl' | 'webgpu' | 'pytorch-cpu';
+export type BenchContext = 'node' | 'browser-worker' | 'python';
+
+/** One measurement (issue 4's schema plus extra fields). */
+export interface BenchRecord {
+  what: BenchWhat;
+  /** "resnet20", ...; for 'data', the protocol's pipeline ("gcr pipeline"). */
+  model: string;
+  batch: number;
+  backend: BenchBackend;
+  context: BenchContext;
+  medianMs: number;
+  imagesPerSec: number;
+  threads: number;
+  /** A software GPU (SwiftShader) or a CPU backend posing as one. */
+  software: boolean;
+  /** Timed repetitions (steps, batches) behind medianMs, after `warmup` untimed ones. */
+  steps?: number;
+  warmup?: number;
+  minMs?: number;
+  /** Extra configuration beyond depth (block variant, shortcut, memory format, ...). */
+  variant?: string;
+  /** Peak tf.memory() bytes during one step (model, optimiser state and every live tensor). */
+  peakBytes?: number;
+  /** 'loop': tensors alive after the last step minus after the first measured one (0 = no leak). */
+  tensorDrift?: number;
+  /** 'loop': steps the drift was measured over. */
+  driftSteps?: number;
+  /** 'loop': median of the bare step on the same backend and context, and loop / bare. */
+  bareMs?: number;
+  overhead?: number;
+  /** 'train-step' on a GPU backend: synchronous GPU-to-CPU reads (readSync/dataSync) during one step. */
+  syncReads?: number;
+  /** 'train-step': ours / PyTorch's best (channels-last or default) for the same model and batch. */
+  vsPytorch?: number;
+  note?: string;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The lab's default experiment (gcr protocol, paper block, option A) at a depth and batch, plus extra query keys. */
+export function experimentFor(depth: number, batch: number, extra = ''): Experiment {
+  const protocol = /(^|&)protocol=/.test(extra) ? '' : 'protocol=gcr&';
+  return resolveExperiment(parseConfigQueryStrict(`${protocol}depth=${depth}&batch=${batch}${extra ? `&${extra}` : ''}`));
+}
+
+/** n random images (labels i mod 10), for where the real data is not needed or not there. */
+export function randomSplit(n: number, seed: number): CifarSplit {
+  const images = new Uint8Array(n * 3072);
+  let s = seed >>> 0;
+  for (let i = 0; i < images.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    images[i] = s >>> 24;
+  }
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) labels[i] = i % 10;
+  return { n, images, labels };
+}
+
+export interface StepTiming {
+  times: number[];
+  peakBytes: number;
+  syncReads?: number;
+}
+
+export interface StepOptions {
+  warmup: number;
+  steps: number;
+  /** Stop timing once this many milliseconds of timed steps have run (at least 3 steps). */
+  budgetMs?: number;
+  /** Count synchronous reads from the backend in one extra step (GPU backends). */
+  countSyncReads?: boolean;
+  /** Profile one extra step for its peak bytes (default true). */
+  peak?: boolean;
+}
+
+/** Counts backend.readSync calls while f runs (every dataSync/arraySync ends there). */
+async function countReads(f: () => Promise<void>): Promise<number> {
+  const backend = tf.backend() as unknown as { readSync: (id: unknown) => unknown };
+  const original = backend.readSync;
+  let n = 0;
+  backend.readSync = function (this: unknown, id: unknown) {
+    n++;
+    return original.call(this, id);
+  };
+  try {
+    await f();
+  } finally {
+    backend.readSync = original;
+  }
+  return n;
+}
+
+/**
+ * The bare training step (trainOnBatch: forward, backward, solver update, BN statistics) on one fixed
+ * batch, timed until its loss is read back. Returns each timed step's milliseconds and the peak tensor
+ * memory of one profiled step.
+ */
+export async function timeBareSteps(exp: Experiment, split: CifarSplit, stats: DataStats, opts: StepOptions): Promise<StepTiming> {
+  const { batch } = exp.config;
+  const model = ResNet.create(exp.spec, 1);
+  const solver = createSolver(exp.solver);
+  const params = solverParamsOf(model);
+  const b = new BatchSampler(split, stats, exp.data, createRng(3)).next(batch);
+  const step = async () => {
+    const { loss, error } = trainOnBatch(model, solver, params, b.x, b.y, 0.01, 0.1);
+    await loss.data();
+    loss.dispose();
+    error.dispose();
+  };
+  try {
+    for (let i = 0; i < opts.warmup; i++) await step();
+    const times: number[] = [];
+    let spent = 0;
+    for (let i = 0; i < opts.steps; i++) {
+      const t0 = performance.now();
+      await step();
+      const dt = performance.now() - t0;
+      times.push(dt);
+      spent += dt;
+      if (opts.budgetMs !== undefined && spent > opts.budgetMs && times.length >= 3) break;
+    }
+    let peakBytes = NaN;
+    if (opts.peak !== false) peakBytes = (await tf.profile(step)).peakBytes;
+    const syncReads = opts.countSyncReads ? await countReads(step) : undefined;
+    return { times, peakBytes, ...(syncReads !== undefined ? { syncReads } : {}) };
+  } finally {
+    model.dispose();
+    solver.dispose();
+  }
+}
+
+export interface LoopTiming {
+  /** Milliseconds between consecutive step events after the warm-up. */
+  intervals: number[];
+  /** tf.memory().numTensors seen in each step event. */
+  tensors: number[];
+}
+
+/**
+ * The lab's own loop, as the CLI runs it: Trainer.run (sampling and augmenting each batch, the step,
+ * the schedule, reading the loss and error back, the callbacks) for warmup + steps iterations. The
+ * evaluation before the first step and after the last are outside the timed intervals.
+ */
+export async function timeLoop(exp: Experiment, data: CifarData, stats: DataStats, opts: { warmup: number; steps: number; evalLimit?: number }): Promise<LoopTiming> {
+  const trainer = new Trainer(exp, { train: data.train, test: data.test }, {
+    stats,
+    maxSteps: opts.warmup + opts.steps,
+    evalLimit: opts.evalLimit ?? 100,
+  });
+  const stamps: number[] = [];
+  const tensors: number[] = [];
+  try {
+    await trainer.run({
+      onStep: () => {
+        stamps.push(performance.now());
+        tensors.push(tf.memory().numTensors);
+      },
+    });
+  } finally {
+    trainer.dispose();
+  }
+  const intervals: number[] = [];
+  for (let i = Math.max(1, opts.warmup); i < stamps.length; i++) intervals.push(stamps[i]! - stamps[i - 1]!);
+  return { intervals, tensors };
+}
+
+/** Drift of the tensor count over a loop: count after the last step minus after the first. */
+export function tensorDrift(tensors: readonly number[]): number {
+  return tensors.length < 2 ? 0 : tensors[tensors.length - 1]! - tensors[0]!;
+}
+
+/**
+ * The input pipeline alone: BatchSampler.next (preprocessing, augmentation, batching) as the trainer
+ * calls it, fresh arrays per batch. Returns milliseconds per batch, one entry per timed batch.
+ */
+export function timeDataPipeline(exp: Experiment, split: CifarSplit, stats: DataStats, batches: number): number[] {
+  const sampler = new BatchSampler(split, stats, exp.data, createRng(5));
+  const { batch } = exp.config;
+  for (let i = 0; i < 20; i++) sampler.next(batch);
+  const times: number[] = [];
+  for (let i = 0; i < batches; i++) {
+    const t0 = performance.now();
+    sampler.next(batch);
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** Test-set evaluation as the trainer runs it (evaluateModel, batches of 500). Returns total ms. */
+export async function timeEval(exp: Experiment, test: CifarSplit, stats: DataStats, images: number, batch = 500): Promise<number> {
+  const model = ResNet.create(exp.spec, 1);
+  try {
+    await evaluateModel(model, test, stats, exp.data, { limit: Math.min(batch, images), batch }); // warm-up
+    const t0 = performance.now();
+    await evaluateModel(model, test, stats, exp.data, { limit: images, batch });
+    return performance.now() - t0;
+  } finally {
+    model.dispose();
+  }
+}
+
+export { computeStats };

@@ -1,0 +1,274 @@
+// Turns one bench run's records into what people read: ratios to PyTorch filled in, the loop's overhead
+// over the bare step, issue 4's targets checked with their numbers, and the markdown tables of
+// bench/RESULTS.md (and the README's "Speed" section). Pure functions of the records.
+
+import type { BenchRecord } from './core.ts';
+
+export interface BenchMeta {
+  date: string;
+  command: string;
+  quick: boolean;
+  node: string;
+  tfjs: string;
+  cpu: string;
+  cores: number;
+  loadAvgStart: number[];
+  loadAvgEnd: number[];
+  browser?: string;
+  browserCores?: number;
+  crossOriginIsolated?: boolean;
+  pytorch?: string;
+  durationS: number;
+}
+
+export interface Target {
+  name: string;
+  /** true = met, false = missed, undefined = not measured in this run. */
+  met: boolean | undefined;
+  detail: string;
+}
+
+export interface BenchResults {
+  meta: BenchMeta;
+  results: BenchRecord[];
+  targets: Target[];
+}
+
+const MiB = 1024 * 1024;
+
+/** PyTorch's best (fastest median over memory formats) step for a model and batch. */
+export function pytorchBest(records: readonly BenchRecord[], model: string, batch: number): BenchRecord | undefined {
+  return records
+    .filter((r) => r.backend === 'pytorch-cpu' && r.what === 'train-step' && r.model === model && r.batch === batch)
+    .sort((a, b) => a.medianMs - b.medianMs)[0];
+}
+
+/** Fills vsPytorch (train-step and loop records) and the loop's bareMs / overhead. Returns new records. */
+export function addRatios(records: readonly BenchRecord[]): BenchRecord[] {
+  return records.map((r) => {
+    if (r.backend === 'pytorch-cpu') return r;
+    const out: BenchRecord = { ...r };
+    if (r.what === 'train-step' || r.what === 'loop') {
+      const pt = pytorchBest(records, r.model, r.batch);
+      if (pt) out.vsPytorch = r.medianMs / pt.medianMs;
+    }
+    // Drift loops (small models, few steps on software GPUs) are not overhead measurements.
+    if (r.what === 'loop' && r.bareMs === undefined && r.tensorDrift === undefined) {
+      const bare = records.find(
+        (b) => b.what === 'train-step' && b.backend === r.backend && b.context === r.context && b.model === r.model && b.batch === r.batch && !b.variant,
+      );
+      if (bare) {
+        out.bareMs = bare.medianMs;
+        out.overhead = r.medianMs / bare.medianMs;
+      }
+    }
+    return out;
+  });
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+
+function find(records: readonly BenchRecord[], pred: (r: BenchRecord) => boolean): BenchRecord | undefined {
+  return records.find(pred);
+}
+
+/** Issue 4's targets, each with the numbers behind its verdict. */
+export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): Target[] {
+  const targets: Target[] = [];
+  const pt20 = pytorchBest(records, 'resnet20', 128);
+
+  // 1. ResNet-20 at 128 in the lab's loop in the browser worker: <= 4x (then 3x) PyTorch's best.
+  const labLoops = records.filter((r) => r.what === 'loop' && r.context === 'browser-worker' && r.model === 'resnet20' && r.batch === 128);
+  if (pt20 && labLoops.length > 0) {
+    const worst = Math.max(...labLoops.map((r) => r.medianMs / pt20.medianMs));
+    const main = labLoops.find((r) => !r.variant);
+    const mainRatio = main ? main.medianMs / pt20.medianMs : worst;
+    const detail =
+      `lab loop ${main ? f1(main.medianMs) : '?'} ms vs PyTorch ${f1(pt20.medianMs)} ms (${pt20.variant}): ${f2(mainRatio)}x` +
+      (labLoops.length > 1 ? `; worst of ${labLoops.length} block/shortcut variants ${f2(worst)}x` : '');
+    targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 4x PyTorch', met: worst <= 4, detail });
+    targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 3x PyTorch (stretch)', met: worst <= 3, detail });
+  } else {
+    targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 4x PyTorch', met: undefined, detail: 'needs the browser lab loop and PyTorch' });
+  }
+
+  // 2. Multi-threaded wasm uses every core.
+  const bw = find(records, (r) => r.backend === 'wasm' && r.context === 'browser-worker');
+  if (bw && meta.browserCores) {
+    targets.push({
+      name: 'wasm in the browser worker uses every core',
+      met: bw.threads >= meta.browserCores,
+      detail: `${bw.threads} XNNPACK thread(s) on ${meta.browserCores} cores`,
+    });
+  }
+
+  // 3. ResNet-110 / ResNet-20 step ratio <= 5.5.
+  for (const ctx of ['browser-worker', 'node'] as const) {
+    const r20 = find(records, (r) => r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet20' && r.batch === 128 && !r.variant);
+    const r110 = find(records, (r) => r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet110' && r.batch === 128 && !r.variant);
+    if (r20 && r110) {
+      const ratio = r110.medianMs / r20.medianMs;
+      targets.push({ name: `ResNet-110 / ResNet-20 step <= 5.5 (wasm, ${ctx})`, met: ratio <= 5.5, detail: `${f1(r110.medianMs)} / ${f1(r20.medianMs)} ms = ${f2(ratio)}` });
+    }
+  }
+
+  // 4. Loop overhead <= 5%.
+  for (const r of records.filter((x) => x.what === 'loop' && x.overhead !== undefined && !x.variant)) {
+    targets.push({
+      name: `lab loop overhead <= 5% (${r.model}, ${r.backend}, ${r.context})`,
+      met: r.overhead! <= 1.05,
+      detail: `loop ${f1(r.medianMs)} ms vs bare ${f1(r.bareMs!)} ms: ${((r.overhead! - 1) * 100).toFixed(1)}%`,
+    });
+  }
+
+  // 5. Data pipeline >= 20,000 images/s.
+  const data = records.filter((r) => r.what === 'data');
+  if (data.length > 0) {
+    const slowest = data.reduce((a, b) => (a.imagesPerSec < b.imagesPerSec ? a : b));
+    targets.push({
+      name: 'data pipeline >= 20,000 images/s',
+      met: slowest.imagesPerSec >= 20_000,
+      detail: `slowest: ${slowest.model} ${slowest.context} ${int(slowest.imagesPerSec)} images/s`,
+    });
+  }
+
+  // 6. No synchronous GPU-to-CPU read in the step.
+  const gpu = records.filter((r) => r.syncReads !== undefined);
+  if (gpu.length > 0) {
+    targets.push({
+      name: 'no synchronous GPU-to-CPU read in the step (WebGL/WebGPU)',
+      met: gpu.every((r) => r.syncReads === 0),
+      detail: gpu.map((r) => `${r.backend} ${r.model} b${r.batch}: ${r.syncReads}`).join(', '),
+    });
+  }
+
+  // 7. Zero tensor drift.
+  const drift = records.filter((r) => r.tensorDrift !== undefined);
+  if (drift.length > 0) {
+    targets.push({
+      name: 'zero tensor-count drift (every backend)',
+      met: drift.every((r) => r.tensorDrift === 0),
+      detail: drift.map((r) => `${r.backend}/${r.context} ${r.model} b${r.batch} over ${r.driftSteps} steps: ${r.tensorDrift}`).join(', '),
+    });
+  }
+
+  // 8. Tensor memory.
+  for (const [model, limit] of [
+    ['resnet20', 521],
+    ['resnet110', 1277],
+  ] as const) {
+    const r = records
+      .filter((x) => x.what === 'train-step' && x.model === model && x.batch === 128 && x.peakBytes !== undefined)
+      .sort((a, b) => b.peakBytes! - a.peakBytes!)[0];
+    if (r) {
+      targets.push({
+        name: `${model} b128 tensor memory <= ${limit} MiB`,
+        met: r.peakBytes! / MiB <= limit,
+        detail: `peak tf.memory() ${f1(r.peakBytes! / MiB)} MiB (${r.backend}, ${r.context})`,
+      });
+    }
+  }
+
+  // 9. Evaluation: how long the 10,000 test images take, next to an epoch of training.
+  const ev = find(records, (r) => r.what === 'eval' && r.model === 'resnet20' && r.context === 'browser-worker') ??
+    find(records, (r) => r.what === 'eval' && r.model === 'resnet20');
+  const step = ev && find(records, (r) => r.what === 'train-step' && r.backend === ev.backend && r.context === ev.context && r.model === 'resnet20' && r.batch === 128 && !r.variant);
+  if (ev && step) {
+    const evalS = 10_000 / ev.imagesPerSec;
+    const epochS = (50_000 / 128) * (step.medianMs / 1000);
+    targets.push({
+      name: 'evaluation of 10,000 test images costs only its own time',
+      met: undefined,
+      detail: `${f1(evalS)} s per evaluation (${int(ev.imagesPerSec)} images/s, ${ev.context}) vs ${f1(epochS)} s of training per epoch: ${((evalS / epochS) * 100).toFixed(1)}% (runs between steps, in the training worker)`,
+    });
+  }
+  return targets;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+const where = (r: BenchRecord) => (r.context === 'browser-worker' ? 'browser worker' : r.context);
+const backendLabel = (r: BenchRecord) => `${r.backend}${r.software ? ' (software)' : ''}`;
+
+/** The markdown of one run: what was run, targets, then one table per kind of measurement. */
+export function markdown(res: BenchResults): string {
+  const { meta, results, targets } = res;
+  const lines: string[] = [];
+  lines.push(
+    `Measured ${meta.date} with \`${meta.command}\` (${meta.quick ? 'quick' : 'full'} run, ${Math.round(meta.durationS)} s): ` +
+      `${meta.cpu}, ${meta.cores} cores, load average ${meta.loadAvgStart.map(f2).join(' ')} at the start; Node ${meta.node}, tfjs ${meta.tfjs}` +
+      (meta.browser ? `, ${meta.browser}` : '') +
+      (meta.pytorch ? `, PyTorch ${meta.pytorch}` : ', no PyTorch') +
+      '. Medians after warm-up; the machine may be shared, so single numbers are noisy.',
+  );
+  lines.push('');
+  lines.push('**Targets (issue 4)**');
+  lines.push('');
+  lines.push(table(['target', 'met', 'numbers'], targets.map((t) => [t.name, t.met === undefined ? '-' : t.met ? 'yes' : '**no**', t.detail])));
+  lines.push('');
+
+  const steps = results.filter((r) => r.what === 'train-step');
+  lines.push('**Training step** (forward, backward, solver update; median ms; ratio = ours / PyTorch best at the same depth and batch)');
+  lines.push('');
+  lines.push(
+    table(
+      ['model', 'batch', 'backend', 'where', 'threads', 'median ms', 'images/s', 'x PyTorch', 'peak MiB', 'note'],
+      steps.map((r) => [
+        r.model + (r.variant ? ` ${r.variant}` : ''),
+        String(r.batch),
+        backendLabel(r),
+        where(r),
+        String(r.threads),
+        f1(r.medianMs),
+        int(r.imagesPerSec),
+        r.vsPytorch !== undefined ? f2(r.vsPytorch) : '',
+        r.peakBytes !== undefined ? f1(r.peakBytes / MiB) : '',
+        [r.steps !== undefined ? `${r.steps} steps` : '', r.syncReads !== undefined ? `${r.syncReads} sync reads` : '', r.note ?? ''].filter(Boolean).join('; '),
+      ]),
+    ),
+  );
+  lines.push('');
+
+  const loops = results.filter((r) => r.what === 'loop');
+  if (loops.length > 0) {
+    lines.push("**The lab's loop** (sampling, augmentation, schedule, read-back, messages) against the bare step; tensor-count drift");
+    lines.push('');
+    lines.push(
+      table(
+        ['model', 'batch', 'backend', 'where', 'loop ms', 'bare ms', 'overhead', 'x PyTorch', 'tensor drift', 'note'],
+        loops.map((r) => [
+          r.model + (r.variant ? ` ${r.variant}` : ''),
+          String(r.batch),
+          backendLabel(r),
+          where(r),
+          f1(r.medianMs),
+          r.bareMs !== undefined ? f1(r.bareMs) : '',
+          r.overhead !== undefined ? `${((r.overhead - 1) * 100).toFixed(1)}%` : '',
+          r.vsPytorch !== undefined ? f2(r.vsPytorch) : '',
+          r.tensorDrift !== undefined ? `${r.tensorDrift} over ${r.driftSteps} steps` : '',
+          r.note ?? '',
+        ]),
+      ),
+    );
+    lines.push('');
+  }
+
+  const other = results.filter((r) => r.what === 'data' || r.what === 'eval');
+  if (other.length > 0) {
+    lines.push('**Data pipeline and test-set evaluation**');
+    lines.push('');
+    lines.push(
+      table(
+        ['what', 'model', 'batch', 'backend', 'where', 'ms', 'images/s', 'note'],
+        other.map((r) => [r.what, r.model, String(r.batch), r.what === 'data' ? '-' : backendLabel(r), where(r), f1(r.medianMs), int(r.imagesPerSec), r.note ?? '']),
+      ),
+    );
+    lines.push('');
+  }
+  return lines.join('\n');
+}

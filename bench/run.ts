@@ -1,0 +1,96 @@
+// `npm run bench`: the lab's speed, measured in one run on this machine against PyTorch on the same
+// CPU (issue 4). Runs PyTorch (bench/torch_step.py, if a Python imports torch), then Node (tfjs-wasm,
+// tfjs-cpu), then headless Chromium (bench workers per backend and the lab's own worker), and writes
+// the JSON results and a markdown table.
+//
+//   npm run bench                          full run (about 10-15 minutes on 2 cores)
+//   npm run bench -- --quick               under 3 minutes: ResNet-20 only, fewer steps
+//   npm run bench -- --json out.json --md out.md
+//   npm run bench -- --no-browser --no-torch --only wasm --install-torch
+//
+// Flags: --json FILE (default bench-results/latest.json), --md FILE (default bench/RESULTS.md),
+// --no-node, --no-browser, --no-torch, --only wasm,cpu,webgl,webgpu (backends), --no-lab (skip the lab
+// worker's loop), --torch-threads N (default: the number of cores), --install-torch (apt-get install
+// python3-torch when no Python has torch; never done otherwise).
+
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BenchRecord } from './core.ts';
+import { makePlan } from './plan.ts';
+import { runNodeBench } from './node.ts';
+import { runBrowserBench } from './browser.ts';
+import { findTorchPython, runTorchBench } from './pytorch.ts';
+import { addRatios, checkTargets, markdown, type BenchMeta } from './report.ts';
+import type { WorkerBackend } from './browser/messages.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string', default: 'bench-results/latest.json' },
+    md: { type: 'string', default: 'bench/RESULTS.md' },
+    'no-node': { type: 'boolean', default: false },
+    'no-browser': { type: 'boolean', default: false },
+    'no-torch': { type: 'boolean', default: false },
+    'no-lab': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'torch-threads': { type: 'string' },
+    'install-torch': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const started = performance.now();
+const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+const only = args.only ? new Set(args.only.split(',')) : undefined;
+const use = (b: string) => only === undefined || only.has(b);
+const plan = makePlan(args.quick);
+const loadAvgStart = loadavg();
+
+const records: BenchRecord[] = [];
+let pytorch: string | undefined;
+if (!args['no-torch']) {
+  const threads = Number(args['torch-threads'] ?? cpus().length);
+  records.push(...runTorchBench(plan, threads, log, args['install-torch']));
+  if (records.length > 0) pytorch = findTorchPython()?.version;
+}
+if (!args['no-node']) {
+  const backends = (['wasm', 'cpu'] as const).filter(use);
+  records.push(...(await runNodeBench(plan, log, [...backends])));
+}
+let browserMeta: Awaited<ReturnType<typeof runBrowserBench>>['meta'];
+if (!args['no-browser']) {
+  const backends = (plan.browserBackends as WorkerBackend[]).filter(use);
+  const r = await runBrowserBench(plan, { backends, labLoop: !args['no-lab'] && use('wasm') }, log);
+  records.push(...r.records);
+  browserMeta = r.meta;
+}
+
+const meta: BenchMeta = {
+  date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  quick: args.quick,
+  node: process.versions.node,
+  tfjs: tf.version_core,
+  cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+  cores: cpus().length,
+  loadAvgStart,
+  loadAvgEnd: loadavg(),
+  ...(browserMeta ? { browser: browserMeta.browser, browserCores: browserMeta.cores, crossOriginIsolated: browserMeta.crossOriginIsolated } : {}),
+  ...(pytorch ? { pytorch } : {}),
+  durationS: (performance.now() - started) / 1000,
+};
+const results = addRatios(records);
+const out = { meta, results, targets: checkTargets(results, meta) };
+
+const jsonPath = resolve(args.json);
+await mkdir(dirname(jsonPath), { recursive: true });
+await writeFile(jsonPath, JSON.stringify(out, null, 2) + '\n');
+const md = markdown(out);
+const mdPath = resolve(args.md);
+await mkdir(dirname(mdPath), { recursive: true });
+await writeFile(mdPath, `# Bench results\n\n${md}\n`);
+process.stdout.write(md + '\n');
+log(`wrote ${jsonPath} and ${mdPath}`);

@@ -1,0 +1,191 @@
+// The measurements one backend gets, in Node or in a browser worker, turned into BenchRecords: bare
+// steps (with peak tensor memory, and synchronous-read counts on GPUs), the lab's loop against the bare
+// step, tensor-count drift over a long loop, the data pipeline and test-set evaluation. The caller has
+// initialised the backend and loaded the data. No Node or DOM imports.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { CifarData } from '../src/data/cifar.ts';
+import type { DataStats } from '../src/data/batches.ts';
+import {
+  experimentFor,
+  median,
+  tensorDrift,
+  timeBareSteps,
+  timeDataPipeline,
+  timeEval,
+  timeLoop,
+  type BenchBackend,
+  type BenchContext,
+  type BenchRecord,
+} from './core.ts';
+import { modelName, type BenchPlan, type StepPlan } from './plan.ts';
+
+export interface SuiteEnv {
+  context: BenchContext;
+  backend: Exclude<BenchBackend, 'pytorch-cpu'>;
+  threads: number;
+  software: boolean;
+  data: CifarData;
+  stats: DataStats;
+  /** Added to every record's note (e.g. "random images"). */
+  dataNote?: string;
+  log: (line: string) => void;
+}
+
+export interface SuiteSections {
+  steps: StepPlan[];
+  /** The lab's loop (Trainer.run) against the bare step: Node runs it here; the browser runs the real
+   * lab worker from the page instead. */
+  loop?: StepPlan;
+  drift?: StepPlan;
+  data?: boolean;
+  eval?: boolean;
+}
+
+function noteOf(...parts: (string | undefined | false)[]): string | undefined {
+  const s = parts.filter(Boolean).join('; ');
+  return s || undefined;
+}
+
+/** The sections a backend gets from a plan. */
+export function sectionsFor(backend: SuiteEnv['backend'], context: BenchContext, plan: BenchPlan): SuiteSections {
+  switch (backend) {
+    case 'wasm':
+      return { steps: plan.wasmSteps, loop: context === 'node' ? plan.loop : undefined, drift: plan.drift, data: true, eval: true };
+    case 'cpu':
+      return { steps: context === 'node' ? plan.cpuSteps : plan.cpuSteps.slice(0, 1) };
+    case 'webgl':
+    case 'webgpu':
+      return { steps: plan.gpuSteps, drift: plan.gpuDrift };
+  }
+}
+
+export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSections): Promise<BenchRecord[]> {
+  const out: BenchRecord[] = [];
+  const { backend, context, threads, software, data, stats, log } = env;
+  const gpu = backend === 'webgl' || backend === 'webgpu';
+  const base = { backend, context, threads, software } as const;
+  const push = (r: BenchRecord) => {
+    const note = noteOf(r.note, env.dataNote);
+    const rec: BenchRecord = note ? { ...r, note } : r;
+    out.push(rec);
+    log(
+      `  ${rec.what} ${rec.model}${rec.variant ? ` (${rec.variant})` : ''} b${rec.batch} ${rec.backend}/${rec.context}: ` +
+        `${rec.medianMs.toFixed(1)} ms, ${Math.round(rec.imagesPerSec)} img/s` +
+        (rec.tensorDrift !== undefined ? `, drift ${rec.tensorDrift}` : '') +
+        (rec.syncReads !== undefined ? `, sync reads ${rec.syncReads}` : ''),
+    );
+  };
+
+  for (const p of sections.steps) {
+    const exp = experimentFor(p.depth, p.batch, p.extra);
+    try {
+      const t = await timeBareSteps(exp, data.train, stats, {
+        warmup: p.warmup,
+        steps: p.steps,
+        budgetMs: p.budgetMs,
+        peak: backend === 'wasm' || gpu,
+        countSyncReads: gpu,
+      });
+      const med = median(t.times);
+      push({
+        what: 'train-step',
+        model: modelName(p.depth),
+        batch: p.batch,
+        ...base,
+        medianMs: med,
+        imagesPerSec: (p.batch * 1000) / med,
+        steps: t.times.length,
+        warmup: p.warmup,
+        minMs: Math.min(...t.times),
+        ...(p.extra ? { variant: p.extra } : {}),
+        ...(Number.isFinite(t.peakBytes) ? { peakBytes: t.peakBytes } : {}),
+        ...(t.syncReads !== undefined ? { syncReads: t.syncReads } : {}),
+        note: noteOf(p.note, p.budgetMs !== undefined && t.times.length < p.steps && `stopped after ${t.times.length} steps (time budget)`),
+      });
+    } catch (e) {
+      log(`  train-step ${modelName(p.depth)} b${p.batch} ${backend}/${context} failed: ${(e as Error).message}`);
+    }
+  }
+
+  if (sections.loop) {
+    const lp = sections.loop;
+    const loop = await timeLoop(experimentFor(lp.depth, lp.batch, lp.extra), data, stats, { warmup: lp.warmup, steps: lp.steps });
+    const bare = out.find((r) => r.what === 'train-step' && r.model === modelName(lp.depth) && r.batch === lp.batch && !r.variant);
+    const ms = median(loop.intervals);
+    push({
+      what: 'loop',
+      model: modelName(lp.depth),
+      batch: lp.batch,
+      ...base,
+      medianMs: ms,
+      imagesPerSec: (lp.batch * 1000) / ms,
+      steps: loop.intervals.length,
+      warmup: lp.warmup,
+      minMs: Math.min(...loop.intervals),
+      ...(bare ? { bareMs: bare.medianMs, overhead: ms / bare.medianMs } : {}),
+      note: 'Trainer.run as the CLI runs it (sampling, augmentation, schedule, loss read-back, callbacks)',
+    });
+  }
+
+  if (sections.drift) {
+    const dp = sections.drift;
+    try {
+      const drift = await timeLoop(experimentFor(dp.depth, dp.batch, dp.extra), data, stats, { warmup: dp.warmup, steps: dp.steps, evalLimit: 100 });
+      const ms = median(drift.intervals);
+      push({
+        what: 'loop',
+        model: modelName(dp.depth),
+        batch: dp.batch,
+        ...base,
+        medianMs: ms,
+        imagesPerSec: (dp.batch * 1000) / ms,
+        steps: drift.intervals.length,
+        warmup: dp.warmup,
+        tensorDrift: tensorDrift(drift.tensors.slice(dp.warmup)),
+        driftSteps: drift.tensors.length - dp.warmup,
+        note: noteOf('tensor-count drift of Trainer.run', dp.note),
+      });
+    } catch (e) {
+      log(`  drift loop on ${backend}/${context} failed: ${(e as Error).message}`);
+    }
+  }
+
+  if (sections.data) {
+    for (const protocol of ['gcr', 'paper', 'neon'] as const) {
+      const times = timeDataPipeline(experimentFor(20, 128, `protocol=${protocol}`), data.train, stats, plan.dataBatches);
+      const ms = median(times);
+      push({
+        what: 'data',
+        model: `${protocol} pipeline`,
+        batch: 128,
+        ...base,
+        threads: 1,
+        medianMs: ms,
+        imagesPerSec: (128 * 1000) / ms,
+        steps: times.length,
+        minMs: Math.min(...times),
+        note: 'preprocessing + augmentation + batching (BatchSampler.next), no tensors',
+      });
+    }
+  }
+
+  if (sections.eval) {
+    for (const depth of plan.evalDepths) {
+      const images = Math.min(plan.evalImages, data.test.n);
+      const ms = await timeEval(experimentFor(depth, 128), data.test, stats, images);
+      push({
+        what: 'eval',
+        model: modelName(depth),
+        batch: 500,
+        ...base,
+        medianMs: ms,
+        imagesPerSec: (images * 1000) / ms,
+        steps: Math.ceil(images / 500),
+        note: `${images.toLocaleString('en-US')} test images; medianMs is the whole pass`,
+      });
+    }
+  }
+  log(`  ${backend}/${context}: ${tf.memory().numTensors} tensors alive at the end`);
+  return out;
+}
