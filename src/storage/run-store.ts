@@ -13,6 +13,7 @@
 //   store.setStatus(runId, status, details?) / renameRun(runId, name) / updateRun(runId, patch) -> RunMeta
 //   store.markInterruptedOnStartup(options?) -> RunMeta[]        abandoned 'running'/'paused' -> 'interrupted'
 //   store.saveFinalWeights(runId, weights, options?) / loadFinalWeights(runId)
+//   store.importRun(run: ImportedRun) -> RunMeta                a whole run in one transaction (bundle-io.ts)
 //   store.getMeta(runId) / getRun(runId) -> RunDetail (meta + whole series) / listRuns(options?)
 //   store.deleteRun(runId) -> DeleteToken / undoDelete(token) / purgeDeleted(options?)
 //   store.runSizes(options?) -> RunSize[] (largest first) / checkSpace(bytes, what?) -> SpaceReport
@@ -133,6 +134,15 @@ export interface StatusDetails {
 /** Fields updateRun may change. */
 export type RunPatch = StatusDetails & { name?: string; status?: RunStatus; totalSteps?: number };
 
+/** A whole finished (or stopped) run from elsewhere: a run bundle, another browser. */
+export interface ImportedRun {
+  run: NewRun & StatusDetails & { status: RunStatus; producer?: string };
+  /** Columns of equal length, steps strictly increasing; missing optional columns are stored as NaN. */
+  steps: Pick<StepSeries, 'step' | 'loss' | 'lr'> & Partial<Pick<StepSeries, 'epoch' | 'trainError' | 'ms'>>;
+  epochs: readonly EpochPoint[];
+  weights?: FinalWeights;
+}
+
 export interface DeleteToken {
   runId: string;
   deletedAt: number;
@@ -143,6 +153,8 @@ export type SpaceReport =
   | { ok: false; needed: number; available: number; shortBy: number; largestRuns: RunSize[]; message: string };
 
 const RUN_NAME_MAX = 200;
+/** Steps per stored chunk when a whole run is imported. */
+const IMPORT_CHUNK = 1000;
 
 /** Opens (creating or upgrading) the run history. Throws DatabaseBlockedError, DatabaseVersionError, StorageError('unavailable'). */
 export async function openRunStore(name: string = DEFAULT_DB_NAME, options: OpenRunStoreOptions = {}): Promise<RunStore> {
@@ -291,6 +303,14 @@ export class RunStore {
   // ---------------------------------------------------------------- runs
 
   async createRun(init: NewRun): Promise<RunMeta> {
+    const meta = this.newMeta(init);
+    await this.write(['runs'], 'the new run', async (tx) => {
+      await tx.objectStore('runs').add(meta);
+    });
+    return meta;
+  }
+
+  private newMeta(init: NewRun): RunMeta {
     const startedAt = init.startedAt ?? Date.now();
     const seed = init.seed ?? configSeed(init.config);
     const meta: RunMeta = {
@@ -300,16 +320,13 @@ export class RunStore {
       seed,
       backend: init.backend,
       startedAt,
-      updatedAt: startedAt,
+      updatedAt: Date.now(),
       status: init.status ?? 'running',
       lastStep: 0,
       checkpoints: [],
       sizes: { series: 0, checkpoints: 0, weights: 0 },
     };
     for (const k of ['totalSteps', 'trainImages', 'maxSteps', 'evalLimit'] as const) if (init[k] !== undefined) meta[k] = init[k];
-    await this.write(['runs'], 'the new run', async (tx) => {
-      await tx.objectStore('runs').add(meta);
-    });
     return meta;
   }
 
@@ -648,6 +665,66 @@ export class RunStore {
   async loadFinalWeights(runId: string): Promise<FinalWeights | undefined> {
     const rec = await this.conn().get('weights', runId).catch((e: unknown) => this.rethrowRead(e));
     return rec?.weights;
+  }
+
+  // ---------------------------------------------------------------- import
+
+  /**
+   * Stores a whole run (meta, series in chunks of IMPORT_CHUNK steps, evaluations, weights) in one
+   * transaction: all of it or nothing. A run that was 'running' or 'paused' where it came from is
+   * stored as 'stopped' (it has no checkpoint here to resume from).
+   */
+  async importRun(imported: ImportedRun): Promise<RunMeta> {
+    const { run, steps, epochs, weights } = imported;
+    const n = steps.step.length;
+    for (const k of ['loss', 'lr', 'epoch', 'trainError', 'ms'] as const) {
+      const col = steps[k];
+      if (col !== undefined && col.length !== n) {
+        throw new StorageError('invalid', `The imported run's ${k} column has ${col.length} values for ${n} steps.`, 'Nothing was imported.');
+      }
+    }
+    for (let i = 1; i < n; i++) {
+      if (steps.step[i] <= steps.step[i - 1]) throw new StorageError('invalid', `The imported run's steps are not increasing at position ${i}.`, 'Nothing was imported.');
+    }
+    for (const e of epochs) {
+      for (const k of ['epoch', 'step', 'testError'] as const) assertFinite(`imported evaluation ${k}`, e[k]);
+    }
+    const meta = this.newMeta({ ...run, status: ACTIVE_STATUSES.includes(run.status) ? 'stopped' : run.status });
+    const chunks: StepChunk[] = [];
+    for (let a = 0; a < n; a += IMPORT_CHUNK) {
+      const b = Math.min(n, a + IMPORT_CHUNK);
+      const nan = () => new Float64Array(b - a).fill(NaN);
+      chunks.push({
+        runId: meta.id,
+        first: steps.step[a],
+        last: steps.step[b - 1],
+        step: Uint32Array.from(steps.step.subarray(a, b)),
+        loss: Float32Array.from(steps.loss.subarray(a, b)),
+        epoch: steps.epoch ? Float64Array.from(steps.epoch.subarray(a, b)) : nan(),
+        lr: Float64Array.from(steps.lr.subarray(a, b)),
+        trainError: steps.trainError ? Float32Array.from(steps.trainError.subarray(a, b)) : Float32Array.from(nan()),
+        ms: steps.ms ? Float64Array.from(steps.ms.subarray(a, b)) : nan(),
+      });
+    }
+    const records: EpochRecord[] = epochs.map((e) => ({ runId: meta.id, epoch: e.epoch, step: e.step, testError: e.testError, ...(e.evaluated === undefined ? {} : { evaluated: e.evaluated }) }));
+    meta.lastStep = n ? steps.step[n - 1] : 0;
+    meta.sizes.series = chunks.reduce((s, c) => s + approxBytes(c), 0) + records.reduce((s, r) => s + approxBytes(r), 0);
+    meta.sizes.weights = weights ? approxBytes(weights) : 0;
+    Object.assign(meta, bestOf(records));
+    for (const k of ['endedAt', 'finalTestError', 'imagesPerSec', 'elapsedMs'] as const) if (run[k] !== undefined) meta[k] = run[k];
+    if (run.divergedAt) meta.divergedAt = { ...run.divergedAt };
+    if (meta.finalTestError === undefined && records.length) meta.finalTestError = records[records.length - 1].testError;
+    if (run.producer !== undefined) meta.producer = run.producer;
+    await this.ensureSpace(meta.sizes.series + meta.sizes.weights, `the imported run "${meta.name}"`);
+    return this.write(['runs', 'steps', 'epochs', 'weights'], `the imported run "${meta.name}"`, async (tx) => {
+      const reqs = new Requests();
+      reqs.add(tx.objectStore('runs').add(meta));
+      for (const c of chunks) reqs.add(tx.objectStore('steps').add(c));
+      for (const r of records) reqs.add(tx.objectStore('epochs').put(r));
+      if (weights) reqs.add(tx.objectStore('weights').put({ runId: meta.id, savedAt: meta.updatedAt, bytes: meta.sizes.weights, weights }));
+      await reqs.all();
+      return meta;
+    });
   }
 
   // ---------------------------------------------------------------- delete, undo, purge

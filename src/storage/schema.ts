@@ -90,6 +90,8 @@ export interface RunMeta {
   checkpoints: CheckpointRef[];
   /** Bytes stored per part (see sizes.ts). */
   sizes: { series: number; checkpoints: number; weights: number };
+  /** What produced an imported run (a run bundle's producer, e.g. "resnet-lab cli"). */
+  producer?: string;
   /** Soft delete: hidden from listRuns, purged later by purgeDeleted (undoDelete restores it). */
   deletedAt?: number;
 }
