@@ -19,6 +19,28 @@
 //   store.runSizes(options?) -> RunSize[] (largest first) / checkSpace(bytes, what?) -> SpaceReport
 //   store.close()
 //
+// When to call what (the worker trains; the page lists and shows):
+//   page, start-up:   openRunStore(); purgeDeleted(); markInterruptedOnStartup(); listRuns() for the
+//                     Runs list (status 'interrupted' + a checkpoint -> offer Resume).
+//   worker, new run:  createRun({config, backend, totalSteps, trainImages, evalLimit}); holdRunLock(id)
+//                     (locks.ts) for as long as it trains or is paused; onEpoch -> appendEpoch; onStep ->
+//                     buffer, appendSteps every ~100 steps; in `between`, at each epoch end and at least
+//                     every 5 minutes: appendSteps(buffer), then saveCheckpoint(id, await
+//                     trainer.checkpoint(), {elapsedMs}). Only checkpoint when every step up to
+//                     trainer.iteration has been reported (always so at epoch ends; with readEvery > 1
+//                     the trainer holds unread steps), or the resumed series has a gap.
+//                     StorageQuotaError: tell the page (error.shortage lists what to delete), train on.
+//   worker, end:      appendSteps(rest); saveFinalWeights(id, {format: 'safetensors', bytes},
+//                     {dropCheckpoints: status is 'finished'}); setStatus(id, result.end,
+//                     {finalTestError, divergedAt, imagesPerSec, elapsedMs}); release the lock.
+//   pause / resume:   setStatus(id, 'paused') / setStatus(id, 'running'), keeping the lock.
+//   worker, Resume:   holdRunLock(id); loadLatestCheckpoint(id) -> trainer.restore(ckpt.checkpoint)
+//                     (CheckpointError: try loadLatestCheckpoint(id, 'previous')); then
+//                     resumeFromCheckpoint(id, ckpt.seq) and train as above from step ckpt.step + 1.
+//   page, worker died or device lost: setStatus(id, 'interrupted') (the lock went with the worker).
+//   Runs list:        getRun(id) to re-plot; renameRun; deleteRun -> undo notice -> undoDelete(token),
+//                     or purgeDeleted() when the notice closes; runSizes() for "what takes space".
+//
 // Atomicity: each method is one IndexedDB transaction. A write that fails (the browser's quota, a
 // value that cannot be cloned, a closed connection) is aborted whole, so the store is as it was before
 // the call; saveCheckpoint in particular never leaves the run without its previous checkpoint.
