@@ -11,6 +11,7 @@ import type {
   EngineEvent,
   EngineReplies,
   EngineRequest,
+  InspectOptions,
   LabEngine,
   ReplyType,
   RunOptions,
@@ -87,6 +88,12 @@ export class WorkerEngine implements LabEngine {
   }
   loadWeights(files: File[], config: string, options: RunOptions) {
     return this.request<'load-weights'>((id) => ({ type: 'load-weights', id, files, config, options }));
+  }
+  inspect(options: InspectOptions) {
+    return this.request<'inspect'>((id) => ({ type: 'inspect', id, options }));
+  }
+  testImages(indices: number[]) {
+    return this.request<'test-images'>((id) => ({ type: 'test-images', id, indices }));
   }
   subscribe(listener: (e: EngineEvent) => void): () => void {
     this.listeners.add(listener);

@@ -29,6 +29,7 @@ import {
 import type { CifarData } from '../data/cifar.ts';
 import { chooseBackend, type BackendHost } from './backend-choice.ts';
 import { loadDemoData, loadServedData, loadUserFiles, type FetchBytes, type LoadedData } from './data-source.ts';
+import { inspectModel, testImagePixels } from './inspect.ts';
 import type {
   BackendChoice,
   BackendInfo,
@@ -36,12 +37,15 @@ import type {
   DataSource,
   DataStage,
   EngineEvent,
+  InspectOptions,
   LabEngine,
   LoadedWeights,
+  ModelInspection,
   NamedBytes,
   RunOptions,
   RunSummary,
   StepPoint,
+  TestImages,
   WeightFiles,
 } from './protocol.ts';
 
@@ -362,6 +366,24 @@ export class Engine implements LabEngine {
       this.current = { model, config, steps: bundle.steps, owner: 'engine' };
       return { config: formatConfigQuery(config), selectedFromFile: fromFile, testError, evaluated: total, files: named.map((f) => f.name) };
     });
+  }
+
+  // ---- looking inside the model (src/worker/inspect.ts) ----------------------------------------
+
+  inspect(options: InspectOptions): Promise<ModelInspection> {
+    return this.exclusive(async () => {
+      const cur = this.current;
+      if (!cur) throw new EngineError('There is no model yet: train one (or load weights) first.');
+      if (this.runClaimed && !this.run?.paused) throw new EngineError('Pause or stop the run before looking inside its model.');
+      const { data, stats } = this.requireData();
+      return inspectModel(cur.model, cur.config, cur.steps, data, stats, options, (stage, done, total) =>
+        this.emit({ type: 'inspect-progress', stage, done, total }),
+      );
+    });
+  }
+
+  async testImages(indices: number[]): Promise<TestImages> {
+    return testImagePixels(this.requireData().data.test, indices);
   }
 
   /** Frees the current model (a finished run's trainer, or loaded weights). */

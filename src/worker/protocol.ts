@@ -107,6 +107,42 @@ export interface LoadedWeights {
 
 export type ErrorScope = 'backend' | 'data' | 'train' | 'weights';
 
+/** What "look inside the model" should do (src/worker/inspect.ts). */
+export interface InspectOptions {
+  /** Analyse the first N test images only (default: all). */
+  evalLimit?: number;
+  /** Also recompute every BN layer's running statistics over the training set and test again. */
+  recalibrate?: boolean;
+  /** Recalibrate over the first N training images only (default: all). */
+  recalibrateImages?: number;
+}
+
+export type InspectStage = 'test' | 'recalibrate' | 'test-recalibrated';
+
+/** The current model on the test set: one entry per test image (indices 0..n-1) and the 10x10 counts. */
+export interface ModelInspection {
+  /** Share-URL query of the network inspected, and its training steps. */
+  config: string;
+  steps: number;
+  n: number;
+  classes: number;
+  labels: Uint8Array;
+  predicted: Uint8Array;
+  /** Softmax probability of the predicted class. */
+  confidence: Float32Array;
+  /** Row-major [true][predicted] counts. */
+  confusion: Int32Array;
+  testError: number;
+  /** The same test after BN recalibration (on a copy: the model itself keeps its statistics). */
+  recalibrated?: { testError: number; confusion: Int32Array; predicted: Uint8Array; images: number; batches: number };
+}
+
+/** Test images by index, in CIFAR's planar layout (3072 bytes each: 1024 R, 1024 G, 1024 B). */
+export interface TestImages {
+  indices: number[];
+  pixels: Uint8Array;
+}
+
 export type EngineEvent =
   | { type: 'backend'; info: BackendInfo }
   | { type: 'backend-probe'; message: string }
@@ -126,7 +162,8 @@ export type EngineEvent =
   | { type: 'eval-progress'; purpose: 'epoch' | 'weights'; done: number; total: number }
   | { type: 'run-state'; runId: number; state: 'running' | 'paused' }
   | { type: 'run-end'; summary: RunSummary }
-  | { type: 'error'; scope: ErrorScope; name: string; message: string };
+  | { type: 'error'; scope: ErrorScope; name: string; message: string }
+  | { type: 'inspect-progress'; stage: InspectStage; done: number; total: number };
 
 /** Answers by request type. */
 export interface EngineReplies {
@@ -135,6 +172,8 @@ export interface EngineReplies {
   train: RunSummary;
   'export-weights': WeightFiles;
   'load-weights': LoadedWeights;
+  inspect: ModelInspection;
+  'test-images': TestImages;
 }
 
 export type EngineRequest =
@@ -145,7 +184,9 @@ export type EngineRequest =
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'export-weights'; id: number }
-  | { type: 'load-weights'; id: number; files: File[]; config: string; options: RunOptions };
+  | { type: 'load-weights'; id: number; files: File[]; config: string; options: RunOptions }
+  | { type: 'inspect'; id: number; options: InspectOptions }
+  | { type: 'test-images'; id: number; indices: number[] };
 
 export type ReplyType = keyof EngineReplies;
 
@@ -175,6 +216,10 @@ export interface LabEngine {
   exportWeights(): Promise<WeightFiles>;
   /** Check weights files against the selected architecture (or the one they name), evaluate them. */
   loadWeights(files: File[], config: string, options: RunOptions): Promise<LoadedWeights>;
+  /** Per-class error, confusion matrix and predictions of the current model (paused or after a run), optionally with BN recalibration. */
+  inspect(options: InspectOptions): Promise<ModelInspection>;
+  /** Pixels of test images (for the grid of predictions). */
+  testImages(indices: number[]): Promise<TestImages>;
   /** Every event; returns the function that unsubscribes. */
   subscribe(listener: (event: EngineEvent) => void): () => void;
 }

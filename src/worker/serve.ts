@@ -33,6 +33,10 @@ export function serve(engine: LabEngine, port: MessagePortLike): void {
         return answer(req.id, () => engine.exportWeights());
       case 'load-weights':
         return answer(req.id, () => engine.loadWeights(req.files, req.config, req.options));
+      case 'inspect':
+        return answer(req.id, () => engine.inspect(req.options));
+      case 'test-images':
+        return answer(req.id, () => engine.testImages(req.indices));
       case 'pause':
         return engine.pause();
       case 'resume':
