@@ -18,6 +18,7 @@ import {
 } from './config.ts';
 import { solverDefaultsFor, type ProtocolName } from '../train/protocols.ts';
 import { LossSmoother } from '../ui/chart-data.ts';
+import { workbenchSlice, type WorkbenchSlice } from './workbench.ts';
 import type {
   BackendChoice,
   BackendInfo,
@@ -108,7 +109,7 @@ export interface WeightsSlice {
   loadWeights(files: File[]): Promise<void>;
 }
 
-export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice;
+export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice & WorkbenchSlice;
 export type LabStore = StoreApi<LabState>;
 
 type Set = StoreApi<LabState>['setState'];
@@ -341,6 +342,7 @@ export function createLabStore(engine: LabEngine, initialQuery = ''): LabStore {
     ...engineSlice(set, engine),
     ...runSlice(set, get, engine),
     ...weightsSlice(set, get, engine),
+    ...workbenchSlice(set, get, engine, initialQuery), // src/state/workbench.ts (issue 6)
   }));
   engine.subscribe(eventHandler(store));
   return store;
