@@ -10,6 +10,7 @@ const END_TEXT = {
   diverged: 'Diverged',
   'max-steps': 'Reached the step limit',
   failed: 'Failed',
+  interrupted: 'Interrupted',
 } as const;
 
 export function RunStatus() {

@@ -1,6 +1,9 @@
 // What the engine needs from a browser (worker or page): tfjs backends via src/backend/setup.ts, the
-// WebGPU adapter, and files of the site fetched with progress.
+// WebGPU adapter, files of the site fetched with progress, the run history (IndexedDB), and whether
+// the WebGPU device was lost.
 
+import * as tf from '@tensorflow/tfjs-core';
+import { openRunStore } from '../storage/run-store.ts';
 import { initBackend, type BackendInfo as SetupInfo } from '../backend/setup.ts';
 import type { EngineHost } from './engine.ts';
 import type { GpuProbe } from './backend-choice.ts';
@@ -46,13 +49,40 @@ function availableBackends(): BackendName[] {
   return out;
 }
 
+/**
+ * Watches the WebGPU device of tfjs's webgpu backend: `lost()` says why once the browser has taken it
+ * away (driver reset, GPU process crash, device.destroy()); training on it then fails, and the run is
+ * interrupted rather than failed (the page starts a new worker and offers to resume).
+ */
+function deviceWatch(): { watch(): void; lost(): string | undefined } {
+  let reason: string | undefined;
+  const watched = new WeakSet<object>();
+  return {
+    watch() {
+      const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+      if (!device || watched.has(device)) return;
+      watched.add(device);
+      void device.lost.then((info) => {
+        reason = `${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''}`;
+      });
+    },
+    // Only while webgpu is the backend: a later failure on another backend is not the device's.
+    lost: () => (tf.getBackend() === 'webgpu' ? reason : undefined),
+  };
+}
+
 /** `base` is the site's base URL (Vite's BASE_URL), ending in "/". */
 export function browserHost(base: string): EngineHost {
+  const device = deviceWatch();
   return {
     backends: availableBackends(),
     async initBackend(name) {
-      return { adapter: describe(await initBackend(name)) };
+      const info = await initBackend(name);
+      if (name === 'webgpu') device.watch();
+      return { adapter: describe(info) };
     },
+    deviceLost: device.lost,
+    openRunStore: () => openRunStore(),
     probeWebGpu,
     async fetchBytes(path, onProgress) {
       const response = await fetch(new URL(base + path, globalThis.location.href));

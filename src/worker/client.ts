@@ -33,14 +33,43 @@ export class WorkerEngine implements LabEngine {
   private readonly pending = new Map<number, { resolve(v: EngineReplies[ReplyType]): void; reject(e: Error): void }>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
 
-  constructor(private readonly worker: Worker) {
-    worker.addEventListener('message', (e: MessageEvent<WorkerMessage>) => this.receive(e.data));
+  private worker: Worker;
+
+  /** `spawn` makes a fresh worker for restart() (after the first one died). */
+  constructor(worker: Worker, private readonly spawn?: () => Worker) {
+    this.worker = worker;
+    this.attach(worker);
+  }
+
+  private attach(worker: Worker): void {
+    worker.addEventListener('message', (e: MessageEvent<WorkerMessage>) => {
+      if (worker === this.worker) this.receive(e.data);
+    });
     worker.addEventListener('error', (e: ErrorEvent) => {
+      if (worker !== this.worker) return;
       const message = `The training worker failed: ${e.message || 'it could not start'}`;
-      for (const p of this.pending.values()) p.reject(new WorkerRequestError('WorkerError', message));
-      this.pending.clear();
+      this.rejectPending('WorkerError', message);
       this.dispatch({ type: 'error', scope: 'backend', name: 'WorkerError', message });
     });
+  }
+
+  private rejectPending(name: string, message: string): void {
+    for (const p of this.pending.values()) p.reject(new WorkerRequestError(name, message));
+    this.pending.clear();
+  }
+
+  /**
+   * Replaces the worker (one that died, or lost its GPU device) by a fresh one: requests still waiting
+   * are rejected with `reason`; the new worker has no backend or data until asked. False without `spawn`.
+   */
+  restart(reason: string): boolean {
+    if (!this.spawn) return false;
+    const old = this.worker;
+    this.worker = this.spawn();
+    this.attach(this.worker);
+    this.rejectPending('WorkerStopped', reason);
+    (old as Partial<Worker>).terminate?.();
+    return true;
   }
 
   private receive(m: WorkerMessage): void {
@@ -74,6 +103,9 @@ export class WorkerEngine implements LabEngine {
   train(config: string, options: RunOptions) {
     return this.request<'train'>((id) => ({ type: 'train', id, config, options }));
   }
+  continueRun(storedId: string, options: RunOptions) {
+    return this.request<'continue-run'>((id) => ({ type: 'continue-run', id, storedId, options }));
+  }
   pause() {
     this.worker.postMessage({ type: 'pause' } satisfies EngineRequest);
   }
@@ -104,7 +136,8 @@ export class WorkerEngine implements LabEngine {
 /** The page's engine: the training worker, or the same engine in the page where module workers fail. */
 export function createLabEngine(): LabEngine {
   try {
-    return new WorkerEngine(new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'resnet-lab-training' }));
+    const spawn = () => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'resnet-lab-training' });
+    return new WorkerEngine(spawn(), spawn);
   } catch {
     return new Engine(browserHost(import.meta.env.BASE_URL));
   }

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { formatConfigQuery, parseConfigQuery, parseConfigQueryStrict, type ExperimentConfig } from '../state/config.ts';
 import { modelSpec, resolveExperiment } from '../train/experiment.ts';
-import { Trainer } from '../train/trainer.ts';
+import { CheckpointError, Trainer } from '../train/trainer.ts';
 import { evaluateModel } from '../train/evaluate.ts';
 import { computeStats, type DataStats } from '../data/batches.ts';
 import { ResNet, type ResNetSpec } from '../model/resnet.ts';
@@ -30,6 +30,8 @@ import type { CifarData } from '../data/cifar.ts';
 import { chooseBackend, type BackendHost } from './backend-choice.ts';
 import { loadDemoData, loadServedData, loadUserFiles, type FetchBytes, type LoadedData } from './data-source.ts';
 import { inspectModel, testImagePixels } from './inspect.ts';
+import { ResumeError, RunHistory, type OpenRunStore, type ResumePlan, type RunRecorder } from './history.ts';
+import type { StoredCheckpoint } from '../storage/run-store.ts';
 import type {
   BackendChoice,
   BackendInfo,
@@ -37,6 +39,7 @@ import type {
   DataSource,
   DataStage,
   EngineEvent,
+  EpochPoint,
   InspectOptions,
   LabEngine,
   LoadedWeights,
@@ -61,7 +64,14 @@ export class EngineError extends Error {
 
 export interface EngineHost extends BackendHost {
   fetchBytes: FetchBytes;
+  /** The run history (IndexedDB); without it runs are not recorded and cannot be resumed. */
+  openRunStore?: OpenRunStore;
+  /** Why the GPU device was lost, once it was (WebGPU); a run that fails then is 'interrupted', not 'failed'. */
+  deviceLost?(): string | undefined;
 }
+
+/** How a run starts: a new one from a share-URL query, or a stored one continued from its checkpoint. */
+type RunStart = { kind: 'new'; query: string } | { kind: 'resume'; storedId: string };
 
 interface ActiveRun {
   runId: number;
@@ -95,8 +105,11 @@ export class Engine implements LabEngine {
   /** Serialises backend switches, data loads and weight loads (one at a time). */
   private busy: Promise<unknown> = Promise.resolve();
 
+  private readonly history?: RunHistory;
+
   constructor(host: EngineHost) {
     this.host = host;
+    if (host.openRunStore) this.history = new RunHistory(host.openRunStore, (e) => this.emit(e));
   }
 
   subscribe(listener: (e: EngineEvent) => void): () => void {
@@ -186,52 +199,122 @@ export class Engine implements LabEngine {
     if (this.runClaimed) throw new EngineError('A run is already in progress: stop it first.');
     this.runClaimed = true;
     try {
-      return await this.runTraining(query, options);
+      return await this.runTraining({ kind: 'new', query }, options);
     } finally {
       this.runClaimed = false;
     }
   }
 
-  private async runTraining(query: string, options: RunOptions): Promise<RunSummary> {
-    const config = parseConfigQueryStrict(query);
-    // The start waits for backend and data work queued before it; work queued after it sees the run.
-    const { backend, data, trainer, run } = await this.exclusive(async () => {
-      const backend = await this.ensureBackend();
-      const { data, stats } = this.requireData();
-      const runId = this.nextRunId++;
-      this.dropCurrent();
-      let trainer: Trainer;
+  async continueRun(storedId: string, options: RunOptions): Promise<RunSummary> {
+    if (this.runClaimed) throw new EngineError('A run is already in progress: stop it first.');
+    this.runClaimed = true;
+    try {
+      return await this.runTraining({ kind: 'resume', storedId }, options);
+    } finally {
+      this.runClaimed = false;
+    }
+  }
+
+  private async runTraining(start: RunStart, requested: RunOptions): Promise<RunSummary> {
+    let plan: ResumePlan | undefined;
+    if (start.kind === 'resume') {
+      if (!this.history) throw new EngineError('There is no run history here, so no run can be resumed.');
       try {
-        trainer = new Trainer(resolveExperiment(config), { train: data.train, test: data.test }, {
-          stats,
-          maxSteps: options.maxSteps,
-          evalLimit: options.evalLimit,
-          // GPUs: read losses back in groups so the queue never drains; CPU backends read every step.
-          readEvery: backend.backend === 'webgl' || backend.backend === 'webgpu' ? 4 : 1,
-        });
+        plan = await this.history.prepareResume(start.storedId);
       } catch (e) {
-        throw new EngineError(`Could not build the network: ${(e as Error).message}`);
+        throw e instanceof ResumeError ? new EngineError(e.message) : e;
       }
-      const run: ActiveRun = { runId, trainer, paused: false, pauseRequested: false, stopRequested: false };
-      this.run = run;
-      this.current = { model: trainer.model, config, steps: 0, owner: trainer };
-      this.emit({
-        type: 'run-start',
-        runId,
-        config: formatConfigQuery(config),
-        totalSteps: trainer.totalSteps,
-        stepsPerEpoch: trainer.stepsPerEpoch,
-        batch: config.batch,
-        backend: backend.backend,
-      });
-      this.emit({ type: 'run-state', runId, state: 'running' });
-      return { backend, data, trainer, run };
+    }
+    // A resumed run keeps its own limits; only the checkpoint interval is the caller's.
+    const options: RunOptions = plan
+      ? { maxSteps: plan.meta.maxSteps, evalLimit: plan.meta.evalLimit, checkpointEvery: requested.checkpointEvery }
+      : requested;
+    let config: ExperimentConfig;
+    try {
+      config = parseConfigQueryStrict(plan ? plan.meta.config : (start as { query: string }).query);
+    } catch (e) {
+      plan?.abandon();
+      throw e;
+    }
+    // The start waits for backend and data work queued before it; work queued after it sees the run.
+    const { backend, data, trainer, run, recorder, baseMs } = await this.exclusive(async () => {
+      let trainer: Trainer | undefined;
+      try {
+        const backend = await this.ensureBackend();
+        const { data, stats } = this.requireData();
+        if (plan?.meta.trainImages !== undefined && plan.meta.trainImages !== data.train.n) {
+          throw new EngineError(
+            `Run "${plan.meta.name}" trained on ${plan.meta.trainImages.toLocaleString('en-US')} images an epoch, but the data loaded now has ${data.train.n.toLocaleString('en-US')}: load the same data set to resume it.`,
+          );
+        }
+        const runId = this.nextRunId++;
+        this.dropCurrent();
+        try {
+          trainer = new Trainer(resolveExperiment(config), { train: data.train, test: data.test }, {
+            stats,
+            maxSteps: options.maxSteps,
+            evalLimit: options.evalLimit,
+            // GPUs: read losses back in groups so the queue never drains; CPU backends read every step.
+            readEvery: backend.backend === 'webgl' || backend.backend === 'webgpu' ? 4 : 1,
+          });
+        } catch (e) {
+          throw new EngineError(`Could not build the network: ${(e as Error).message}`);
+        }
+        let recorder: RunRecorder | undefined;
+        let history: { steps: StepPoint[]; epochs: EpochPoint[] } | undefined;
+        let baseMs = 0;
+        if (plan) {
+          const used = await restoreFrom(trainer, plan);
+          const resumed = await plan.start(used, runId, (e) => this.emit(e), { checkpointEvery: options.checkpointEvery });
+          recorder = resumed.recorder;
+          history = { steps: resumed.steps, epochs: resumed.epochs };
+          baseMs = used.elapsedMs ?? resumed.steps[resumed.steps.length - 1]?.ms ?? 0;
+          if (!Number.isFinite(baseMs)) baseMs = 0;
+        } else {
+          recorder = await this.history?.begin(
+            runId,
+            {
+              config: formatConfigQuery(config),
+              backend: backend.backend,
+              totalSteps: trainer.totalSteps,
+              trainImages: data.train.n,
+              maxSteps: options.maxSteps,
+              evalLimit: options.evalLimit,
+            },
+            { checkpointEvery: options.checkpointEvery },
+          );
+        }
+        const run: ActiveRun = { runId, trainer, paused: false, pauseRequested: false, stopRequested: false };
+        this.run = run;
+        this.current = { model: trainer.model, config, steps: trainer.iteration, owner: trainer };
+        this.emit({
+          type: 'run-start',
+          runId,
+          config: formatConfigQuery(config),
+          totalSteps: trainer.totalSteps,
+          stepsPerEpoch: trainer.stepsPerEpoch,
+          batch: config.batch,
+          backend: backend.backend,
+          storedId: recorder?.storedId,
+          resumedFrom: plan ? trainer.iteration : undefined,
+        });
+        if (history) this.emit({ type: 'run-history', runId, steps: history.steps, epochs: history.epochs });
+        this.emit({ type: 'run-state', runId, state: 'running' });
+        return { backend, data, trainer, run, recorder, baseMs };
+      } catch (e) {
+        plan?.abandon();
+        if (trainer && this.current?.owner !== trainer) trainer.dispose();
+        throw e;
+      }
     });
     const { runId } = run;
+    const firstStep = trainer.iteration;
 
-    // Training clock: pauses and test-set evaluations are not training time.
-    const started = performance.now();
+    // Training clock: pauses and test-set evaluations are not training time; a resumed run goes on
+    // from the training time stored with its checkpoint.
+    const started = performance.now() - baseMs;
     let excluded = 0;
+    const clock = () => ({ elapsedMs: performance.now() - started - excluded, tensors: tf.memory().numTensors });
     let lastStepAt = started;
     let pending: StepPoint[] = [];
     let lastFlush = started;
@@ -248,7 +331,9 @@ export class Engine implements LabEngine {
         onStep: (s) => {
           const now = performance.now();
           lastStepAt = now;
-          pending.push({ step: s.step, epoch: s.epochFloat, lr: s.lr, loss: s.loss, trainError: s.trainError, ms: now - started - excluded });
+          const point: StepPoint = { step: s.step, epoch: s.epochFloat, lr: s.lr, loss: s.loss, trainError: s.trainError, ms: now - started - excluded };
+          pending.push(point);
+          recorder?.step(point);
           if (this.current?.owner === trainer) this.current.steps = s.step;
           if (now - lastFlush >= STEP_FLUSH_MS) flush();
         },
@@ -258,16 +343,29 @@ export class Engine implements LabEngine {
           lastStepAt = now;
           flush();
           const evaluated = Math.min(options.evalLimit ?? data.test.n, data.test.n);
-          this.emit({ type: 'epoch', runId, point: { epoch: e.epoch, step: e.step, testError: e.testError, evaluated } });
+          const point: EpochPoint = { epoch: e.epoch, step: e.step, testError: e.testError, evaluated };
+          recorder?.epoch(point);
+          this.emit({ type: 'epoch', runId, point });
         },
         onEvalProgress: (done, total) => this.emit({ type: 'eval-progress', purpose: 'epoch', done, total }),
         between: async () => {
-          if (run.stopRequested) return true;
+          // Checkpoints (src/worker/history.ts): at epoch ends, every 5 minutes, on pause and on stop.
+          if (recorder?.checkpointDue(trainer.iteration)) {
+            const t0 = performance.now();
+            await recorder.checkpoint(trainer, clock());
+            excluded += performance.now() - t0; // reading the variables back is not training time
+          }
+          if (run.stopRequested) {
+            await recorder?.checkpoint(trainer, clock());
+            return true;
+          }
           if (run.pauseRequested) {
             flush();
             const pausedAt = performance.now();
             run.paused = true;
             this.emit({ type: 'run-state', runId, state: 'paused' });
+            recorder?.setStatus('paused');
+            await recorder?.checkpoint(trainer, clock());
             await new Promise<void>((resolve) => (run.wake = resolve));
             run.paused = false;
             run.wake = undefined;
@@ -275,6 +373,7 @@ export class Engine implements LabEngine {
             excluded += resumedAt - pausedAt;
             lastStepAt = resumedAt;
             if (run.stopRequested) return true;
+            recorder?.setStatus('running');
             this.emit({ type: 'run-state', runId, state: 'running' });
           }
           return false;
@@ -286,13 +385,29 @@ export class Engine implements LabEngine {
         const d = result.divergedAt;
         summary.message = `The loss became ${d.loss} at step ${d.step} (learning rate ${d.lr}): the run diverged. Try a smaller learning rate.`;
       }
+      const end = clock();
+      const trained = end.elapsedMs - baseMs;
+      await recorder?.finish(result.end, {
+        finalTestError: result.finalTestError,
+        divergedAt: result.divergedAt,
+        clock: end,
+        imagesPerSec: trained > 0 && trainer.iteration > firstStep ? ((trainer.iteration - firstStep) * config.batch * 1000) / trained : undefined,
+        weights: result.end === 'diverged' ? undefined : () => this.finalWeights(trainer, config),
+      });
     } catch (e) {
       flush();
-      const message = `Training failed on ${backend.backend}: ${(e as Error).message}`;
-      summary = { runId, end: 'failed', steps: trainer.iteration, message };
-      this.emit({ type: 'error', scope: 'train', name: (e as Error).name, message });
+      const lost = this.host.deviceLost?.();
+      const saved = recorder ? ' The run is saved up to its last checkpoint and can be resumed.' : '';
+      if (lost !== undefined) {
+        summary = { runId, end: 'interrupted', steps: trainer.iteration, message: `The GPU device was lost (${lost}) at step ${trainer.iteration}.${saved}` };
+      } else {
+        summary = { runId, end: 'failed', steps: trainer.iteration, message: `Training failed on ${backend.backend}: ${(e as Error).message}${saved}` };
+      }
+      this.emit({ type: 'error', scope: 'train', name: lost !== undefined ? 'DeviceLostError' : (e as Error).name, message: summary.message! });
+      await recorder?.finish(summary.end, { clock: clock() }).catch(() => undefined);
     } finally {
       this.run = undefined;
+      recorder?.releaseLock();
     }
     if (this.current?.owner === trainer) this.current.steps = trainer.iteration;
     this.emit({ type: 'run-end', summary });
@@ -315,6 +430,12 @@ export class Engine implements LabEngine {
     if (!run) return;
     run.stopRequested = true;
     run.wake?.();
+  }
+
+  /** A run's final weights as stored in the history (.safetensors bytes, as a run bundle carries them). */
+  private async finalWeights(trainer: Trainer, config: ExperimentConfig): Promise<{ format: 'safetensors'; bytes: Uint8Array }> {
+    const bundle: WeightsBundle = { config: formatConfigQuery(config), steps: trainer.iteration, values: await readModelValues(trainer.model) };
+    return { format: 'safetensors', bytes: encodeSafetensors(modelSpec(config), bundle) };
   }
 
   // ---- weights ----------------------------------------------------------------------------------
@@ -398,6 +519,20 @@ export class Engine implements LabEngine {
   /** Tensors alive (for leak checks in tests). */
   numTensors(): number {
     return tf.memory().numTensors;
+  }
+}
+
+/** Restores the plan's latest checkpoint, or the one before it when the latest does not fit. */
+async function restoreFrom(trainer: Trainer, plan: ResumePlan): Promise<StoredCheckpoint> {
+  try {
+    trainer.restore(plan.latest.checkpoint);
+    return plan.latest;
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    const previous = await plan.previous();
+    if (!previous) throw new EngineError(`The run's checkpoint cannot be restored: ${e.message}.`);
+    trainer.restore(previous.checkpoint);
+    return previous;
   }
 }
 

@@ -56,6 +56,8 @@ export interface RunOptions {
   maxSteps?: number;
   /** Evaluate on the first N test images only. */
   evalLimit?: number;
+  /** Also checkpoint every this many steps (tests; the lab checkpoints at epoch ends and every 5 minutes). */
+  checkpointEvery?: number;
 }
 
 export interface StepPoint {
@@ -74,7 +76,8 @@ export interface EpochPoint {
   evaluated: number; // test images used
 }
 
-export type RunEnd = 'finished' | 'stopped' | 'diverged' | 'max-steps' | 'failed';
+/** 'interrupted': the run could not go on here (the GPU device was lost); it can be resumed from its last checkpoint. */
+export type RunEnd = 'finished' | 'stopped' | 'diverged' | 'max-steps' | 'failed' | 'interrupted';
 
 export interface RunSummary {
   runId: number;
@@ -143,7 +146,19 @@ export interface TestImages {
   pixels: Uint8Array;
 }
 
+/** A stored run, as the largest-runs list of a storage problem names it. */
+export interface StoredRunSize {
+  id: string;
+  name: string;
+  bytes: number;
+}
+
 export type EngineEvent =
+  // The run history (src/worker/history.ts): the series so far of a resumed run (sent once, right
+  // after its run-start), each stored checkpoint, and a write that failed (training goes on).
+  | { type: 'run-history'; runId: number; steps: StepPoint[]; epochs: EpochPoint[] }
+  | { type: 'checkpoint'; runId: number; storedId: string; step: number; tensors?: number }
+  | { type: 'storage-problem'; runId?: number; name: string; message: string; largestRuns?: StoredRunSize[] }
   | { type: 'backend'; info: BackendInfo }
   | { type: 'backend-probe'; message: string }
   | { type: 'data-progress'; stage: DataStage; file: string; fraction: number }
@@ -156,6 +171,10 @@ export type EngineEvent =
       stepsPerEpoch: number;
       batch: number;
       backend: BackendName;
+      /** The run's id in the run history (absent when it cannot be recorded). */
+      storedId?: string;
+      /** A resumed run: the step of the checkpoint it continues from. */
+      resumedFrom?: number;
     }
   | { type: 'steps'; runId: number; points: StepPoint[] }
   | { type: 'epoch'; runId: number; point: EpochPoint }
@@ -167,6 +186,7 @@ export type EngineEvent =
 
 /** Answers by request type. */
 export interface EngineReplies {
+  'continue-run': RunSummary;
   'set-backend': BackendInfo;
   'load-data': DataInfo;
   train: RunSummary;
@@ -177,6 +197,7 @@ export interface EngineReplies {
 }
 
 export type EngineRequest =
+  | { type: 'continue-run'; id: number; storedId: string; options: RunOptions }
   | { type: 'set-backend'; id: number; choice: BackendChoice; remembered?: BackendInfo }
   | { type: 'load-data'; id: number; source: DataSource }
   | { type: 'train'; id: number; config: string; options: RunOptions }
@@ -209,6 +230,8 @@ export interface LabEngine {
   loadData(source: DataSource): Promise<DataInfo>;
   /** Resolves when the run ends (finished, stopped, diverged, max steps or failed). */
   train(config: string, options: RunOptions): Promise<RunSummary>;
+  /** Continue a stored run from its last checkpoint (its own configuration and run options; `options` may add checkpointEvery). */
+  continueRun(storedId: string, options: RunOptions): Promise<RunSummary>;
   pause(): void;
   resume(): void;
   stop(): void;
@@ -220,6 +243,8 @@ export interface LabEngine {
   inspect(options: InspectOptions): Promise<ModelInspection>;
   /** Pixels of test images (for the grid of predictions). */
   testImages(indices: number[]): Promise<TestImages>;
+  /** The page's worker client only: replace a worker that died by a fresh one (see client.ts). */
+  restart?(reason: string): boolean;
   /** Every event; returns the function that unsubscribes. */
   subscribe(listener: (event: EngineEvent) => void): () => void;
 }

@@ -29,6 +29,8 @@ export function serve(engine: LabEngine, port: MessagePortLike): void {
         return answer(req.id, () => engine.loadData(req.source));
       case 'train':
         return answer(req.id, () => engine.train(req.config, req.options));
+      case 'continue-run':
+        return answer(req.id, () => engine.continueRun(req.storedId, req.options));
       case 'export-weights':
         return answer(req.id, () => engine.exportWeights());
       case 'load-weights':
