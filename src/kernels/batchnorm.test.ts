@@ -1,6 +1,6 @@
 // Checks batchNormTrain / batchNormInfer against tf autodiff of the textbook formula (tf.moments) on
-// the cpu and wasm backends: values, gradients w.r.t. x, gamma and beta, shapes NHWC and [N,C], and
-// that repeated forward+backward calls leave no tensors behind.
+// the cpu and wasm backends: values, gradients w.r.t. x, gamma and beta, shapes NHWC and [N,C], the
+// fused ReLU option, and that repeated forward+backward calls leave no tensors behind.
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
@@ -87,6 +87,22 @@ describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
     }
   });
 
+  it.each([[[4, 8, 8, 16]], [[3, 5, 7, 8]]])('with relu: true equals relu of the naive formula, gradient too, for %j', async (shape: number[]) => {
+    await tf.setBackend(backend);
+    const fused: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu: true });
+    const naive: Impl = (x, g, b, eps) => {
+      const o = naiveBn(x, g, b, eps);
+      return { ...o, y: tf.relu(o.y) };
+    };
+    const got = run(fused, shape, 1e-5);
+    const want = run(naive, shape, 1e-5);
+    expect(got.y.some((v) => v === 0) && got.y.some((v) => v > 0)).toBe(true); // the ReLU is active
+    expect(relErr(got.y, want.y)).toBeLessThan(1e-5);
+    expect(relErr(got.dx, want.dx)).toBeLessThan(1e-4);
+    expect(relErr(got.dgamma, want.dgamma)).toBeLessThan(1e-4);
+    expect(relErr(got.dbeta, want.dbeta)).toBeLessThan(1e-5);
+  });
+
   it('returns shapes [C] for mean and variance and no gradient through them', async () => {
     await tf.setBackend(backend);
     tf.tidy(() => {
@@ -144,6 +160,8 @@ describe.each(['cpu', 'wasm'])('batchNormInfer on %s', (backend) => {
       const want = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-3))), gamma), beta);
       expect(got.shape).toEqual(shape);
       expect(relErr(got.dataSync(), want.dataSync())).toBeLessThan(1e-6);
+      const gotRelu = batchNormInfer(x as tf.Tensor4D, gamma, beta, mean, variance, 1e-3, { relu: true });
+      expect(relErr(gotRelu.dataSync(), tf.relu(want).dataSync())).toBeLessThan(1e-6);
     });
   });
 

@@ -11,10 +11,15 @@
 // S is an AvgPool over [H, W] and then a Sum over N (small). The per-channel affine maps t*s + b are
 // one 1x1 depthwise convolution with bias on wasm (XNNPACK, ~3.5x faster than a broadcast multiply
 // there) and broadcast multiply/add on every other backend.
+// With `relu: true` the ReLU that follows is fused in (y = relu(a*xc + beta), the clamp inside the
+// same XNNPACK op on wasm); y is saved too and dy is masked by y > 0 first. The next layer saves y as
+// its input anyway, so this saves the separate ReLU's copy of the BN output for backprop.
 //
 // Inputs are NHWC [N,H,W,C] or, for a BN on a dense layer's output, [N,C].
 
 import * as tf from '@tensorflow/tfjs-core';
+import { FusedDepthwiseConv2D } from '@tensorflow/tfjs-core';
+import { channelSum } from './fused.ts';
 
 export interface BatchNormTrainResult<R extends tf.Rank> {
   /** Normalised output, the same shape as x. Differentiable w.r.t. x, gamma and beta. */
@@ -53,25 +58,22 @@ function checkChannels(c: number, ...params: [string, tf.Tensor][]): void {
   }
 }
 
-/** Per-channel sum over N, H, W of an NHWC tensor: AvgPool over [H,W], then Sum over N. Returns [C]. */
-function channelSum(t: tf.Tensor4D, n: number, h: number, w: number, c: number): tf.Tensor1D {
-  if (h * w === 1) return tf.sum(tf.reshape(t, [n, c]), 0);
-  const pooled = tf.avgPool(t, [h, w], [h, w], 'valid'); // [N,1,1,C]
-  return tf.mul(tf.sum(tf.reshape(pooled, [n, c]), 0), h * w);
-}
-
-/** t * scale + shift per channel (last axis); scale and shift are [C]. */
-function affine(t: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor4D {
+/** t * scale + shift per channel (last axis), then ReLU if asked; scale and shift are [C]. */
+function affine(t: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D, relu = false): tf.Tensor4D {
   if (tf.getBackend() === 'wasm') {
+    // The kernel itself: tf.fused.depthwiseConv2d would not fuse the ReLU while a gradient is being
+    // recorded (our customGrad computes the gradient, so the fused kernel is safe here).
     const c = scale.shape[0];
     const filter = tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D;
-    return tf.fused.depthwiseConv2d({ x: t, filter, strides: 1, pad: 'valid', bias: shift });
+    const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], activation: relu ? 'relu' : 'linear' };
+    return tf.engine().runKernel(FusedDepthwiseConv2D, { x: t, filter, bias: shift }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   }
-  return tf.add(tf.mul(t, scale), shift);
+  const y = tf.add(tf.mul(t, scale), shift) as tf.Tensor4D;
+  return relu ? tf.relu(y) : y;
 }
 
 /**
- * Training-mode batch norm: normalises with the batch's own statistics. y is differentiable w.r.t.
+ * Training-mode batch norm (then ReLU, with `relu: true`): normalises with the batch's own statistics. y is differentiable w.r.t.
  * x, gamma and beta (closed-form gradient); mean and variance are returned for the running-average
  * update and are not connected to the gradient tape. The caller owns all three tensors.
  */
@@ -80,7 +82,9 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   eps: number,
+  options: { relu?: boolean } = {},
 ): BatchNormTrainResult<R> {
+  const relu = options.relu === true;
   const { n, h, w, c } = as4d(x);
   checkChannels(c, ['gamma', gamma], ['beta', beta]);
   const m = n * h * w;
@@ -89,22 +93,24 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, gamma1, beta1, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const { x4 } = as4d(xIn);
-    const mean = tf.div(channelSum(x4, n, h, w, c), m) as tf.Tensor1D;
+    const mean = tf.div(channelSum(x4), m) as tf.Tensor1D;
     const xc = affine(x4, tf.onesLike(mean), tf.neg(mean));
-    const variance = tf.div(channelSum(tf.square(xc), n, h, w, c), m) as tf.Tensor1D;
+    const variance = tf.div(channelSum(tf.square(xc)), m) as tf.Tensor1D;
     const inv = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor1D;
     const a = tf.mul(gamma1, inv) as tf.Tensor1D;
-    const y = tf.reshape(affine(xc, a, beta1), xIn.shape);
-    save([xc, inv, a]);
+    const y4 = affine(xc, a, beta1, relu);
+    const y = tf.reshape(y4, xIn.shape);
+    save(relu ? [xc, inv, a, y4] : [xc, inv, a]);
     // The forward runs inside a tidy of the engine; keep the statistics past it (see below).
     stats = [tf.keep(mean), tf.keep(variance)];
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xcS, invS, aS] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
-        const dy4 = tf.reshape(dy, [n, h, w, c]) as tf.Tensor4D;
-        const dbeta = channelSum(dy4, n, h, w, c);
-        const dgamma = tf.mul(invS, channelSum(tf.mul(dy4, xcS), n, h, w, c)) as tf.Tensor1D;
+        const [xcS, invS, aS, yS] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
+        const dyIn = tf.reshape(dy, [n, h, w, c]) as tf.Tensor4D;
+        const dy4 = yS ? (tf.mul(dyIn, tf.step(yS)) as tf.Tensor4D) : dyIn; // through the fused ReLU
+        const dbeta = channelSum(dy4);
+        const dgamma = tf.mul(invS, channelSum(tf.mul(dy4, xcS))) as tf.Tensor1D;
         const k1 = tf.div(tf.mul(tf.mul(aS, invS), dgamma), m) as tf.Tensor1D;
         const k2 = tf.div(tf.mul(aS, dbeta), m) as tf.Tensor1D;
         // dx = (a*dy - k2) - k1*xc
@@ -124,7 +130,10 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
   return { y, mean, variance };
 }
 
-/** Inference-mode batch norm with running statistics: gamma*(x - mean)/sqrt(var + eps) + beta. */
+/**
+ * Inference-mode batch norm with running statistics: gamma*(x - mean)/sqrt(var + eps) + beta, then
+ * ReLU when `relu` is set (fused on wasm).
+ */
 export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
   x: tf.Tensor<R>,
   gamma: tf.Tensor1D,
@@ -132,12 +141,13 @@ export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
   runningMean: tf.Tensor1D,
   runningVar: tf.Tensor1D,
   eps: number,
+  options: { relu?: boolean } = {},
 ): tf.Tensor<R> {
   return tf.tidy(() => {
     const { x4, c } = as4d(x);
     checkChannels(c, ['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]);
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, eps))) as tf.Tensor1D;
     const shift = tf.sub(beta, tf.mul(runningMean, scale)) as tf.Tensor1D;
-    return tf.reshape(affine(x4, scale, shift), x.shape);
+    return tf.reshape(affine(x4, scale, shift, options.relu === true), x.shape);
   });
 }

@@ -12,6 +12,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTrain } from '../kernels/batchnorm.ts';
+import { addBias, addRelu, addSame } from '../kernels/fused.ts';
 import { createRng } from '../util/rng.ts';
 import type { BlockVariant, ShortcutType } from '../state/config.ts';
 import type { InitScheme, ModelDetails } from '../train/protocols.ts';
@@ -254,11 +255,13 @@ export class ResNet {
   forward(x: tf.Tensor4D, training: boolean, stats?: BnBatchStats[], trace?: (name: string, t: tf.Tensor4D) => void): tf.Tensor2D {
     const p = this.params;
     const spec = this.spec;
-    const bn = <T extends tf.Tensor4D | tf.Tensor2D>(h: T, prefix: string): T => {
+    // relu: the ReLU that follows the BN, fused into it when training (src/kernels/batchnorm.ts).
+    const bn = <T extends tf.Tensor4D | tf.Tensor2D>(h: T, prefix: string, relu = false): T => {
       if (!training) {
-        return tf.batchNorm(h, p[`${prefix}.running_mean`], p[`${prefix}.running_var`], p[`${prefix}.bias`], p[`${prefix}.weight`], spec.bnEps) as T;
+        const y = tf.batchNorm(h, p[`${prefix}.running_mean`], p[`${prefix}.running_var`], p[`${prefix}.bias`], p[`${prefix}.weight`], spec.bnEps) as T;
+        return relu ? tf.relu(y) : y;
       }
-      const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps);
+      const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps, { relu });
       if (stats) {
         const count = h.size / h.shape[h.rank - 1];
         stats.push({ prefix, mean: tf.keep(r.mean), variance: tf.keep(r.variance), count });
@@ -271,22 +274,28 @@ export class ResNet {
       // keeps the even ones.
       const y = tf.conv2d(h, p[`${name}.weight`] as tf.Tensor4D, stride, pad === 'torch' ? TORCH_PAD : 'valid');
       const b = p[`${name}.bias`];
-      return b ? tf.add(y, b as tf.Tensor1D) : y;
+      return b ? addBias(y, b as tf.Tensor1D) : y;
     };
 
-    let h = tf.relu(bn(conv(x, 'conv1', 1, 'torch'), 'bn1'));
+    const bnBefore = spec.block === 'relu-bnbefore' || spec.block === 'norelu-bnbefore';
+    const reluAfter = spec.block === 'relu-bnbefore' || spec.block === 'relu-bnafter';
+    // addBias / addSame / addRelu (src/kernels/fused.ts) save less for backprop than tf.add / tf.relu,
+    // and each block runs in its own tidy, so a block's temporaries are freed before the next one.
+    let h = bn(conv(x, 'conv1', 1, 'torch'), 'bn1', true);
     for (const b of this.plans) {
-      let r = tf.relu(bn(conv(h, `${b.prefix}.conv1`, b.stride, 'torch'), `${b.prefix}.bn1`));
-      r = conv(r, `${b.prefix}.conv2`, 1, 'torch');
-      const bnBefore = spec.block === 'relu-bnbefore' || spec.block === 'norelu-bnbefore';
-      if (bnBefore) r = bn(r, `${b.prefix}.bn2`);
-      const s = this.shortcut(h, b, bn, conv);
-      trace?.(`${b.prefix}.shortcut`, s);
-      let out: tf.Tensor4D = tf.add(r, s);
-      if (!bnBefore) out = bn(out, `${b.prefix}.bn2`);
-      if (spec.block === 'relu-bnbefore' || spec.block === 'relu-bnafter') out = tf.relu(out);
-      trace?.(b.prefix, out);
-      h = out;
+      const input = h;
+      h = tf.tidy(() => {
+        let r = bn(conv(input, `${b.prefix}.conv1`, b.stride, 'torch'), `${b.prefix}.bn1`, true);
+        r = conv(r, `${b.prefix}.conv2`, 1, 'torch');
+        if (bnBefore) r = bn(r, `${b.prefix}.bn2`);
+        const s = this.shortcut(input, b, bn, conv);
+        trace?.(`${b.prefix}.shortcut`, s);
+        let out: tf.Tensor4D;
+        if (bnBefore) out = reluAfter ? addRelu(r, s) : addSame(r, s);
+        else out = bn(addSame(r, s), `${b.prefix}.bn2`, reluAfter);
+        trace?.(b.prefix, out);
+        return out;
+      });
     }
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D; // [N, 64]
     let logits: tf.Tensor2D = tf.matMul(pooled, p['linear.weight'] as tf.Tensor2D);

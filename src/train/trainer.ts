@@ -19,6 +19,7 @@ import { BatchSampler, computeStats, type DataStats, type SamplerState } from '.
 import { formatConfigQuery } from '../state/config.ts';
 import { checkArchitecture, readModelValues, type WeightValues } from '../model/weights.ts';
 import { evaluateModel } from './evaluate.ts';
+import { frugalVariableGrads } from '../kernels/backprop.ts';
 
 export interface TrainData {
   train: CifarSplit;
@@ -358,7 +359,8 @@ export function trainOnBatch(
     const labels = tf.tensor1d(y, 'int32');
     const onehot = tf.oneHot(labels, 10);
     let logitsKept: tf.Tensor2D | undefined;
-    const { value, grads } = tf.variableGrads(() => {
+    // tf.variableGrads' values, with memory freed during the backward pass (src/kernels/backprop.ts).
+    const { value, grads } = frugalVariableGrads(() => {
       const logits = model.forward(input, true, stats);
       logitsKept = tf.keep(logits);
       // Softmax cross-entropy, mean over the batch (gcr: LogSoftMax + ClassNLLCriterion;
