@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatConfigQuery, protocolDefaults } from './config.ts';
 import { ALL_REFERENCE_ROWS, matchingRow } from './references.ts';
-import { formatDiff, NEON_COSTS, REFERENCE_TABLES, resultBeside, rowSettings, runThisConfig, sameQuery } from './reference-tables.ts';
+import { finalAndBest, formatDiff, NEON_COSTS, REFERENCE_TABLES, resultBeside, rowSettings, runThisConfig, sameQuery } from './reference-tables.ts';
 
 const table = (id: string) => REFERENCE_TABLES.find((t) => t.id === id)!;
 const row = (id: string, depth: number) => table(id).rows.find((r) => r.depth === depth)!;
@@ -67,8 +67,11 @@ describe('resultBeside', () => {
     expect(resultBeside(row('gcr-depth', 32), { label: '', config: gcr20, tests, complete: true })).toBeUndefined();
   });
 
-  it('needs an evaluation after training started', () => {
+  it('needs an evaluation after training started, and never takes the one before training as the best', () => {
     expect(resultBeside(row('gcr-depth', 20), { label: '', config: gcr20, tests: tests.slice(0, 1), complete: false })).toBeUndefined();
+    const early = [{ ...tests[0]!, testError: 0.05 }, ...tests.slice(1)];
+    expect(finalAndBest(early)?.best.epoch).toBe(2);
+    expect(finalAndBest(early)?.final.epoch).toBe(3);
   });
 
   it('formats differences with a sign', () => {

@@ -71,7 +71,9 @@ export const REFERENCE_TABLES: readonly ReferenceTable[] = [
   {
     id: 'neon',
     title: 'neon (Nervana)',
-    caption: 'NervanaSystems ModelZoo cifar10_msra: classic momentum, 180 epochs, x0.1 at 90 and 135; GPU memory and time per epoch on a 2015 Titan X.',
+    caption:
+      'NervanaSystems ModelZoo cifar10_msra: classic momentum, 180 epochs, x0.1 at 90 and 135; GPU memory and time per epoch on a ' +
+      '2015 Titan X (ResNet-56: 180 epochs in about 90 minutes).',
     rows: DEPTH_ROWS.filter((r) => r.source === 'neon'),
     costs: true,
   },
@@ -135,20 +137,30 @@ export interface ResultBesideRow {
 
 export const FULL_TEST_SET = 10_000;
 
+/**
+ * The last evaluation and the lowest one (the earliest on ties), among those after training started:
+ * the evaluation before training (step 0) is never a run's result.
+ */
+export function finalAndBest(tests: readonly TestPointLike[]): { final: TestPointLike; best: TestPointLike & { chosenOnTestSet: true } } | undefined {
+  const trained = tests.filter((t) => t.step > 0);
+  if (trained.length === 0) return undefined;
+  let best = trained[0]!;
+  for (const t of trained) if (t.testError < best.testError) best = t;
+  return { final: trained[trained.length - 1]!, best: { ...best, chosenOnTestSet: true } };
+}
+
 /** The result of `run` beside `row`, when the run's configuration is exactly the row's (seed aside). */
 export function resultBeside(row: ReferenceRow, run: RunResult): ResultBesideRow | undefined {
   const { config, issues } = parseConfigQuery(run.config);
   if (issues.length > 0 || !rowMatches(row, config)) return undefined;
-  const tests = run.tests.filter((t) => t.step > 0);
-  if (tests.length === 0) return undefined;
-  const final = tests[tests.length - 1]!;
-  let best = tests[0]!;
-  for (const t of tests) if (t.testError < best.testError) best = t;
+  const fb = finalAndBest(run.tests);
+  if (!fb) return undefined;
+  const { final, best } = fb;
   return {
     label: run.label,
     final,
     diffPoints: 100 * final.testError - row.error,
-    best: { ...best, chosenOnTestSet: true },
+    best,
     complete: run.complete,
     plannedEpochs: config.epochs,
     fullTestSet: FULL_TEST_SET,

@@ -1,5 +1,5 @@
 // The lab's page: the experiment on the left, the run and its charts in the middle, backend, data and
-// weights on the right.
+// weights on the right; below them the reproduction workbench (published tables, inside the model, export/import).
 import { BackendPanel } from './BackendPanel.tsx';
 import { DataPanel } from './DataPanel.tsx';
 import { ErrorChart } from './ErrorChart.tsx';
@@ -8,6 +8,7 @@ import { LossChart } from './LossChart.tsx';
 import { RunStatus } from './RunStatus.tsx';
 import { UrlNotice } from './UrlNotice.tsx';
 import { WeightsPanel } from './WeightsPanel.tsx';
+import { Workbench } from './workbench/Workbench.tsx';
 
 export function App() {
   return (
@@ -33,6 +34,7 @@ export function App() {
           <WeightsPanel />
         </aside>
       </main>
+      <Workbench />
     </div>
   );
 }

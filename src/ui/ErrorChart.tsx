@@ -1,6 +1,7 @@
 // Test error per epoch, with the published numbers for the configuration as labelled horizontal lines
 // (paper, gcr and neon by depth; gcr's block-variant, solver and BN-momentum tables where they apply).
-// A row the configuration exactly matches is named under the chart.
+// A row the configuration exactly matches is named under the chart. An imported run's test error is
+// drawn as an overlay (orange, src/ui/workbench/overlay.ts).
 import { useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { parseConfigQuery } from '../state/config.ts';
@@ -8,6 +9,7 @@ import { referencesFor, type ReferenceSource } from '../state/references.ts';
 import { linearTicks } from './chart-data.ts';
 import { epochs, percent } from './format.ts';
 import { useLab } from './store-context.tsx';
+import { overlayErrors } from './workbench/overlay.ts';
 
 const COLORS: Record<ReferenceSource, string> = { paper: '#b91c1c', gcr: '#15803d', neon: '#7c3aed' };
 const TICKS = [1, 2, 5, 10, 20, 50, 100];
@@ -31,6 +33,10 @@ export function ErrorChart() {
     };
   }, [record, epochCount]);
 
+  const overlayRun = useLab((s) => s.overlay);
+  const overlay = useMemo(() => (overlayRun ? overlayErrors(overlayRun.bundle.tests) : []), [overlayRun]);
+  const overlayFinal = overlayRun?.bundle.result.final;
+  const xMax = Math.max(view.xMax, overlay[overlay.length - 1]?.x ?? 0);
   const match = lines.find((l) => l.matches);
   // One label per distinct value ("gcr, neon 8.29%"), alternating above and below the lines, right then
   // left, so close values (8.75 and 8.29 are 2 px apart) stay readable.
@@ -46,9 +52,9 @@ export function ErrorChart() {
     );
   }, [lines]);
   const labelled = new Set<number>();
-  const xTicks = linearTicks(view.xMax);
+  const xTicks = linearTicks(xMax);
   return (
-    <section className="panel chart" aria-labelledby="error-title" data-testid="error-chart" data-points={view.points.length}>
+    <section className="panel chart" aria-labelledby="error-title" data-testid="error-chart" data-points={view.points.length} data-overlay-points={overlay.length}>
       <div className="chart-head">
         <h2 id="error-title">Test error</h2>
         <span className="muted small">log scale, %</span>
@@ -84,6 +90,9 @@ export function ErrorChart() {
               );
             })}
             <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
+            {overlay.length > 0 && (
+              <Line data={overlay} dataKey="y" name="imported" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={{ r: 2 }} isAnimationActive={false} />
+            )}
           </LineChart>
         </ResponsiveContainer>
       </div>
@@ -102,6 +111,7 @@ export function ErrorChart() {
           ? `Test error ${percent(view.last.testError)} after ${epochs(view.last.epoch)} epoch${view.last.epoch === 1 ? '' : 's'} (${view.last.evaluated.toLocaleString('en-US')} test images).`
           : 'Measured on the test set before training and after every epoch.'}
         {match ? ` Your configuration is exactly the published row “${match.row.name}”.` : ''}
+        {overlayRun && overlayFinal ? ` Imported (orange): ${percent(overlayFinal.testError)} after ${epochs(overlayFinal.epoch)} epochs.` : ''}
       </p>
     </section>
   );

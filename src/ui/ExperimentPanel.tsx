@@ -16,11 +16,12 @@ import { PROTOCOL_NAMES, PROTOCOLS, type ProtocolName } from '../train/protocols
 import type { SolverName } from '../train/solvers.ts';
 import { formatScheduleSpec, type WarmupSpec } from '../train/schedules.ts';
 import { describeExperiment } from '../train/experiment.ts';
-import { formatConfigQuery } from '../state/config.ts';
 import { matchingRow } from '../state/references.ts';
 import { parseField, SelectField, TextField, type Option } from './fields.tsx';
-import { useLab } from './store-context.tsx';
+import { useLab, useLabStore } from './store-context.tsx';
 import { shareUrl } from './url-sync.ts';
+import { ClaimNotice, ShareResultOption } from './workbench/Claim.tsx';
+import { shareQuery } from '../state/workbench.ts';
 
 const DEPTH_PRESETS = [20, 32, 44, 56, 110, 1202];
 const CUSTOM = 'custom';
@@ -95,6 +96,7 @@ export function ExperimentPanel() {
           This is exactly the published run “{row.name}” ({row.error.toFixed(2)}% test error).
         </p>
       )}
+      <ClaimNotice />
       <RunButtons />
       <fieldset disabled={locked} className="controls">
         <legend className="visually-hidden">Configuration</legend>
@@ -270,12 +272,13 @@ function RunButtons() {
   const pause = useLab((s) => s.pause);
   const resume = useLab((s) => s.resume);
   const stop = useLab((s) => s.stop);
-  const config = useLab((s) => s.config);
+  const store = useLabStore();
+  const [withResult, setWithResult] = useState(false);
   const [shared, setShared] = useState<{ url: string; copied: boolean } | undefined>();
   const active = phase === 'starting' || phase === 'running' || phase === 'paused';
 
   const share = async () => {
-    const url = shareUrl(formatConfigQuery(config));
+    const url = shareUrl(shareQuery(store.getState(), withResult)); // the ended run's claim when asked for
     let copied = false;
     try {
       await navigator.clipboard.writeText(url);
@@ -305,6 +308,7 @@ function RunButtons() {
           Share
         </button>
       </div>
+      <ShareResultOption checked={withResult} onChange={setWithResult} />
       {shared && (
         <div className="share-result" role="status">
           {shared.copied ? 'Link copied: ' : 'Copy this link: '}

@@ -1,4 +1,5 @@
-// Training loss per iteration, raw (faint) and smoothed, on a linear or log scale, x in epochs.
+// Training loss per iteration, raw (faint) and smoothed, on a linear or log scale, x in epochs; an
+// imported run's smoothed loss as an overlay (orange, src/ui/workbench/overlay.ts).
 // Drawn from a decimated copy of the record (a few hundred points whatever the run's length). The plot
 // redraws from a deferred value (useDeferredValue), so React renders it in interruptible slices rather
 // than in one long task.
@@ -7,6 +8,7 @@ import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YA
 import type { RunRecord } from '../state/store.ts';
 import { decimateEvery, decimateMinMax, linearTicks, logTicks, type XY } from './chart-data.ts';
 import { useLab } from './store-context.tsx';
+import { overlayLoss } from './workbench/overlay.ts';
 
 const MAX_RAW_POINTS = 800;
 const MAX_SMOOTH_POINTS = 400;
@@ -58,6 +60,8 @@ export function LossChart() {
   const [scale, setScale] = useState<'linear' | 'log'>('linear');
   // `deferredRevision` says the (mutable) record grew.
   const view = useMemo(() => lossView(record), [record, deferredRevision]);
+  const overlayRun = useLab((s) => s.overlay);
+  const overlay = useMemo(() => (overlayRun ? overlayLoss(overlayRun.bundle.steps) : EMPTY), [overlayRun]);
 
   return (
     <section
@@ -67,6 +71,7 @@ export function LossChart() {
       data-points={view.n}
       data-first-loss={view.firstLoss}
       data-last-loss={view.lastLoss}
+      data-overlay-points={overlay.length}
     >
       <div className="chart-head">
         <h2 id="loss-title">Training loss</h2>
@@ -79,7 +84,7 @@ export function LossChart() {
         </div>
       </div>
       <div className="chart-box">
-        <LossPlot view={view} scale={scale} />
+        <LossPlot view={view} scale={scale} overlay={overlay} />
       </div>
       <p className="chart-caption" data-testid="loss-caption">
         {view.n === 0
@@ -97,10 +102,12 @@ const LINEAR_DOMAIN: [number, 'auto'] = [0, 'auto'];
 const tick = (v: number) => String(Number(v.toPrecision(3)));
 const tooltipValue = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : String(v));
 const tooltipLabel = (v: unknown) => `epoch ${typeof v === 'number' ? v.toFixed(3) : String(v)}`;
+const EMPTY: XY[] = [];
 
 /** The recharts plot; mounted from the start (empty before a run) so its first mount is not during training. */
-const LossPlot = memo(function LossPlot({ view, scale }: { view: LossView; scale: 'linear' | 'log' }) {
-  const xTicks = useMemo(() => linearTicks(view.xMax), [view.xMax]);
+const LossPlot = memo(function LossPlot({ view, scale, overlay }: { view: LossView; scale: 'linear' | 'log'; overlay: XY[] }) {
+  const xMax = Math.max(view.xMax, overlay[overlay.length - 1]?.x ?? 0);
+  const xTicks = useMemo(() => linearTicks(xMax), [xMax]);
   const xDomain = useMemo(() => [0, xTicks[xTicks.length - 1]], [xTicks]);
   // The log axis moves only when the range grows or shrinks past a power-of-1.25 step.
   const q = (v: number) => 1.25 ** Math.round(Math.log(v) / Math.log(1.25));
@@ -121,6 +128,9 @@ const LossPlot = memo(function LossPlot({ view, scale }: { view: LossView; scale
         <Tooltip formatter={tooltipValue} labelFormatter={tooltipLabel} />
         <Line data={view.raw} dataKey="y" name="loss" stroke="#93c5fd" strokeWidth={1} dot={false} isAnimationActive={false} />
         <Line data={view.smooth} dataKey="y" name="smoothed" stroke="#1d4ed8" strokeWidth={2} dot={false} isAnimationActive={false} />
+        {overlay.length > 0 && (
+          <Line data={overlay} dataKey="y" name="imported (smoothed)" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={false} isAnimationActive={false} />
+        )}
       </LineChart>
     </ResponsiveContainer>
   );

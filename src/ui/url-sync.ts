@@ -1,7 +1,9 @@
 // Keeps the address bar equal to the configuration (history.replaceState, no navigation), so the URL
-// can be shared at any moment.
+// can be shared at any moment (with the opened link's claim, while the configuration is the claim's).
 import { formatConfigQuery } from '../state/config.ts';
 import type { LabStore } from '../state/store.ts';
+import { withClaim } from '../state/claim.ts';
+import { activeClaim } from '../state/workbench.ts';
 
 export function shareUrl(query: string): string {
   const url = new URL(window.location.href);
@@ -13,7 +15,9 @@ export function shareUrl(query: string): string {
 export function startUrlSync(store: LabStore): () => void {
   let last = '';
   const write = () => {
-    const query = formatConfigQuery(store.getState().config);
+    // The opened link's claimed result stays in the address bar while the configuration is still its own.
+    const state = store.getState();
+    const query = withClaim(formatConfigQuery(state.config), activeClaim(state) ?? null);
     if (query === last) return;
     last = query;
     const url = new URL(window.location.href);
