@@ -19,6 +19,7 @@ import {
 import { solverDefaultsFor, type ProtocolName } from '../train/protocols.ts';
 import { LossSmoother } from '../ui/chart-data.ts';
 import { workbenchSlice, type WorkbenchSlice } from './workbench.ts';
+import { runsSlice, type RunsOptions, type RunsSlice } from './runs-slice.ts';
 import type {
   BackendChoice,
   BackendInfo,
@@ -109,7 +110,7 @@ export interface WeightsSlice {
   loadWeights(files: File[]): Promise<void>;
 }
 
-export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice & WorkbenchSlice;
+export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice & WorkbenchSlice & RunsSlice;
 export type LabStore = StoreApi<LabState>;
 
 type Set = StoreApi<LabState>['setState'];
@@ -336,13 +337,14 @@ function eventHandler(store: LabStore): (e: EngineEvent) => void {
 }
 
 /** The store, connected to an engine (the worker client on the page; the in-thread engine in tests). */
-export function createLabStore(engine: LabEngine, initialQuery = ''): LabStore {
+export function createLabStore(engine: LabEngine, initialQuery = '', runs: RunsOptions = {}): LabStore {
   const store = createStore<LabState>()((set, get) => ({
     ...configSlice(set, get, initialQuery),
     ...engineSlice(set, engine),
     ...runSlice(set, get, engine),
     ...weightsSlice(set, get, engine),
     ...workbenchSlice(set, get, engine, initialQuery), // src/state/workbench.ts (issue 6)
+    ...runsSlice(set, get, engine, runs), // src/state/runs-slice.ts (issue 5): run history, resume, failures
   }));
   engine.subscribe(eventHandler(store));
   return store;
