@@ -157,7 +157,7 @@ describe('the Runs list', () => {
     });
     tab.store.getState().setRunOptions({ maxSteps: 400, evalLimit: 16, checkpointEvery: 6 });
     const training = tab.store.getState().train();
-    await until(() => tab.store.getState().runNotice?.kind === 'interrupted');
+    await until(() => tab.store.getState().runs.some((r) => r.status === 'interrupted'));
     const s = tab.store.getState();
     expect(s.runNotice!.message).toMatch(/training worker stopped unexpectedly.*last checkpoint \(step (6|12|18)\): Resume continues from there/);
     expect(s.phase).toBe('ended');

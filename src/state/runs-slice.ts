@@ -162,11 +162,14 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
     return history;
   };
 
+  let listing = 0;
   const refresh = async () => {
     const store = await db();
     if (!store) return;
+    const mine = ++listing;
     try {
-      set({ runs: await store.listRuns(), runsState: 'ready' });
+      const runs = await store.listRuns();
+      if (mine === listing) set({ runs, runsState: 'ready' }); // a later listing may have started after a write
     } catch (e) {
       set({ runsError: message(e) });
     }
