@@ -38,8 +38,14 @@ export interface BenchRecord {
   minMs?: number;
   /** Extra configuration beyond depth (block variant, shortcut, memory format, ...). */
   variant?: string;
-  /** Peak tf.memory() bytes during one step (model, optimiser state and every live tensor). */
+  /**
+   * Peak tf.memory().numBytes during one step (model, optimiser state and every live tensor). tfjs
+   * counts bytes per tensor object, so a buffer shared by several tensors (reshapes, tensors saved by
+   * two ops) counts more than once: an upper bound of the buffers' size.
+   */
   peakBytes?: number;
+  /** wasm: the wasm heap's size after the steps, the memory the buffers really took (process peak so far). */
+  heapBytes?: number;
   /** 'loop': tensors alive after the last step minus after the first measured one (0 = no leak). */
   tensorDrift?: number;
   /** 'loop': steps the drift was measured over. */
@@ -83,7 +89,15 @@ export function randomSplit(n: number, seed: number): CifarSplit {
 export interface StepTiming {
   times: number[];
   peakBytes: number;
+  /** wasm: the size of the wasm heap after the steps (it only grows: the process's peak so far). */
+  heapBytes?: number;
   syncReads?: number;
+}
+
+/** The wasm backend's heap size in bytes, or undefined on other backends. */
+export function wasmHeapBytes(): number | undefined {
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8?.buffer.byteLength;
 }
 
 export interface StepOptions {
@@ -146,7 +160,8 @@ export async function timeBareSteps(exp: Experiment, split: CifarSplit, stats: D
     let peakBytes = NaN;
     if (opts.peak !== false) peakBytes = (await tf.profile(step)).peakBytes;
     const syncReads = opts.countSyncReads ? await countReads(step) : undefined;
-    return { times, peakBytes, ...(syncReads !== undefined ? { syncReads } : {}) };
+    const heapBytes = wasmHeapBytes();
+    return { times, peakBytes, ...(heapBytes !== undefined ? { heapBytes } : {}), ...(syncReads !== undefined ? { syncReads } : {}) };
   } finally {
     model.dispose();
     solver.dispose();

@@ -13,7 +13,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { experimentFor, median, randomSplit } from './core.ts';
+import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -58,7 +58,7 @@ for (const k of prof.kernels) {
   e.n++;
   byName.set(k.name, e);
 }
-console.log(`${a.backend} resnet${a.depth} b${a.batch}${a.extra ? ` ${a.extra}` : ''}: step ${median(wall).toFixed(0)} ms (median of ${wall.length}), kernels ${total.toFixed(0)} ms, peak ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB`);
+console.log(`${a.backend} resnet${a.depth} b${a.batch}${a.extra ? ` ${a.extra}` : ''}: step ${median(wall).toFixed(0)} ms (median of ${wall.length}), kernels ${total.toFixed(0)} ms, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`);
 for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, Number(a.top))) {
   console.log(`${name.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n}`);
 }

@@ -100,6 +100,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         minMs: Math.min(...t.times),
         ...(p.extra ? { variant: p.extra } : {}),
         ...(Number.isFinite(t.peakBytes) ? { peakBytes: t.peakBytes } : {}),
+        ...(t.heapBytes !== undefined ? { heapBytes: t.heapBytes } : {}),
         ...(t.syncReads !== undefined ? { syncReads: t.syncReads } : {}),
         note: noteOf(p.note, p.budgetMs !== undefined && t.times.length < p.steps && `stopped after ${t.times.length} steps (time budget)`),
       });
