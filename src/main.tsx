@@ -4,6 +4,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createLabEngine } from './worker/client.ts';
 import { createLabStore } from './state/store.ts';
+import { openRunStore } from './storage/run-store.ts';
+import { startVisibilityWatch } from './ui/runs/visibility.ts';
 import { App } from './ui/App.tsx';
 import { LabStoreProvider } from './ui/store-context.tsx';
 import { startUrlSync } from './ui/url-sync.ts';
@@ -11,8 +13,10 @@ import { savedBackendChoice, startBackend } from './ui/backend-memory.ts';
 import './ui/styles.css';
 
 const engine = createLabEngine();
-const store = createLabStore(engine, window.location.search);
+// The run history: the worker records runs; the page lists them and offers Resume (src/state/runs-slice.ts).
+const store = createLabStore(engine, window.location.search, { openHistory: () => openRunStore() });
 startUrlSync(store);
+startVisibilityWatch(store);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

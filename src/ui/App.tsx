@@ -9,6 +9,8 @@ import { RunStatus } from './RunStatus.tsx';
 import { UrlNotice } from './UrlNotice.tsx';
 import { WeightsPanel } from './WeightsPanel.tsx';
 import { Workbench } from './workbench/Workbench.tsx';
+import { RunNotices } from './runs/RunNotices.tsx';
+import { RunsPanel } from './runs/RunsPanel.tsx';
 
 export function App() {
   return (
@@ -21,6 +23,7 @@ export function App() {
         </p>
       </header>
       <UrlNotice />
+      <RunNotices />
       <main className="layout">
         <ExperimentPanel />
         <div className="results">
@@ -34,6 +37,7 @@ export function App() {
           <WeightsPanel />
         </aside>
       </main>
+      <RunsPanel />
       <Workbench />
     </div>
   );

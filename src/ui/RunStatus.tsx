@@ -21,6 +21,7 @@ export function RunStatus() {
   const backend = useLab((s) => s.backend);
   const trainError = useLab((s) => s.errors.train);
   const evalProgress = useLab((s) => s.evalProgress);
+  const shownRun = useLab((s) => s.shownRun);
 
   const status = record ? liveStatus(record) : undefined;
   const state =
@@ -31,6 +32,11 @@ export function RunStatus() {
       <h2 id="status-title">
         Run <span className={`phase phase-${phase}`} data-testid="run-phase">{state}</span>
       </h2>
+      {shownRun && (
+        <p className="small muted" data-testid="shown-run">
+          Saved run “{shownRun.name}”, opened from the Runs list.
+        </p>
+      )}
       {status ? (
         <>
           <dl className="status-grid">

@@ -2,7 +2,7 @@
 // IndexedDB as it goes, and an interrupted run is continued from its last checkpoint.
 //
 // RunHistory opens the run store once (lazily) and starts one RunRecorder per run. The recorder
-// buffers steps and appends them every STEP_CHUNK steps, records each evaluation, checkpoints when
+// buffers steps and appends them every STEP_CHUNK steps (or 10 s), records each evaluation, checkpoints when
 // due (every epoch end, every CHECKPOINT_INTERVAL_MS of wall-clock time, on pause and stop, and every
 // `checkpointEvery` steps when a test asks), and at the end stores the final weights and the status.
 // Writes go through one queue in call order, so a checkpoint is never stored before the steps it
@@ -21,8 +21,9 @@ import type { NewRun, RunStore, StepPoint as StoredStep, StoredCheckpoint } from
 import type { Trainer, TrainerCheckpoint } from '../train/trainer.ts';
 import type { EngineEvent, EpochPoint, RunEnd, StepPoint } from './protocol.ts';
 
-/** Steps per appended chunk. */
+/** Steps per appended chunk, or fewer when SERIES_FLUSH_MS have passed since the last one. */
 export const STEP_CHUNK = 100;
+export const SERIES_FLUSH_MS = 10_000;
 /** Longest wall-clock time between two checkpoints while training. */
 export const CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
@@ -180,6 +181,7 @@ export class RunRecorder {
   private queue: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private lastCheckpointAt: number;
+  private lastFlushAt: number;
   private lastCheckpointStep = 0;
   private epochEnded = false;
   /** Last step handed to step(): checkpoints need every step up to the trainer's iteration reported. */
@@ -200,6 +202,7 @@ export class RunRecorder {
     this.storedId = meta.id;
     this.now = options.now ?? Date.now;
     this.lastCheckpointAt = this.now();
+    this.lastFlushAt = this.lastCheckpointAt;
   }
 
   /** @internal After a resume from the checkpoint at `step`. */
@@ -229,7 +232,7 @@ export class RunRecorder {
   step(p: StepPoint): void {
     this.buffer.push({ step: p.step, loss: p.loss, lr: p.lr, trainError: p.trainError, epochFloat: p.epoch, ms: p.ms });
     this.reported = p.step;
-    if (this.buffer.length >= STEP_CHUNK) void this.flushSteps();
+    if (this.buffer.length >= STEP_CHUNK || this.now() - this.lastFlushAt >= SERIES_FLUSH_MS) void this.flushSteps();
   }
 
   epoch(p: EpochPoint): void {
@@ -239,6 +242,7 @@ export class RunRecorder {
 
   /** Queues the buffered steps; on failure they go back to the buffer and are retried with the next chunk. */
   private flushSteps(): Promise<void> {
+    this.lastFlushAt = this.now();
     return this.enqueue('the steps', async () => {
       if (this.buffer.length === 0) return;
       const points = this.buffer;
