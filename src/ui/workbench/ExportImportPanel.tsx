@@ -67,7 +67,11 @@ export function ExportImportPanel() {
           }}
         />
       </div>
-      {!record && <p className="muted small">Export needs a run (paused or ended). Import takes a .rlab bundle from this lab or its CLI (`lab queue`).</p>}
+      {!record && (
+        <p className="muted small">
+          Export needs a run (paused or ended). Import takes a .rlab bundle from this lab or its CLI (<code>lab queue</code>).
+        </p>
+      )}
       {busy && (
         <p className="muted" role="status">
           Preparing the files…
