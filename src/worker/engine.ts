@@ -396,7 +396,7 @@ export class Engine implements LabEngine {
       });
     } catch (e) {
       flush();
-      const lost = this.host.deviceLost?.();
+      const lost = await this.deviceLost(backend.backend);
       const saved = recorder ? ' The run is saved up to its last checkpoint and can be resumed.' : '';
       if (lost !== undefined) {
         summary = { runId, end: 'interrupted', steps: trainer.iteration, message: `The GPU device was lost (${lost}) at step ${trainer.iteration}.${saved}` };
@@ -430,6 +430,17 @@ export class Engine implements LabEngine {
     if (!run) return;
     run.stopRequested = true;
     run.wake?.();
+  }
+
+  /** Why the GPU device was lost, if it was: its `lost` promise may settle a moment after the failed read. */
+  private async deviceLost(backend: string): Promise<string | undefined> {
+    if (!this.host.deviceLost || (backend !== 'webgpu' && backend !== 'webgl')) return undefined;
+    for (let i = 0; i < 10; i++) {
+      const reason = this.host.deviceLost();
+      if (reason !== undefined) return reason;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
   }
 
   /** A run's final weights as stored in the history (.safetensors bytes, as a run bundle carries them). */
