@@ -42,7 +42,10 @@ export function ExportImportPanel() {
   const importError = useLab((s) => s.importError);
   const input = useRef<HTMLInputElement>(null);
   const links = useFileLinks(exported?.files);
-  const canExport = Boolean(record) && (phase === 'paused' || phase === 'ended') && !busy;
+  const notes = useLab((s) => s.runNotes);
+  // Only a run trained in this page can be exported here; one opened from the Runs list cannot (yet).
+  const live = Boolean(record && notes && notes.runId === record.runId);
+  const canExport = live && (phase === 'paused' || phase === 'ended') && !busy;
 
   return (
     <section className="panel export" aria-labelledby={`${id}-title`}>
@@ -72,6 +75,7 @@ export function ExportImportPanel() {
           Export needs a run (paused or ended). Import takes a .rlab bundle from this lab or its CLI (<code>lab queue</code>).
         </p>
       )}
+      {record && !live && <p className="muted small">This run was opened from the run history: only a run trained in this page can be exported here.</p>}
       {busy && (
         <p className="muted" role="status">
           Preparing the files…
