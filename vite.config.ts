@@ -1,6 +1,9 @@
 // Vite configuration of the lab (the web app): React, the training worker as an ES module, and the
 // cross-origin-isolation headers that let tfjs-wasm use threads (SharedArrayBuffer), sent by both the
 // dev server (`npm run dev`, `npm start`) and the production preview (`vite preview`, used by e2e).
+// The production build also carries a Content-Security-Policy (a header from `vite preview`, and a
+// <meta> tag in dist/index.html for any other static host); the dev server has none, since Vite's
+// React refresh injects an inline script there.
 //
 // The CIFAR-10 files that `npm run data` puts in public/data (184 MB) are served from there by the dev
 // server and the preview, but are not copied into dist/: a build stays small, and the page falls back to
@@ -18,6 +21,42 @@ const CROSS_ORIGIN_ISOLATION = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
+
+/**
+ * The production build's Content-Security-Policy: no 'unsafe-eval', no inline scripts, nothing from
+ * another host. What the lab needs beyond 'self', and why:
+ *  - script-src 'wasm-unsafe-eval': compiling WebAssembly (tfjs-wasm's .wasm binaries) is blocked by
+ *    any script-src without it; it allows WebAssembly.compile/instantiate only, not eval or Function.
+ *  - script-src blob: and worker-src blob: tfjs-wasm's threads (pthreads) are Workers started from a
+ *    blob: URL holding its worker script, and each then importScripts() the backend's factory, which
+ *    tfjs hands over as a Blob (the source text of one function). Without them the wasm backend does
+ *    not start. Only the page's own code (tfjs) makes these blob: URLs.
+ *  - img-src data: blob: test images drawn by the workbench, and downloads prepared as blob: URLs.
+ *  - style-src 'self': the CSS file only; React's style props go through the CSSOM, which CSP allows.
+ * frame-ancestors is header-only (a <meta> CSP ignores it), so the meta tag leaves it out.
+ */
+const CSP_DIRECTIVES = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval' blob:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "img-src 'self' data: blob:",
+  "style-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+];
+export const CONTENT_SECURITY_POLICY = [...CSP_DIRECTIVES, "frame-ancestors 'none'"].join('; ');
+
+/** Writes the policy into the built index.html as a <meta http-equiv> tag (build only). */
+function cspMetaTag(): Plugin {
+  return {
+    name: 'resnet-lab:csp-meta',
+    apply: 'build',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP_DIRECTIVES.join('; ') }, injectTo: 'head-prepend' }],
+  };
+}
 
 const PUBLIC_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), 'public');
 const DATA_DIR = join(PUBLIC_DIR, 'data');
@@ -70,9 +109,9 @@ function publicWithoutData(): Plugin {
 const KEEP_NAMES = { output: { minify: { compress: false, mangle: false, codegen: true } } };
 
 export default defineConfig({
-  plugins: [react(), publicWithoutData()],
+  plugins: [react(), publicWithoutData(), cspMetaTag()],
   server: { headers: CROSS_ORIGIN_ISOLATION },
-  preview: { headers: CROSS_ORIGIN_ISOLATION },
+  preview: { headers: { ...CROSS_ORIGIN_ISOLATION, 'Content-Security-Policy': CONTENT_SECURITY_POLICY } },
   build: { copyPublicDir: false, target: 'es2022', chunkSizeWarningLimit: 4096, rolldownOptions: KEEP_NAMES },
   worker: { format: 'es', rolldownOptions: KEEP_NAMES },
   // tfjs-wasm finds its .wasm files through URLs given at run time; pre-bundling would move its JS away from them.

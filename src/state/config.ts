@@ -99,7 +99,7 @@ function num(min: number, max: number, what: string, integer = false) {
     if (!Number.isFinite(v)) throw new Error(`${what} must be a finite number`);
     if (integer && !Number.isInteger(v)) throw new Error(`${what} must be a whole number`);
     if (v < min || v > max) throw new Error(`${what} must be between ${min} and ${max}`);
-    return v;
+    return v === 0 ? 0 : v; // "-0" is 0: the URL writes it as "0" (found by src/state/url-fuzz.test.ts)
   };
 }
 
