@@ -1,30 +1,8 @@
-// The page's entry: one training engine (the worker), one store, the URL kept in sync, then the UI.
-// Start-up loads the data (public/data, else the demo sample) and picks the backend in the worker.
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { createLabEngine } from './worker/client.ts';
-import { createLabStore } from './state/store.ts';
-import { openRunStore } from './storage/run-store.ts';
-import { startVisibilityWatch } from './ui/runs/visibility.ts';
-import { App } from './ui/App.tsx';
-import { LabStoreProvider } from './ui/store-context.tsx';
-import { startUrlSync } from './ui/url-sync.ts';
-import { savedBackendChoice, startBackend } from './ui/backend-memory.ts';
-import './ui/styles.css';
+// The page's entry. tfjs-core reads the page's query string as it loads (its `tfjsflags` debug flags)
+// and throws on a malformed %-escape, which would leave a blank page for a link like "?depth=5%E0%A4%A".
+// So this entry imports nothing that loads tfjs: it first makes the address bar safe (url-guard.ts),
+// then loads the page (boot.tsx), which still sees the query as it was opened, for its notice.
+import { guardAddressBar } from './ui/url-guard.ts';
 
-const engine = createLabEngine();
-// The run history: the worker records runs; the page lists them and offers Resume (src/state/runs-slice.ts).
-const store = createLabStore(engine, window.location.search, { openHistory: () => openRunStore() });
-startUrlSync(store);
-startVisibilityWatch(store);
-
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <LabStoreProvider store={store}>
-      <App />
-    </LabStoreProvider>
-  </StrictMode>,
-);
-
-void store.getState().loadData({ kind: 'served' });
-void startBackend(store, savedBackendChoice());
+const openedQuery = guardAddressBar();
+void import('./boot.tsx').then(({ boot }) => boot(openedQuery));

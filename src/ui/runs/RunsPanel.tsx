@@ -156,7 +156,7 @@ export function RunsPanel() {
       </h2>
       <CheckpointOptions />
       {lastCheckpoint && lastCheckpoint.storedId === liveStoredId && (
-        <p className="small muted" data-testid="last-checkpoint" data-step={lastCheckpoint.step}>
+        <p className="small muted" data-testid="last-checkpoint" data-step={lastCheckpoint.step} data-tensors={lastCheckpoint.tensors}>
           Last checkpoint of the current run: step {count(lastCheckpoint.step)}, {new Date(lastCheckpoint.at).toLocaleTimeString('en-GB')}.
         </p>
       )}
