@@ -55,9 +55,13 @@ export interface BenchRecord {
   overhead?: number;
   /** 'train-step' on a GPU backend: synchronous GPU-to-CPU reads (readSync/dataSync) during one step. */
   syncReads?: number;
-  /** 'train-step': ours / PyTorch's best (channels-last or default) for the same model and batch. */
+  /** 'train-step', 'loop': ours / PyTorch's best median (channels-last or default), same model and batch. */
   vsPytorch?: number;
+  /** The same with the fastest step of each (steadier on a shared machine). */
+  vsPytorchFastest?: number;
   note?: string;
+  /** Why the measurement could not be made (then medianMs is NaN, null in JSON). */
+  failed?: string;
 }
 
 export function median(xs: readonly number[]): number {

@@ -51,7 +51,7 @@ export function makePlan(quick: boolean): BenchPlan {
       loop: R(20, 128, 1, 5),
       variants: [],
       drift: R(8, 16, 2, 60, { note: 'ResNet-8 at batch 16 (60 steps with --quick)' }),
-      browserBackends: ['wasm', 'webgl', 'webgpu'],
+      browserBackends: ['wasm', 'webgl'],
       dataBatches: 100,
       evalImages: 1000,
       evalDepths: [20],
@@ -79,7 +79,7 @@ export function makePlan(quick: boolean): BenchPlan {
     browserBackends: ['wasm', 'webgl', 'webgpu', 'cpu'],
     dataBatches: 400,
     evalImages: 10_000,
-    evalDepths: [20, 110],
+    evalDepths: [20],
     torch: { depths: [20, 56, 110], batch: 128, warmup: 3, steps: 10 },
   };
 }

@@ -43,6 +43,14 @@ export function pytorchBest(records: readonly BenchRecord[], model: string, batc
     .sort((a, b) => a.medianMs - b.medianMs)[0];
 }
 
+/** PyTorch's fastest single step for a model and batch (over memory formats). */
+export function pytorchFastest(records: readonly BenchRecord[], model: string, batch: number): number | undefined {
+  const ms = records
+    .filter((r) => r.backend === 'pytorch-cpu' && r.what === 'train-step' && r.model === model && r.batch === batch)
+    .map((r) => r.minMs ?? r.medianMs);
+  return ms.length > 0 ? Math.min(...ms) : undefined;
+}
+
 /**
  * The loop's cost over the bare step: fastest loop step / fastest bare step when both are known, else
  * the medians. On a shared machine other processes only ever add time, so the fastest of several
@@ -55,16 +63,18 @@ export function overheadOf(loop: BenchRecord, bare: BenchRecord): number {
 /** Fills vsPytorch (train-step and loop records) and the loop's bareMs / overhead. Returns new records. */
 export function addRatios(records: readonly BenchRecord[]): BenchRecord[] {
   return records.map((r) => {
-    if (r.backend === 'pytorch-cpu') return r;
+    if (r.backend === 'pytorch-cpu' || r.failed) return r;
     const out: BenchRecord = { ...r };
     if (r.what === 'train-step' || r.what === 'loop') {
       const pt = pytorchBest(records, r.model, r.batch);
       if (pt) out.vsPytorch = r.medianMs / pt.medianMs;
+      const fastest = pytorchFastest(records, r.model, r.batch);
+      if (fastest !== undefined && r.minMs !== undefined) out.vsPytorchFastest = r.minMs / fastest;
     }
     // Drift loops (small models, few steps on software GPUs) are not overhead measurements.
-    if (r.what === 'loop' && r.bareMs === undefined && r.tensorDrift === undefined) {
+    if (r.what === 'loop' && r.tensorDrift === undefined) {
       const bare = records.find(
-        (b) => b.what === 'train-step' && b.backend === r.backend && b.context === r.context && b.model === r.model && b.batch === r.batch && !b.variant,
+        (b) => b.what === 'train-step' && !b.failed && b.backend === r.backend && b.context === r.context && b.model === r.model && b.batch === r.batch && !b.variant,
       );
       if (bare) {
         out.bareMs = bare.medianMs;
@@ -95,14 +105,18 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
   const pt20 = pytorchBest(records, 'resnet20', 128);
 
   // 1. ResNet-20 at 128 in the lab's loop in the browser worker: <= 4x (then 3x) PyTorch's best.
-  const labLoops = records.filter((r) => r.what === 'loop' && r.context === 'browser-worker' && r.model === 'resnet20' && r.batch === 128);
-  if (pt20 && labLoops.length > 0) {
-    const worst = Math.max(...labLoops.map((r) => r.medianMs / pt20.medianMs));
-    const main = labLoops.find((r) => !r.variant);
-    const mainRatio = main ? main.medianMs / pt20.medianMs : worst;
+  //    Judged on the fastest steps of both (other processes on a shared machine only add time, and
+  //    PyTorch's two OpenMP threads suffer most from it); the medians' ratio is shown too.
+  const labLoops = records.filter((r) => r.what === 'loop' && r.context === 'browser-worker' && r.model === 'resnet20' && r.batch === 128 && r.tensorDrift === undefined);
+  const ptFast = pytorchFastest(records, 'resnet20', 128);
+  if (pt20 && ptFast !== undefined && labLoops.length > 0) {
+    const ratio = (r: BenchRecord) => (r.minMs ?? r.medianMs) / ptFast;
+    const worst = Math.max(...labLoops.map(ratio));
+    const main = labLoops.find((r) => !r.variant) ?? labLoops[0]!;
     const detail =
-      `lab loop ${main ? f1(main.medianMs) : '?'} ms vs PyTorch ${f1(pt20.medianMs)} ms (${pt20.variant}): ${f2(mainRatio)}x` +
-      (labLoops.length > 1 ? `; worst of ${labLoops.length} block/shortcut variants ${f2(worst)}x` : '');
+      `fastest steps: lab loop ${f1(main.minMs ?? main.medianMs)} ms vs PyTorch ${f1(ptFast)} ms: ${f2(ratio(main))}x` +
+      (labLoops.length > 1 ? `; worst of ${labLoops.length} block/shortcut variants ${f2(worst)}x` : '') +
+      `; medians ${f1(main.medianMs)} vs ${f1(pt20.medianMs)} ms (${pt20.variant}): ${f2(main.medianMs / pt20.medianMs)}x`;
     targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 4x PyTorch', met: worst <= 4, detail });
     targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 3x PyTorch (stretch)', met: worst <= 3, detail });
   } else {
@@ -123,7 +137,9 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
   for (const ctx of ['browser-worker', 'node'] as const) {
     const r20 = find(records, (r) => r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet20' && r.batch === 128 && !r.variant);
     const r110 = find(records, (r) => r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet110' && r.batch === 128 && !r.variant);
-    if (r20 && r110) {
+    if (r20 && r110?.failed) {
+      targets.push({ name: `ResNet-110 / ResNet-20 step <= 5.5 (wasm, ${ctx})`, met: false, detail: `ResNet-110 at batch 128 failed: ${r110.failed}` });
+    } else if (r20 && r110) {
       const ratio = r110.medianMs / r20.medianMs;
       targets.push({ name: `ResNet-110 / ResNet-20 step <= 5.5 (wasm, ${ctx})`, met: ratio <= 5.5, detail: `${f1(r110.medianMs)} / ${f1(r20.medianMs)} ms = ${f2(ratio)}` });
     }
@@ -175,9 +191,12 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
     ['resnet110', 1277],
   ] as const) {
     // The wasm heap is what the buffers really took; tf.memory() counts shared buffers once per tensor.
+    const failed = records.find((x) => x.what === 'train-step' && x.model === model && x.batch === 128 && !x.variant && x.failed);
     const rs = records.filter((x) => x.what === 'train-step' && x.model === model && x.batch === 128 && !x.variant && (x.heapBytes ?? x.peakBytes) !== undefined);
     const r = rs.find((x) => x.context === 'browser-worker') ?? rs[0];
-    if (r) {
+    if (failed) {
+      targets.push({ name: `${model} b128 tensor memory <= ${limit} MiB`, met: false, detail: `${failed.backend}, ${failed.context}: ${failed.failed}` });
+    } else if (r) {
       const bytes = r.heapBytes ?? r.peakBytes!;
       targets.push({
         name: `${model} b128 tensor memory <= ${limit} MiB`,
@@ -236,19 +255,21 @@ export function markdown(res: BenchResults): string {
   lines.push('');
   lines.push(
     table(
-      ['model', 'batch', 'backend', 'where', 'threads', 'median ms', 'images/s', 'x PyTorch', 'tf.memory peak MiB', 'wasm heap MiB', 'note'],
+      ['model', 'batch', 'backend', 'where', 'threads', 'median ms', 'fastest ms', 'images/s', 'x PyTorch (medians)', 'x PyTorch (fastest)', 'tf.memory peak MiB', 'wasm heap MiB', 'note'],
       steps.map((r) => [
         r.model + (r.variant ? ` ${r.variant}` : ''),
         String(r.batch),
         backendLabel(r),
         where(r),
         String(r.threads),
-        f1(r.medianMs),
-        int(r.imagesPerSec),
+        r.failed ? '**failed**' : f1(r.medianMs),
+        r.minMs !== undefined ? f1(r.minMs) : '',
+        r.failed ? '' : int(r.imagesPerSec),
         r.vsPytorch !== undefined ? f2(r.vsPytorch) : '',
+        r.vsPytorchFastest !== undefined ? f2(r.vsPytorchFastest) : '',
         r.peakBytes !== undefined ? f1(r.peakBytes / MiB) : '',
         r.heapBytes !== undefined ? f1(r.heapBytes / MiB) : '',
-        [r.steps !== undefined ? `${r.steps} steps` : '', r.syncReads !== undefined ? `${r.syncReads} sync reads` : '', r.note ?? ''].filter(Boolean).join('; '),
+        [r.failed ?? '', r.steps !== undefined ? `${r.steps} steps` : '', r.syncReads !== undefined ? `${r.syncReads} sync reads` : '', r.note ?? ''].filter(Boolean).join('; '),
       ]),
     ),
   );
@@ -291,4 +312,56 @@ export function markdown(res: BenchResults): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/**
+ * The README's "Speed" section body: the command, the targets and the training-step rows of the best
+ * backends (the rest is in bench/RESULTS.md).
+ */
+export function readmeSection(res: BenchResults): string {
+  const { meta, results, targets } = res;
+  const lines: string[] = [];
+  lines.push('```sh');
+  lines.push('npm run bench             # about 15 minutes on 2 cores: PyTorch, Node (wasm, cpu), Chromium worker (wasm, WebGL, WebGPU, cpu)');
+  lines.push('npm run bench -- --quick  # under 3 minutes: ResNet-20 only, no WebGPU, fewer steps');
+  lines.push('```');
+  lines.push('');
+  lines.push(
+    `It writes \`bench-results/latest.json\` (one record per measurement) and \`bench/RESULTS.md\` (every table); ` +
+      '`--install-torch` lets it `apt-get install python3-torch` when no Python has PyTorch (it is skipped otherwise). ' +
+      `Latest full run, ${meta.date}, \`${meta.command}\`, ${meta.cpu}, ${meta.cores} cores, load average ${meta.loadAvgStart.map(f2).join(' ')} at the start ` +
+      '(the machine was shared with other work: single numbers are noisy; ratios come from the same run):',
+  );
+  lines.push('');
+  lines.push(table(['target (issue 4)', 'met', 'numbers'], targets.map((t) => [t.name, t.met === undefined ? '-' : t.met ? 'yes' : '**no**', t.detail])));
+  lines.push('');
+  const rows = results.filter(
+    (r) => r.what === 'train-step' && r.batch === 128 && !(r.variant && r.backend !== 'pytorch-cpu') && (r.backend === 'wasm' || r.backend === 'pytorch-cpu'),
+  );
+  lines.push(
+    table(
+      ['training step, batch 128', 'backend', 'where', 'threads', 'median ms', 'fastest ms', 'x PyTorch (medians)', 'x PyTorch (fastest)'],
+      rows.map((r) => [
+        r.model + (r.variant ? ` (${r.variant})` : ''),
+        r.backend,
+        where(r),
+        String(r.threads),
+        r.failed ? `failed: ${r.failed}` : f1(r.medianMs),
+        r.minMs !== undefined ? f1(r.minMs) : '',
+        r.vsPytorch !== undefined ? f2(r.vsPytorch) : '',
+        r.vsPytorchFastest !== undefined ? f2(r.vsPytorchFastest) : '',
+      ]),
+    ),
+  );
+  return lines.join('\n');
+}
+
+/** Replaces the body of the "## Speed" section of a README text (up to the next "## " heading). */
+export function replaceSpeedSection(readme: string, body: string): string {
+  const start = readme.indexOf('\n## Speed\n');
+  if (start < 0) throw new Error('README has no "## Speed" section to update.');
+  const bodyStart = start + '\n## Speed\n'.length;
+  const next = readme.indexOf('\n## ', bodyStart);
+  const end = next < 0 ? readme.length : next + 1;
+  return readme.slice(0, bodyStart) + '\n' + body + '\n' + (next < 0 ? '' : '\n') + readme.slice(end);
 }

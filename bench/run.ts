@@ -11,10 +11,11 @@
 // Flags: --json FILE (default bench-results/latest.json), --md FILE (default bench/RESULTS.md),
 // --no-node, --no-browser, --no-torch, --only wasm,cpu,webgl,webgpu (backends), --no-lab (skip the lab
 // worker's loop), --torch-threads N (default: the number of cores), --install-torch (apt-get install
-// python3-torch when no Python has torch; never done otherwise).
+// python3-torch when no Python has torch; never done otherwise), --readme (put the targets and the
+// step table into README.md's "## Speed" section, only that section).
 
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,7 +24,7 @@ import { makePlan } from './plan.ts';
 import { runNodeBench } from './node.ts';
 import { runBrowserBench } from './browser.ts';
 import { findTorchPython, runTorchBench } from './pytorch.ts';
-import { addRatios, checkTargets, markdown, type BenchMeta } from './report.ts';
+import { addRatios, checkTargets, markdown, readmeSection, replaceSpeedSection, type BenchMeta } from './report.ts';
 import type { WorkerBackend } from './browser/messages.ts';
 
 const { values: args } = parseArgs({
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'torch-threads': { type: 'string' },
     'install-torch': { type: 'boolean', default: false },
+    readme: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -93,4 +95,9 @@ const mdPath = resolve(args.md);
 await mkdir(dirname(mdPath), { recursive: true });
 await writeFile(mdPath, `# Bench results\n\n${md}\n`);
 process.stdout.write(md + '\n');
+if (args.readme) {
+  const readmePath = resolve('README.md');
+  await writeFile(readmePath, replaceSpeedSection(await readFile(readmePath, 'utf8'), readmeSection(out)));
+  log(`updated the "## Speed" section of ${readmePath}`);
+}
 log(`wrote ${jsonPath} and ${mdPath}`);

@@ -69,6 +69,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
     const note = noteOf(r.note, env.dataNote);
     const rec: BenchRecord = note ? { ...r, note } : r;
     out.push(rec);
+    if (rec.failed) return;
     log(
       `  ${rec.what} ${rec.model}${rec.variant ? ` (${rec.variant})` : ''} b${rec.batch} ${rec.backend}/${rec.context}: ` +
         `${rec.medianMs.toFixed(1)} ms, ${Math.round(rec.imagesPerSec)} img/s` +
@@ -77,7 +78,12 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
     );
   };
 
-  for (const p of sections.steps) {
+  // The largest models go last: running out of the wasm heap (4 GiB) aborts the wasm module, and
+  // nothing runs on that backend afterwards.
+  const big = (p: StepPlan) => p.depth >= 110;
+  const runSteps = async (plans: StepPlan[]) => {
+  for (const p of plans) {
+    if (dead) return;
     const exp = experimentFor(p.depth, p.batch, p.extra);
     try {
       const t = await timeBareSteps(exp, data.train, stats, {
@@ -105,11 +111,26 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         note: noteOf(p.note, p.budgetMs !== undefined && t.times.length < p.steps && `stopped after ${t.times.length} steps (time budget)`),
       });
     } catch (e) {
-      log(`  train-step ${modelName(p.depth)} b${p.batch} ${backend}/${context} failed: ${(e as Error).message}`);
+      const message = (e as Error).message.split('\n')[0]!.slice(0, 200);
+      dead = /Aborted|out of bounds|out of memory/i.test(message);
+      log(`  train-step ${modelName(p.depth)} b${p.batch} ${backend}/${context} failed: ${message}`);
+      push({
+        what: 'train-step',
+        model: modelName(p.depth),
+        batch: p.batch,
+        ...base,
+        medianMs: NaN,
+        imagesPerSec: 0,
+        ...(p.extra ? { variant: p.extra } : {}),
+        failed: dead ? `the wasm module aborted (${message}): out of memory` : message,
+      });
     }
   }
+  };
+  let dead = false;
+  await runSteps(sections.steps.filter((p) => !big(p)));
 
-  if (sections.loop) {
+  if (sections.loop && !dead) {
     const lp = sections.loop;
     const loop = await timeLoop(experimentFor(lp.depth, lp.batch, lp.extra), data, stats, { warmup: lp.warmup, steps: lp.steps });
     const bare = out.find((r) => r.what === 'train-step' && r.model === modelName(lp.depth) && r.batch === lp.batch && !r.variant);
@@ -129,7 +150,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
     });
   }
 
-  if (sections.drift) {
+  if (sections.drift && !dead) {
     const dp = sections.drift;
     try {
       const drift = await timeLoop(experimentFor(dp.depth, dp.batch, dp.extra), data, stats, { warmup: dp.warmup, steps: dp.steps, evalLimit: 100 });
@@ -152,7 +173,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
     }
   }
 
-  if (sections.data) {
+  if (sections.data && !dead) {
     for (const protocol of ['gcr', 'paper', 'neon'] as const) {
       const times = timeDataPipeline(experimentFor(20, 128, `protocol=${protocol}`), data.train, stats, plan.dataBatches);
       const ms = median(times);
@@ -171,7 +192,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
     }
   }
 
-  if (sections.eval) {
+  if (sections.eval && !dead) {
     for (const depth of plan.evalDepths) {
       const images = Math.min(plan.evalImages, data.test.n);
       const ms = await timeEval(experimentFor(depth, 128), data.test, stats, images);
@@ -187,6 +208,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
       });
     }
   }
-  log(`  ${backend}/${context}: ${tf.memory().numTensors} tensors alive at the end`);
+  await runSteps(sections.steps.filter(big));
+  if (!dead) log(`  ${backend}/${context}: ${tf.memory().numTensors} tensors alive at the end`);
   return out;
 }
