@@ -56,7 +56,8 @@ describe('run bundles from and into the store', () => {
     const same = ['name', 'config', 'seed', 'backend', 'startedAt', 'endedAt', 'status', 'trainImages', 'evalLimit', 'finalTestError', 'bestTestError', 'bestEpoch', 'imagesPerSec', 'elapsedMs', 'lastStep'] as const;
     for (const k of same) expect([k, b.meta[k]]).toEqual([k, a.meta[k]]);
     expect(b.meta.producer).toBe('resnet-lab web');
-    expect(b.meta.sizes.series).toBe(a.meta.sizes.series);
+    // Sizes are estimates that include the run id, whose length varies between stores: same within 1%.
+    expect(Math.abs(b.meta.sizes.series - a.meta.sizes.series)).toBeLessThan(a.meta.sizes.series * 0.01);
     expect(await there.loadFinalWeights(imported.id)).toEqual({ format: 'safetensors', bytes: weights });
     here.close();
     there.close();
