@@ -70,6 +70,14 @@ if (!args['no-browser']) {
   browserMeta = r.meta;
 }
 
+// PyTorch once more at the end (ResNet-20 only): the machine's load changes over a long run, and the
+// ratios use PyTorch's fastest numbers of the run.
+if (!args['no-torch'] && pytorch !== undefined) {
+  const threads = Number(args['torch-threads'] ?? cpus().length);
+  const again = { ...plan, torch: { ...plan.torch, depths: [20], steps: Math.min(plan.torch.steps, 5) } };
+  records.push(...runTorchBench(again, threads, log).map((r) => ({ ...r, variant: `${r.variant} (again at the end)` })));
+}
+
 const meta: BenchMeta = {
   date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
