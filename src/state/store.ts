@@ -20,6 +20,8 @@ import { solverDefaultsFor, type ProtocolName } from '../train/protocols.ts';
 import { LossSmoother } from '../ui/chart-data.ts';
 import { workbenchSlice, type WorkbenchSlice } from './workbench.ts';
 import { runsSlice, type RunsOptions, type RunsSlice } from './runs-slice.ts';
+import { queueSlice, type QueueSlice } from './queue-slice.ts';
+import { compareSlice, type CompareSlice } from './compare-slice.ts';
 import type {
   BackendChoice,
   BackendInfo,
@@ -110,7 +112,7 @@ export interface WeightsSlice {
   loadWeights(files: File[]): Promise<void>;
 }
 
-export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice & WorkbenchSlice & RunsSlice;
+export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice & WorkbenchSlice & RunsSlice & QueueSlice & CompareSlice;
 export type LabStore = StoreApi<LabState>;
 
 type Set = StoreApi<LabState>['setState'];
@@ -345,6 +347,8 @@ export function createLabStore(engine: LabEngine, initialQuery = '', runs: RunsO
     ...weightsSlice(set, get, engine),
     ...workbenchSlice(set, get, engine, initialQuery), // src/state/workbench.ts (issue 6)
     ...runsSlice(set, get, engine, runs), // src/state/runs-slice.ts (issue 5): run history, resume, failures
+    ...queueSlice(set, get, engine), // src/state/queue-slice.ts (issue 6): experiments one after another
+    ...compareSlice(set, get), // src/state/compare-slice.ts (issue 6): stored runs side by side
   }));
   engine.subscribe(eventHandler(store));
   return store;

@@ -11,6 +11,8 @@ import { WeightsPanel } from './WeightsPanel.tsx';
 import { Workbench } from './workbench/Workbench.tsx';
 import { RunNotices } from './runs/RunNotices.tsx';
 import { RunsPanel } from './runs/RunsPanel.tsx';
+import { QueuePanel } from './queue/QueuePanel.tsx';
+import { ComparePanel } from './compare/ComparePanel.tsx';
 
 export function App() {
   return (
@@ -37,7 +39,9 @@ export function App() {
           <WeightsPanel />
         </aside>
       </main>
+      <QueuePanel />
       <RunsPanel />
+      <ComparePanel />
       <Workbench />
     </div>
   );
