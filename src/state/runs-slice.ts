@@ -53,6 +53,11 @@ export interface RunsSlice {
   undo?: { token: DeleteToken; name: string };
 
   refreshRuns(): Promise<void>;
+  /**
+   * Runs `work` on the open run history (IndexedDB) and lists the runs again afterwards; undefined when
+   * runs are not saved here. Errors from `work` are thrown to the caller (nothing is set here).
+   */
+  withHistory<T>(work: (store: RunStore) => Promise<T>): Promise<T | undefined>;
   openRun(storedId: string): Promise<void>;
   renameRun(storedId: string, name: string): Promise<void>;
   deleteRun(storedId: string): Promise<void>;
@@ -310,6 +315,16 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
     runsState: 'loading',
 
     refreshRuns: refresh,
+
+    async withHistory(work) {
+      const store = await db();
+      if (!store) return undefined;
+      try {
+        return await work(store);
+      } finally {
+        await refresh();
+      }
+    },
 
     async openRun(storedId) {
       if (busy()) {
