@@ -4,7 +4,23 @@
 import { describe, expect, it } from 'vitest';
 import { formatConfigQuery, parseConfigQueryStrict } from './config.ts';
 import { SeriesBuilder } from './bundle.ts';
-import { axisScale, curvesJson, emaSmooth, float32String, stepX, stepsCsv, testX, testsCsv, visibleRange, type CurveRun } from './curves.ts';
+import {
+  alignSeries,
+  axisScale,
+  curvesJson,
+  decimatedIndices,
+  emaSmooth,
+  float32String,
+  smoothedLossSeries,
+  stepX,
+  stepsCsv,
+  testErrorSeries,
+  testX,
+  testsCsv,
+  valueAt,
+  visibleRange,
+  type CurveRun,
+} from './curves.ts';
 
 const config = formatConfigQuery(parseConfigQueryStrict('protocol=gcr&depth=20&batch=128&seed=2'));
 
@@ -104,5 +120,85 @@ describe('export', () => {
     expect(j.tests.testError).toEqual([0.9, 0.4321]);
     expect(j.result.final.testError).toBe(0.4321);
     expect(j.result.best).toMatchObject({ testError: 0.4321, chosenOnTestSet: true });
+  });
+});
+
+describe('several runs on one chart (Compare)', () => {
+  it('decimates to evenly spaced indices, keeping the first and the last', () => {
+    expect(decimatedIndices(0, 10)).toEqual([]);
+    expect(decimatedIndices(5, 10)).toEqual([0, 1, 2, 3, 4]);
+    expect(decimatedIndices(10, 4)).toEqual([0, 3, 6, 9]);
+    expect(decimatedIndices(11, 4)).toEqual([0, 3, 6, 9, 10]);
+    const big = decimatedIndices(64_000, 300);
+    expect(big.length).toBeLessThanOrEqual(301);
+    expect(big[0]).toBe(0);
+    expect(big[big.length - 1]).toBe(63_999);
+  });
+
+  it('reads a series between its points by linear interpolation, nothing outside it or next to a NaN', () => {
+    const s = { x: [0, 1, 2, 4], y: [10, 20, NaN, 0] };
+    expect(valueAt(s, 0)).toBe(10);
+    expect(valueAt(s, 0.25)).toBe(12.5);
+    expect(valueAt(s, 1)).toBe(20);
+    expect(valueAt(s, 1.5)).toBeNull();
+    expect(valueAt(s, 4)).toBe(0);
+    expect(valueAt(s, -0.1)).toBeNull();
+    expect(valueAt(s, 4.1)).toBeNull();
+    expect(valueAt({ x: [], y: [] }, 0)).toBeNull();
+  });
+
+  it('smooths a 64k-step run over its whole series, then draws a few hundred of those exact values', () => {
+    const n = 64_000;
+    const steps = { step: new Uint32Array(n), loss: new Float32Array(n) };
+    for (let i = 0; i < n; i++) {
+      steps.step[i] = i + 1;
+      steps.loss[i] = 2.3 * Math.exp(-i / 8000) + 0.3 * Math.sin(i * 0.7);
+    }
+    const scale = { batch: 128, trainImages: 50_000 };
+    const series = smoothedLossSeries(steps, 'iterations', scale, 0.99);
+    const full = emaSmooth(steps.loss, 0.99);
+    const rows = alignSeries([series], 300, true);
+    expect(rows.length).toBeLessThanOrEqual(301);
+    expect(rows[rows.length - 1]!.x).toBe(n);
+    for (const r of rows) expect(r.s0).toBe(full[r.x - 1]); // the full-series value at that step
+    // Drawing more points changes which points are drawn, never their values.
+    const finer = alignSeries([series], 1000, true);
+    const at = new Map(finer.map((r) => [r.x, r.s0]));
+    for (const r of rows) if (at.has(r.x)) expect(at.get(r.x)).toBe(r.s0);
+  });
+
+  it('puts runs of different batch sizes on one x grid: together on epochs and images, apart on iterations', () => {
+    // 512 training images: run A at batch 8 (64 steps an epoch), run B at batch 16 (32), two epochs each.
+    const sa = { batch: 8, trainImages: 512 };
+    const sb = { batch: 16, trainImages: 512 };
+    const a = { step: Uint32Array.from({ length: 128 }, (_, i) => i + 1), loss: Float32Array.from({ length: 128 }, (_, i) => 2 - i / 100) };
+    const b = { step: Uint32Array.from({ length: 64 }, (_, i) => i + 1), loss: Float32Array.from({ length: 64 }, (_, i) => 2.2 - i / 50) };
+    const tests = (steps: number[], e: number[]) => ({ step: steps, testError: e });
+    const ta = tests([0, 64, 128], [0.9, 0.5, 0.4]);
+    const tb = tests([0, 32, 64], [0.9, 0.6, 0.45]);
+
+    const byEpoch = alignSeries([testErrorSeries(ta, 'epochs', sa), testErrorSeries(tb, 'epochs', sb)], Infinity, false);
+    expect(byEpoch).toEqual([
+      { x: 0, s0: 90, s1: 90 },
+      { x: 1, s0: 50, s1: 60 },
+      { x: 2, s0: 40, s1: 45 },
+    ]);
+    // On iterations epoch 1 of B is at A's step 32: measured values only, no interpolation.
+    const byIteration = alignSeries([testErrorSeries(ta, 'iterations', sa), testErrorSeries(tb, 'iterations', sb)], Infinity, false);
+    expect(byIteration).toEqual([
+      { x: 0, s0: 90, s1: 90 },
+      { x: 32, s0: null, s1: 60 },
+      { x: 64, s0: 50, s1: 45 },
+      { x: 128, s0: 40, s1: null },
+    ]);
+    expect(testErrorSeries(tests([1], [0.001]), 'epochs', sa).y[0]).toBe(0.5); // the log axis floor
+
+    // Smoothed losses on images: B read at A's points by interpolation (one tooltip reads both), nothing before B's first.
+    const rows = alignSeries([smoothedLossSeries(a, 'images', sa, 0), smoothedLossSeries(b, 'images', sb, 0)], 1000, true);
+    const at = (x: number) => rows.find((r) => r.x === x)!;
+    expect(at(8)).toEqual({ x: 8, s0: expect.closeTo(2, 6), s1: null });
+    expect(at(24).s1).toBeCloseTo((2.2 + 2.18) / 2, 6);
+    expect(at(1024)).toEqual({ x: 1024, s0: expect.closeTo(2 - 127 / 100, 6), s1: expect.closeTo(2.2 - 63 / 50, 6) });
+    expect(rows).toHaveLength(128); // B's x are all among A's
   });
 });

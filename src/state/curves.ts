@@ -161,3 +161,84 @@ export function curvesJson(bundle: Pick<RunBundle, 'config' | 'meta' | 'steps' |
     tests: { step: arr(tests.step), epoch: arr(tests.epoch), testError: arr(tests.testError), evaluated: arr(tests.evaluated) },
   });
 }
+
+// ---- several runs on one chart (the Compare view) ------------------------------------------------
+
+/** One run's line: x on the chosen axis (increasing) and the value at each x (NaN: no value). */
+export interface Series {
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+}
+
+/**
+ * At most about `maxPoints` indices of an n-point series, evenly spaced, first and last always kept.
+ * Decimation for drawing: it picks points of an array already computed over the whole series (the
+ * smoothed loss), so the values drawn never depend on how many points are drawn.
+ */
+export function decimatedIndices(n: number, maxPoints: number): number[] {
+  if (n <= 0) return [];
+  const stride = Math.max(1, Math.ceil(n / Math.max(1, maxPoints)));
+  const out: number[] = [];
+  for (let i = 0; i < n; i += stride) out.push(i);
+  if (out[out.length - 1] !== n - 1) out.push(n - 1);
+  return out;
+}
+
+/** y at `at` by linear interpolation between the points either side; null outside the series or next to a NaN. */
+export function valueAt(s: Series, at: number): number | null {
+  const n = s.x.length;
+  if (n === 0 || !(at >= s.x[0]!) || !(at <= s.x[n - 1]!)) return null;
+  let a = 0;
+  let b = n - 1;
+  while (b - a > 1) {
+    const m = (a + b) >>> 1;
+    if (s.x[m]! <= at) a = m;
+    else b = m;
+  }
+  const [xa, xb, ya, yb] = [s.x[a]!, s.x[b]!, s.y[a]!, s.y[b]!];
+  const v = at === xa ? ya : at === xb ? yb : ya + ((yb - ya) * (at - xa)) / (xb - xa);
+  return Number.isFinite(v) ? v : null;
+}
+
+/** One row of an aligned chart: x and one value per series (`s0`, `s1`, ...; null where it has none). */
+export type AlignedRow = { x: number } & Record<`s${number}`, number | null>;
+
+/**
+ * Several series on one x grid, for one chart with one tooltip: the x of every series' own points
+ * (decimated to about `maxPointsEach` each), merged and sorted. Each series has its own values at its
+ * own points (exactly); at another series' points it has an interpolated value (`interpolate`, for
+ * smooth curves such as the smoothed loss), or none (null) where only measured values make sense
+ * (test errors), and none outside its own range. Drawn with connectNulls, each line passes through its
+ * own points only.
+ */
+export function alignSeries(series: readonly Series[], maxPointsEach: number, interpolate: boolean): AlignedRow[] {
+  const own = series.map((s) => decimatedIndices(s.x.length, maxPointsEach));
+  const xs = new Set<number>();
+  series.forEach((s, k) => {
+    for (const i of own[k]!) if (Number.isFinite(s.x[i]!)) xs.add(s.x[i]!);
+  });
+  const sorted = [...xs].sort((a, b) => a - b);
+  // For exact (non-interpolated) values: each series' own x -> y.
+  const exact = series.map((s, k) => new Map(own[k]!.map((i) => [s.x[i]!, s.y[i]!])));
+  return sorted.map((x) => {
+    const row: Record<string, number | null> = { x };
+    series.forEach((s, k) => {
+      const mine = exact[k]!.get(x);
+      const v = mine !== undefined ? (Number.isFinite(mine) ? mine : null) : interpolate ? valueAt(s, x) : null;
+      row[`s${k}`] = v;
+    });
+    return row as AlignedRow;
+  });
+}
+
+/** A run's smoothed training loss on the chosen axis: EMA over the full series, then x (no decimation here). */
+export function smoothedLossSeries(steps: Pick<StepSeries, 'step' | 'loss'>, axis: XAxis, scale: AxisScale, smoothing = DEFAULT_SMOOTHING): Series {
+  return { x: stepX(steps, axis, scale), y: emaSmooth(steps.loss, smoothing) };
+}
+
+/** A run's test errors in percent on the chosen axis (at least 0.5, as the log-scale error chart draws them). */
+export function testErrorSeries(tests: { step: ArrayLike<number>; testError: ArrayLike<number> }, axis: XAxis, scale: AxisScale): Series {
+  const y = new Float64Array(tests.testError.length);
+  for (let i = 0; i < y.length; i++) y[i] = Math.max(tests.testError[i]! * 100, 0.5);
+  return { x: xFromSteps(tests.step, axis, scale), y };
+}
