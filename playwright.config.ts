@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium.ts';
 
 /** A free TCP port, chosen once in the main process and inherited by the test workers. */
 function freePort(): number {
@@ -12,17 +13,6 @@ function freePort(): number {
 }
 process.env.LAB_E2E_PORT ??= String(freePort());
 const port = Number(process.env.LAB_E2E_PORT);
-
-/** Launch flags that work for headless Chromium on these machines (REFERENCE.md section 6). */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-];
 
 export default defineConfig({
   testDir: 'e2e',
@@ -39,7 +29,7 @@ export default defineConfig({
     viewport: { width: 1440, height: 1000 },
     acceptDownloads: true,
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: CHROMIUM_PATH,
       args: CHROMIUM_ARGS,
     },
     trace: 'retain-on-failure',

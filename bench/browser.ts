@@ -11,17 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { BenchRecord } from './core.ts';
 import type { BenchPlan } from './plan.ts';
 import type { WorkerBackend } from './browser/messages.ts';
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-];
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PAGE_DIR = join(ROOT, 'bench', 'browser');

@@ -77,18 +77,7 @@ export function experimentFor(depth: number, batch: number, extra = ''): Experim
   return resolveExperiment(parseConfigQueryStrict(`${protocol}depth=${depth}&batch=${batch}${extra ? `&${extra}` : ''}`));
 }
 
-/** n random images (labels i mod 10), for where the real data is not needed or not there. */
-export function randomSplit(n: number, seed: number): CifarSplit {
-  const images = new Uint8Array(n * 3072);
-  let s = seed >>> 0;
-  for (let i = 0; i < images.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    images[i] = s >>> 24;
-  }
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = i % 10;
-  return { n, images, labels };
-}
+export { randomSplit } from '../src/data/random-split.ts';
 
 export interface StepTiming {
   times: number[];

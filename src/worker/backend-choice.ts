@@ -9,7 +9,7 @@
 import { protocolDefaults } from '../state/config.ts';
 import { resolveExperiment } from '../train/experiment.ts';
 import { Trainer } from '../train/trainer.ts';
-import type { CifarSplit } from '../data/cifar.ts';
+import { randomSplit } from '../data/random-split.ts';
 import type { BackendChoice, BackendInfo, BackendName, BackendTiming } from './protocol.ts';
 
 export interface GpuProbe {
@@ -35,18 +35,6 @@ const TIMED_STEPS = 3;
 const MEASURE_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu'];
 /** A backend whose warm-up step takes longer than this is timed on that step alone. */
 const WARMUP_BUDGET_MS = 8_000;
-
-function randomSplit(n: number, seed: number): CifarSplit {
-  const images = new Uint8Array(n * 3072);
-  let s = seed >>> 0;
-  for (let i = 0; i < images.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    images[i] = s >>> 24;
-  }
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = i % 10;
-  return { n, images, labels };
-}
 
 /**
  * Milliseconds of one training step of a small ResNet on the current backend (median after warm-up).
