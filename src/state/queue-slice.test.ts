@@ -188,7 +188,7 @@ describe('queue items', () => {
     ).toEqual({ finalTestError: 0.35, bestTestError: 0.3, bestEpoch: 2 });
   });
 
-  it('mean ± std over seeds of one configuration: final (headline) and best; diverged counted apart', () => {
+  it('mean ± std over seeds of one configuration and run options: final (headline) and best; diverged counted apart', () => {
     const at = (seed: number, over: Partial<QueueItem>) => ({ ...makeItem({ ...CONFIG, seed }, {}), ...over });
     const groups = queueGroups([
       at(1, { state: 'done', finalTestError: 0.1, bestTestError: 0.08 }),
@@ -197,8 +197,11 @@ describe('queue items', () => {
       at(4, { state: 'waiting' }),
       at(5, { state: 'stopped', finalTestError: 0.5 }),
       { ...makeItem({ ...CONFIG, depth: 14, seed: 1 }, {}), state: 'done', finalTestError: 0.3, bestTestError: 0.3 },
+      { ...makeItem({ ...CONFIG, seed: 6 }, { maxSteps: 50 }), state: 'done', finalTestError: 0.6, bestTestError: 0.6 },
     ]);
-    expect(groups).toHaveLength(2);
+    expect(groups).toHaveLength(3); // the same configuration cut at 50 steps is another experiment
+    expect(groups[2]!.seeds).toEqual([6]);
+    expect(groups[2]!.key).toBe(`${groups[0]!.key.split('|')[0]}|{"maxSteps":50}`);
     expect(groups[0]!.seeds).toEqual([1, 2, 3]);
     expect(groups[0]!.final!.n).toBe(2);
     expect(groups[0]!.final!.mean).toBeCloseTo(0.15, 12);

@@ -129,15 +129,26 @@ export function resultsOf(tests: readonly TestPointLike[]): Pick<QueueItem, 'fin
 
 /**
  * Finished items (done, and diverged: counted, with no error) grouped by configuration without the
- * seed, with mean +- std of the final-epoch error (the headline) and of the best epoch's.
+ * seed, and by run options (200 steps and a whole run are not repeats of one experiment), in
+ * first-seen order, with mean +- std of the final-epoch error (the headline) and of the best epoch's.
+ * A group's key is its configuration without seed, then "|" and its run options.
  */
 export function queueGroups(items: readonly QueueItem[]): RepeatGroup<QueueItem>[] {
-  const over = items.filter((i) => i.state === 'done' || i.state === 'diverged');
-  return groupRepeats(over, (i) => ({
-    config: i.config,
-    final: i.state === 'done' ? i.finalTestError : undefined,
-    best: i.state === 'done' ? i.bestTestError : undefined,
-  }));
+  const byOptions = new Map<string, QueueItem[]>();
+  for (const i of items) {
+    if (i.state !== 'done' && i.state !== 'diverged') continue;
+    const k = JSON.stringify(copyOptions(i.options));
+    byOptions.set(k, [...(byOptions.get(k) ?? []), i]);
+  }
+  const groups = [...byOptions].flatMap(([options, its]) =>
+    groupRepeats(its, (i) => ({
+      config: i.config,
+      final: i.state === 'done' ? i.finalTestError : undefined,
+      best: i.state === 'done' ? i.bestTestError : undefined,
+    })).map((g) => ({ ...g, key: `${g.key}|${options}` })),
+  );
+  const first = (g: RepeatGroup<QueueItem>) => items.indexOf(g.runs[0]!);
+  return groups.sort((a, b) => first(a) - first(b));
 }
 
 // ---- saved form ---------------------------------------------------------------------------------

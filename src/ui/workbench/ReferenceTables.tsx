@@ -2,7 +2,8 @@
 // BN-momentum tables; neon's with GPU memory and time per epoch). Every row has "Run this", which
 // selects exactly that configuration (the URL follows); the row the configuration is marked, and a
 // run that reproduces a row (yours, or an imported bundle) shows its final-epoch error beside it with
-// the difference, and its best epoch, flagged as chosen on the test set.
+// the difference, and its best epoch, flagged as chosen on the test set. "Queue this table" adds
+// every row's exact "Run this" configuration to the experiment queue (src/ui/queue).
 import { useMemo, useState } from 'react';
 import { countTrainableParams } from '../../model/resnet.ts';
 import { modelSpec } from '../../train/experiment.ts';
@@ -55,7 +56,9 @@ export function ReferenceTables() {
   const overlay = useLab((s) => s.overlay);
   const selectedRow = useLab((s) => s.selectedRow);
   const runThis = useLab((s) => s.runThis);
+  const queueTable = useLab((s) => s.queueAddTable);
   const [tab, setTab] = useState(() => defaultTab(config));
+  const [queued, setQueued] = useState<{ table: string; seed: number } | undefined>();
   const locked = phase === 'starting' || phase === 'running' || phase === 'paused';
 
   const runs = useMemo(() => {
@@ -80,6 +83,24 @@ export function ReferenceTables() {
         ))}
       </div>
       <p className="muted small table-caption">{table.caption}</p>
+      <div className="queue-table-action">
+        <button
+          type="button"
+          title={`Add every row of this table to the queue, each exactly as Run this selects it, with seed ${config.seed} and the current run options`}
+          onClick={() => {
+            queueTable(table.id);
+            setQueued({ table: table.id, seed: config.seed });
+          }}
+        >
+          Queue this table
+        </button>
+        {queued?.table === table.id && (
+          <span className="muted small" role="status" data-testid="queued-table">
+            {' '}
+            {table.rows.length} row{table.rows.length === 1 ? '' : 's'} added to the queue (seed {queued.seed}): start it in the Queue panel.
+          </span>
+        )}
+      </div>
       {selectedStill && (
         <p className="notice" role="status" data-testid="run-this-notice">
           “{selectedStill.name}” is selected: its configuration is in the Experiment panel and the link. Press Train to run it.
