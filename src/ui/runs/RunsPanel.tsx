@@ -1,11 +1,16 @@
 // The Runs list: every run recorded in this browser (IndexedDB), newest first, with its status (and
 // where it diverged), steps, final and best test error, backend, start time and size. Open re-plots a
 // run in the charts; Resume continues an interrupted (or stopped, or failed) run from its last
-// checkpoint; Rename; Delete with Undo. Also the checkpoint interval for tests ("every N steps"; the
+// checkpoint; Rename; Delete with Undo; Export downloads any stored run as a run bundle (.rlab); the
+// Compare box puts it in the Compare view (src/ui/compare). Runs that repeat one configuration with other
+// seeds are summarised above the list as mean ± std. Also the checkpoint interval for tests ("every N steps"; the
 // lab always checkpoints at epoch ends and every 5 minutes) and the last checkpoint of the live run.
-import { useId, useState } from 'react';
+import { useId, useMemo, useState } from 'react';
 import { formatBytes } from '../../storage/errors.ts';
 import type { RunMeta } from '../../storage/schema.ts';
+import { configDifferences, formatMeanStd, groupRepeats } from '../../state/compare.ts';
+import { formatConfigQuery, parseConfigQuery } from '../../state/config.ts';
+import { MAX_COMPARE } from '../../state/compare-slice.ts';
 import { canResume } from '../../state/runs-slice.ts';
 import { count, percent } from '../format.ts';
 import { useLab } from '../store-context.tsx';
@@ -27,6 +32,18 @@ function configText(config: string): string {
   return [`ResNet-${q.get('depth') ?? '?'}`, q.get('protocol'), q.get('solver'), q.get('batch') && `batch ${q.get('batch')}`].filter(Boolean).join(', ');
 }
 
+/** Saves bytes as a file (a temporary link clicked once). */
+function download(fileName: string, bytes: Uint8Array) {
+  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
 const time = (ms: number) => new Date(ms).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short' });
 
 function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown: boolean; busy: boolean }) {
@@ -34,7 +51,22 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
   const resume = useLab((s) => s.resumeRun);
   const rename = useLab((s) => s.renameRun);
   const remove = useLab((s) => s.deleteRun);
+  const exportRun = useLab((s) => s.exportStoredRun);
+  const compared = useLab((s) => s.compareIds.includes(run.id));
+  const compareFull = useLab((s) => s.compareIds.length >= MAX_COMPARE);
+  const toggleCompare = useLab((s) => s.toggleCompare);
   const [editing, setEditing] = useState<string | undefined>();
+  const [exporting, setExporting] = useState<'busy' | { error: string } | undefined>();
+  const doExport = async () => {
+    setExporting('busy');
+    try {
+      const { fileName, bytes } = await exportRun(run.id);
+      download(fileName, bytes);
+      setExporting(undefined);
+    } catch (e) {
+      setExporting({ error: e instanceof Error ? e.message : String(e) });
+    }
+  };
   const active = run.status === 'running' || run.status === 'paused';
   const size = run.sizes.series + run.sizes.checkpoints + run.sizes.weights;
   const commit = () => {
@@ -43,6 +75,16 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
   };
   return (
     <tr className={shown ? 'run-shown' : undefined} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
+      <td className="run-compare">
+        <input
+          type="checkbox"
+          aria-label={`Compare ${run.name}`}
+          title={!compared && compareFull ? `At most ${MAX_COMPARE} runs in Compare` : 'Show in Compare'}
+          checked={compared}
+          disabled={!compared && compareFull}
+          onChange={(e) => toggleCompare(run.id, e.target.checked)}
+        />
+      </td>
       <td className="run-name">
         {editing === undefined ? (
           <span data-testid="run-name">{run.name}</span>
@@ -91,11 +133,86 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
         <button type="button" onClick={() => setEditing(run.name)}>
           Rename
         </button>
+        <button type="button" disabled={exporting === 'busy'} title="Download this run as a run bundle (.rlab)" onClick={() => void doExport()}>
+          Export
+        </button>
         <button type="button" disabled={active} onClick={() => void remove(run.id)}>
           Delete
         </button>
+        {typeof exporting === 'object' && (
+          <div className="field-error small" role="alert">
+            Export failed: {exporting.error}
+          </div>
+        )}
       </td>
     </tr>
+  );
+}
+
+/** Finished runs grouped by configuration apart from the seed (and by step limit and test images). */
+function Repeats({ runs }: { runs: RunMeta[] }) {
+  const addToCompare = useLab((s) => s.addToCompare);
+  const groups = useMemo(
+    () =>
+      groupRepeats(
+        runs.filter((r) => r.status !== 'running' && r.status !== 'paused'),
+        (r) => ({
+          config: r.config,
+          final: r.finalTestError,
+          // The evaluation before training (epoch 0) is no result.
+          best: r.bestEpoch === undefined || r.bestEpoch > 0 ? r.bestTestError : undefined,
+          variant: `steps ${r.maxSteps ?? 'all'}, test ${r.evalLimit ?? 'all'}, train ${r.trainImages ?? 50_000}`,
+        }),
+      ).filter((g) => g.runs.length > 1),
+    [runs],
+  );
+  // What tells the groups apart beyond depth, protocol, solver and batch (a learning rate, a schedule).
+  const varying = useMemo(() => configDifferences(groups.map((g) => g.runs[0]!.config)).filter((k) => k !== 'seed'), [groups]);
+  if (groups.length === 0) return null;
+  return (
+    <div className="runs-repeats" data-testid="runs-repeats">
+      <h3>Repeated seeds</h3>
+      <table className="runs-table">
+        <thead>
+          <tr>
+            <th>Configuration</th>
+            <th>Seeds</th>
+            <th title="Test error at the end of each run (the number the papers report): mean ± sample std, in %">Final test error, %</th>
+            <th title="Each run's lowest test error, chosen by looking at the test set (optimistic): mean ± std, in %">Best epoch, %</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {groups.map((g) => {
+            const first = g.runs[0]!;
+            return (
+              <tr key={g.key} data-testid="repeat-group" data-runs={g.runs.length}>
+                <td>
+                  {configText(first.config)}
+                  {varying.length > 0 && `, ${varying.map((k) => `${k} ${new URLSearchParams(formatConfigQuery(parseConfigQuery(first.config).config)).get(k)}`).join(', ')}`}
+                  <div className="muted small">
+                    {first.maxSteps !== undefined ? `${count(first.maxSteps)}-step limit, ` : ''}
+                    {first.evalLimit !== undefined ? `${count(first.evalLimit)} test images` : 'whole test set'}
+                  </div>
+                </td>
+                <td>{[...g.seeds].sort((a, b) => a - b).join(', ')}</td>
+                <td data-testid="repeat-final">
+                  <strong>{g.final ? formatMeanStd(g.final) : '–'}</strong>
+                </td>
+                <td>
+                  {g.best ? formatMeanStd(g.best) : '–'} <span className="flag">chosen on the test set</span>
+                </td>
+                <td>
+                  <button type="button" onClick={() => addToCompare(g.runs.map((r) => r.id))}>
+                    Compare these
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -176,11 +293,13 @@ export function RunsPanel() {
           {error}
         </p>
       )}
+      <Repeats runs={runs} />
       {runs.length > 0 ? (
         <div className="runs-table-box">
           <table className="runs-table">
             <thead>
               <tr>
+                <th title={`Show in Compare (up to ${MAX_COMPARE})`}>Compare</th>
                 <th>Name</th>
                 <th>Status</th>
                 <th>Steps</th>
