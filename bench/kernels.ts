@@ -1,9 +1,13 @@
 // Times the forward convolution against the two gradient kernels for ResNet-20's conv shapes on one
 // tfjs backend in Node: the backend's own kernels (where it has them) and the composed ones from
-// src/kernels/conv-backprop.ts. Prints one table row per shape: the median (or, with --stat min, the
-// fastest, which is steadier on a busy machine) of --reps runs after a warm-up.
+// src/kernels/conv-backprop.ts (the filter gradient both as chosen per shape and forced to the dilated
+// Conv2D form). Prints one table row per shape: the median (or, with --stat min, the fastest, which is
+// steadier on a busy machine) of --reps runs after a warm-up. --clock cpu times with the process's CPU
+// time instead of the wall clock (Node runs tfjs-wasm on one thread, so this ignores time lost to other
+// processes on a shared machine).
 //
 //   npx tsx bench/kernels.ts --backend wasm --batch 32,128 --reps 7 --stat min
+//   npx tsx bench/kernels.ts --backend wasm --batch 128 --reps 7 --stat min --clock cpu
 //   npx tsx bench/kernels.ts --backend cpu --batch 8 --reps 2
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -48,6 +52,8 @@ async function main(): Promise<void> {
   const batches = arg('batch', '32').split(',').map(Number);
   const reps = Number(arg('reps', '5'));
   const stat = arg('stat', 'median');
+  const clock = arg('clock', 'wall');
+  const now = clock === 'cpu' ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();
   await tf.setBackend(backendName);
   const backend = tf.backend() as KernelBackend;
   const own = (name: string): KernelFunc | undefined => tf.getKernel(name, backendName)?.kernelFunc;
@@ -56,9 +62,9 @@ async function main(): Promise<void> {
   const time = (f: KernelFunc | undefined, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): number => {
     if (f == null) return NaN;
     const once = () => {
-      const t0 = performance.now();
+      const t0 = now();
       const out = f({ inputs, backend, attrs }) as TensorInfo;
-      const dt = performance.now() - t0;
+      const dt = now() - t0;
       backend.disposeData(out.dataId);
       return dt;
     };
@@ -66,11 +72,11 @@ async function main(): Promise<void> {
     return summary(Array.from({ length: reps }, once), stat);
   };
 
-  console.log(`backend ${backendName}, tfjs ${tf.version_core}, ${stat} of ${reps} after 1 warm-up (ms)`);
+  console.log(`backend ${backendName}, tfjs ${tf.version_core}, ${stat} of ${reps} after 1 warm-up (ms, ${clock} clock)`);
   for (const batch of batches) {
     console.log(`\nbatch ${batch}`);
-    console.log('shape'.padEnd(22) + ['fwd Conv2D', 'dW own', 'dW composed', 'dX own', 'dX composed'].map((h) => h.padStart(12)).join(''));
-    const totals = [0, 0, 0, 0, 0];
+    console.log('shape'.padEnd(22) + ['fwd Conv2D', 'dW own', 'dW composed', 'dW dilated', 'dX own', 'dX composed'].map((h) => h.padStart(12)).join(''));
+    const totals = [0, 0, 0, 0, 0, 0];
     for (const sh of SHAPES) {
       const x = tf.randomNormal([batch, sh.hw, sh.hw, sh.ci]) as tf.Tensor4D;
       const w = tf.randomNormal([sh.k, sh.k, sh.ci, sh.co]) as tf.Tensor4D;
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
         time(own('Conv2D'), { x, filter: w }, { ...base, dilations: [1, 1] } as unknown as NamedAttrMap),
         time(own('Conv2DBackpropFilter'), { x, dy }, { ...base, filterShape: w.shape } as unknown as NamedAttrMap),
         time(composed.filterGrad, { x, dy }, { ...base, filterShape: w.shape } as unknown as NamedAttrMap),
+        time(composed.filterGradDilated, { x, dy }, { ...base, filterShape: w.shape } as unknown as NamedAttrMap),
         time(own('Conv2DBackpropInput'), { dy, filter: w }, { ...base, inputShape: x.shape } as unknown as NamedAttrMap),
         time(composed.inputGrad, { dy, filter: w }, { ...base, inputShape: x.shape } as unknown as NamedAttrMap),
       ];

@@ -1,14 +1,17 @@
 // Checks the composed convolution gradient kernels: on wasm (where they are registered) tf.grads of
 // tf.conv2d must equal tfjs-cpu's own kernels to float32 rounding, for the shapes the ResNets use and
 // their odd/even, stride, padding and kernel-size corners; one case is also checked against a float64
-// naive convolution written here.
+// naive convolution written here, and the two filter-gradient forms (framed products, dilated Conv2D)
+// against each other at ResNet shapes.
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import {
+  composedKernels,
   registerTrainingKernels,
   unregisterTrainingKernels,
   UnsupportedConvGradientError,
@@ -41,6 +44,12 @@ const CASES: Case[] = [
   { x: [2, 8, 8, 16], k: 3, co: 16, s: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
   { x: [1, 8, 8, 3], k: 3, co: 4, s: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] }, // pad >= kernel: cropping path
   { x: [2, 8, 9, 3], k: 3, co: 16, s: [2, 1], pad: 'same' },
+  // Stride 1 takes the framed matrix-product path on wasm: other kernel sizes and paddings.
+  { x: [2, 6, 7, 8], k: 5, co: 4, s: 1, pad: 'same' },
+  { x: [1, 4, 5, 2], k: 4, co: 3, s: 1, pad: 'same' }, // even kernel: pads top 1, bottom 2
+  { x: [2, 6, 6, 4], k: 3, co: 8, s: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { x: [3, 5, 9, 1], k: 3, co: 2, s: 1, pad: 'same' }, // one input channel
+  { x: [2, 7, 5, 6], k: 3, co: 5, s: 1, pad: 'valid' },
 ];
 
 function label(c: Case): string {
@@ -186,9 +195,9 @@ describe('other uses and errors', () => {
     tf.dispose([x, dy]);
   });
 
-  it('does not leak tensors across gradient calls', async () => {
+  it.each([1, 7])('does not leak tensors across gradient calls (case %i)', async (k) => {
     await tf.setBackend('wasm');
-    const c = CASES[1]!;
+    const c = CASES[k]!;
     convGrads(c);
     const before = tf.memory().numTensors;
     const backend = tf.backend() as unknown as { numDataIds(): number };
@@ -196,6 +205,30 @@ describe('other uses and errors', () => {
     for (let i = 0; i < 5; i++) convGrads(c);
     expect(tf.memory().numTensors).toBe(before);
     expect(backend.numDataIds()).toBe(ids);
+  });
+
+  it('framed and dilated filter gradients agree at ResNet shapes (batch 4)', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend();
+    const { filterGrad, filterGradDilated } = composedKernels('wasm');
+    for (const [hw, ci, co] of [
+      [32, 3, 16],
+      [32, 16, 16],
+      [16, 32, 32],
+      [8, 64, 64],
+    ] as const) {
+      const x = tf.tensor4d(values(4 * hw * hw * ci, 7), [4, hw, hw, ci]);
+      const dy = tf.tensor4d(values(4 * hw * hw * co, 8), [4, hw, hw, co]);
+      const attrs = { strides: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', filterShape: [3, 3, ci, co] };
+      const run = (f: KernelFunc) => {
+        const out = f({ inputs: { x, dy }, backend, attrs: attrs as unknown as NamedAttrMap }) as TensorInfo;
+        const v = backend.readSync(out.dataId) as Float32Array;
+        backend.disposeData(out.dataId);
+        return v;
+      };
+      expect(relErr(run(filterGrad), run(filterGradDilated))).toBeLessThan(TOL);
+      tf.dispose([x, dy]);
+    }
   });
 
   it('registers idempotently and restores the original kernels', async () => {

@@ -1,0 +1,68 @@
+// Tensors that look at a range of another tensor's memory on tfjs-backend-wasm, without a copy.
+//
+// A wasm tensor is a block of the module's heap that the C++ side knows by an id (registerTensor). A
+// kernel can register a second id for any range inside an existing block and hand it to another
+// kernel as an input, e.g. the same matrix shifted by a few elements (conv-backprop.ts uses this for
+// the nine taps of a 3x3 filter gradient). A view must be released with releaseHeapView, never with
+// disposeData, which would free() memory the view does not own; it must not outlive the tensor it
+// looks into, and only kernels that read their inputs may be given one.
+//
+// This uses tfjs-backend-wasm 4.22 internals (dataIdMap, makeOutput with a memory offset,
+// wasm.tfjs.disposeData); wasmHeapAccess returns null when they are missing, so callers can take
+// another path.
+
+import type { KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
+
+interface WasmData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm this file uses. */
+interface WasmBackendInternals {
+  dataIdMap: { get(dataId: object): WasmData | undefined; delete(dataId: object): boolean };
+  makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number): TensorInfo;
+  wasm: { tfjs: { disposeData(id: number): void } };
+}
+
+/** The backend as tfjs-backend-wasm's internals, or null if it is not that backend (or they changed). */
+export function wasmHeapAccess(backend: KernelBackend): WasmBackendInternals | null {
+  const b = backend as unknown as Partial<WasmBackendInternals>;
+  if (
+    b.dataIdMap == null ||
+    typeof b.dataIdMap.get !== 'function' ||
+    typeof b.makeOutput !== 'function' ||
+    typeof b.wasm?.tfjs?.disposeData !== 'function'
+  ) {
+    return null;
+  }
+  return b as WasmBackendInternals;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * A float32 tensor of `shape` whose elements are base's flat elements [offset, offset + size).
+ * Throws if that range is not inside base.
+ */
+export function heapView(backend: WasmBackendInternals, base: TensorInfo, offset: number, shape: number[]): TensorInfo {
+  const data = backend.dataIdMap.get(base.dataId);
+  if (data == null) throw new Error('heapView: the base tensor is not on this wasm backend.');
+  if (base.dtype !== 'float32') throw new Error(`heapView: float32 only, got ${base.dtype}.`);
+  const size = sizeOf(shape);
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > sizeOf(base.shape)) {
+    throw new Error(`heapView: [${offset}, ${offset + size}) is outside the base tensor of ${sizeOf(base.shape)} elements.`);
+  }
+  return backend.makeOutput(shape, 'float32', data.memoryOffset + 4 * offset);
+}
+
+/** Forgets a view made by heapView (its memory belongs to the base tensor and stays). */
+export function releaseHeapView(backend: WasmBackendInternals, view: TensorInfo): void {
+  const data = backend.dataIdMap.get(view.dataId);
+  if (data == null) return;
+  backend.wasm.tfjs.disposeData(data.id);
+  backend.dataIdMap.delete(view.dataId);
+}
