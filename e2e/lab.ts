@@ -47,6 +47,17 @@ export async function iteration(page: Page): Promise<number> {
   return Number(text.split(' of ')[0].replace(/,/g, ''));
 }
 
+/** The step of the current run's last saved checkpoint (0 before the first). */
+export async function checkpointStep(page: Page): Promise<number> {
+  return Number((await page.getByTestId('last-checkpoint').getAttribute('data-step')) ?? 0);
+}
+
+/** Waits until the current run has saved a checkpoint at `step` or later (runs may be fast: never an exact step). */
+export async function checkpointAtLeast(page: Page, step: number, timeout = 120_000): Promise<number> {
+  await expect.poll(() => checkpointStep(page).catch(() => 0), { timeout }).toBeGreaterThanOrEqual(step);
+  return checkpointStep(page);
+}
+
 export async function longTasks(page: Page): Promise<number[]> {
   return page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
 }
