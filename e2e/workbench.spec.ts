@@ -150,6 +150,8 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
   await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-overlay-points', '30');
   await expect(page.getByTestId('error-chart')).toHaveAttribute('data-overlay-points', '2');
   await expect(page.getByTestId('error-caption')).toContainText(`Imported (orange): ${testError}`);
+  await expect(page.getByTestId('overlay-saved')).toContainText('Already in your Runs'); // its own run: not stored twice
+  await expect(page.getByTestId('run-row')).toHaveCount(1);
 
   // A damaged bundle: a clear error, the overlay unchanged.
   const cut = info.outputPath('cut.rlab');
@@ -172,5 +174,15 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
   const claimed = `${Number(testError.replace('%', ''))}%`; // the claim drops trailing zeros: 74.50% -> 74.5%
   await expect(other.getByTestId('claim')).toContainText(`claimed final test error ${claimed} on 200 test images after 0.01 epochs (wasm)`);
   await expect(control(other, 'Seed')).toHaveValue('11');
+  // Someone else's browser imports the bundle: it is saved to their Runs and opens like their own runs.
+  const [chooser] = await Promise.all([other.waitForEvent('filechooser'), button(other, 'Import run').click()]);
+  await chooser.setFiles(rlab);
+  await expect(other.getByTestId('overlay-saved')).toContainText('Saved to your Runs as');
+  const imported = other.getByTestId('run-row');
+  await expect(imported).toHaveCount(1);
+  await imported.getByRole('button', { name: 'Open' }).click();
+  await expect(other.getByTestId('loss-chart')).toHaveAttribute('data-points', '30');
+  await other.reload();
+  await expect(other.getByTestId('run-row')).toHaveCount(1); // kept across reloads
   await fresh.close();
 });

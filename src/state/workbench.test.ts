@@ -2,6 +2,7 @@
 // a row's configuration, inspection of the current model, the current run exported as a bundle that
 // decodes to exactly its record (weights included) plus CSV/JSON curves, an imported bundle as the
 // overlay (a damaged one refused without changing it), and the claim a share link carries.
+import 'fake-indexeddb/auto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { initBackend } from '../backend/setup.ts';
 import { decodeSafetensors } from '../model/weights.ts';
 import { modelSpec } from '../train/experiment.ts';
 import { Engine } from '../worker/engine.ts';
+import { openRunStore } from '../storage/run-store.ts';
 import { decodeRunBundle } from './bundle.ts';
 import { formatConfigQuery, parseConfigQuery } from './config.ts';
 import { parseClaim } from './claim.ts';
@@ -104,6 +106,26 @@ describe('with a short run on the demo sample', () => {
     expect(store.getState().overlay).toBe(o);
     store.getState().clearOverlay();
     expect(store.getState().overlay).toBeUndefined();
+  });
+
+  it('saves an imported bundle in the run history, once; without a history it is shown and the reason said', async () => {
+    const bytes = store.getState().exported!.files[0]!.content as Uint8Array;
+    await store.getState().importBundle(asFile('theirs.rlab', bytes));
+    expect(store.getState().overlay!.saved).toEqual({ kind: 'not-saved', reason: 'Runs are not saved here.' });
+    store.getState().clearOverlay();
+
+    const other = createLabStore(engine(), '', { openHistory: () => openRunStore(`workbench-import-${Date.now()}`, { estimate: async () => undefined }) });
+    for (let i = 0; i < 200 && other.getState().runsState === 'loading'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(other.getState().runs).toEqual([]);
+    await other.getState().importBundle(asFile('theirs.rlab', bytes));
+    const saved = other.getState().overlay!.saved;
+    expect(saved).toMatchObject({ kind: 'saved' });
+    const [run] = other.getState().runs;
+    expect(run).toMatchObject({ config: store.getState().record!.config, lastStep: 20, status: 'max-steps' });
+    expect(saved).toMatchObject({ storedId: run!.id, name: run!.name });
+    await other.getState().importBundle(asFile('again.rlab', bytes)); // the same run: not stored twice
+    expect(other.getState().overlay!.saved).toMatchObject({ kind: 'already', storedId: run!.id });
+    expect(other.getState().runs.length).toBe(1);
   });
 
   it('shares the ended run’s result as a claim only for the run’s own configuration', () => {

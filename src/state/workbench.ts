@@ -13,6 +13,7 @@ import { runThisConfig, sameQuery, type RunResult } from './reference-tables.ts'
 import type { ReferenceRow } from './references.ts';
 import { currentRunBundle, exportFiles, type ExportFile } from './run-export.ts';
 import type { LabState } from './store.ts';
+import { bundleToImport } from '../storage/bundle-io.ts';
 import type { EngineEvent, InspectStage, LabEngine, ModelInspection, TestImages } from '../worker/protocol.ts';
 
 /** What the page noted when the current run started (for its bundle). */
@@ -28,6 +29,8 @@ export interface RunNotesState {
 export interface ImportedRun {
   fileName: string;
   bundle: DecodedBundle;
+  /** Where it went in this browser's run history: saved (its id), already there, or not saved (why). */
+  saved?: { kind: 'saved'; storedId: string; name: string } | { kind: 'already'; storedId: string; name: string } | { kind: 'not-saved'; reason: string };
 }
 
 export interface WorkbenchSlice {
@@ -52,7 +55,11 @@ export interface WorkbenchSlice {
 
   overlay?: ImportedRun;
   importError?: string;
-  /** Decode a .rlab file; on any problem the error is shown and the overlay stays as it was. */
+  /**
+   * Decode a .rlab file, show it as an overlay and save it in the run history (once: a bundle already
+   * there is not stored again). On a damaged file the error is shown and the overlay stays as it was;
+   * when saving fails (full storage) the overlay is still shown and the reason said.
+   */
   importBundle(file: File): Promise<void>;
   clearOverlay(): void;
 
@@ -146,6 +153,21 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
     }
   });
 
+  /** The bundle into the run history, unless the same run (name, configuration, start) is there already. */
+  const saveImported = async (bundle: DecodedBundle): Promise<ImportedRun['saved']> => {
+    // The same run: its own export (the page and the worker note its start a moment apart) or a bundle imported before.
+    const startedAt = Date.parse(bundle.meta.startedAt);
+    const lastStep = bundle.steps.step[bundle.steps.step.length - 1] ?? 0;
+    const same = get().runs.find((r) => r.config === bundle.config && r.lastStep === lastStep && Math.abs(r.startedAt - startedAt) < 60_000);
+    if (same) return { kind: 'already', storedId: same.id, name: same.name };
+    try {
+      const meta = await get().withHistory((store) => store.importRun(bundleToImport(bundle)));
+      return meta ? { kind: 'saved', storedId: meta.id, name: meta.name } : { kind: 'not-saved', reason: get().runsError ?? 'runs are not saved in this browser.' };
+    } catch (e) {
+      return { kind: 'not-saved', reason: message(e) };
+    }
+  };
+
   return {
     runThis(row) {
       const s = get();
@@ -204,6 +226,8 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
         const bytes = new Uint8Array(await file.arrayBuffer());
         const bundle = decodeRunBundle(bytes, file.name);
         set({ overlay: { fileName: file.name, bundle } });
+        const saved = await saveImported(bundle);
+        if (get().overlay?.bundle === bundle) set({ overlay: { fileName: file.name, bundle, saved } });
       } catch (e) {
         set({ importError: message(e) });
       }

@@ -182,6 +182,15 @@ function OverlaySummary() {
           ? `Same configuration as ${record ? 'your run' : 'the one selected'}.`
           : `Differs from ${record ? 'your run' : 'the selected configuration'} in: ${differs.join(', ')}.`}
       </p>
+      <p className="small" data-testid="overlay-saved">
+        {overlay.saved === undefined
+          ? 'Saving it to your Runs…'
+          : overlay.saved.kind === 'saved'
+            ? `Saved to your Runs as “${overlay.saved.name}”: open it there, compare it with your runs, or delete it.`
+            : overlay.saved.kind === 'already'
+              ? `Already in your Runs as “${overlay.saved.name}” (not saved twice).`
+              : `Not saved to your Runs: ${overlay.saved.reason} It is shown here until you leave the page.`}
+      </p>
       <button type="button" onClick={clear}>
         Remove overlay
       </button>
