@@ -5,7 +5,7 @@
 // Compare box puts it in the Compare view (src/ui/compare). Runs that repeat one configuration with other
 // seeds are summarised above the list as mean ± std. Also the checkpoint interval for tests ("every N steps"; the
 // lab always checkpoints at epoch ends and every 5 minutes) and the last checkpoint of the live run.
-import { useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useState } from 'react';
 import { formatBytes } from '../../storage/errors.ts';
 import type { RunMeta } from '../../storage/schema.ts';
 import { configDifferences, formatMeanStd, groupRepeats } from '../../state/compare.ts';
@@ -222,6 +222,12 @@ function CheckpointOptions() {
   const setRunOptions = useLab((s) => s.setRunOptions);
   const [text, setText] = useState(runOptions.checkpointEvery === undefined ? '' : String(runOptions.checkpointEvery));
   const [error, setError] = useState<string | undefined>();
+  // The queue sets each item's run options: show the interval in force unless the box holds an edit in progress.
+  const every = runOptions.checkpointEvery;
+  useEffect(() => {
+    if (error !== undefined) return;
+    setText((t) => ((t.trim() === '' ? undefined : Number(t.trim())) === every ? t : every === undefined ? '' : String(every)));
+  }, [every, error]);
   const commit = (t: string) => {
     setText(t);
     const v = t.trim();
