@@ -34,6 +34,7 @@
 
 import {
   AvgPool,
+  AvgPoolGrad,
   backend_util,
   BatchMatMul,
   Conv2D,
@@ -48,6 +49,7 @@ import {
   unregisterKernel,
 } from '@tensorflow/tfjs-core';
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
+import { makeAvgPoolGrad } from './pool-grad.ts';
 import { heapView, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 import type {
   Conv2DBackpropFilterAttrs,
@@ -499,12 +501,17 @@ export const COMPOSED_KERNELS: Record<TrainingBackendName, { filter: boolean; in
 /**
  * Registers the composed Conv2DBackpropFilter / Conv2DBackpropInput for a backend (per
  * COMPOSED_KERNELS), and on wasm also the buffer-sharing Identity and Cast of no-copy.ts (tfjs-wasm
- * copies a tensor for every tensor saved for backprop; ~2% of a ResNet-20 step). Idempotent; may be
+ * copies a tensor for every tensor saved for backprop; ~2% of a ResNet-20 step) and the 1x1
+ * AvgPoolGrad of pool-grad.ts (option A's shortcut gradient). Idempotent; may be
  * called before or after tf.setBackend (these kernels need no setup step).
  */
 export function registerTrainingKernels(backendName: TrainingBackendName): void {
   if (registered.has(backendName)) return;
-  if (backendName === 'wasm') registerNoCopyKernels('wasm');
+  if (backendName === 'wasm') {
+    registerNoCopyKernels('wasm');
+    const fallback = getKernel(AvgPoolGrad, 'wasm');
+    replaceKernel({ kernelName: AvgPoolGrad, backendName, kernelFunc: makeAvgPoolGrad(backendName, fallback) });
+  }
   const use = COMPOSED_KERNELS[backendName];
   if (use.filter) {
     replaceKernel({ kernelName: Conv2DBackpropFilter, backendName, kernelFunc: makeFilterGrad(backendName) });
@@ -520,7 +527,7 @@ export function registerTrainingKernels(backendName: TrainingBackendName): void 
 export function unregisterTrainingKernels(backendName: TrainingBackendName): void {
   if (!registered.has(backendName)) return;
   if (backendName === 'wasm') unregisterNoCopyKernels('wasm');
-  for (const kernelName of [Conv2DBackpropFilter, Conv2DBackpropInput]) {
+  for (const kernelName of [Conv2DBackpropFilter, Conv2DBackpropInput, AvgPoolGrad]) {
     const key = `${backendName}_${kernelName}`;
     if (!originals.has(key)) continue;
     if (getKernel(kernelName, backendName) != null) unregisterKernel(kernelName, backendName);
