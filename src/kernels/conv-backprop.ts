@@ -8,7 +8,7 @@
 //  - Filter gradient: dw[kh,kw,ci,co] = sum_{n,i,j} x[n, s*i+kh-pt, s*j+kw-pl, ci] * dy[n,i,j,co].
 //    Stride 1 on wasm ("framed"): lay x out channels-first with zero borders, [Ci, N, R, C] with
 //    R = H + max(pt, pb) rows per image (the bottom zeros of one image are the top zeros of the next)
-//    and C = W + max(pl, pr), and pad dy to [N, R, C, Co]. On that common R x C grid, tap (kh, kw)
+//    and C = W + max(pl, pr), and pad dy to [N, R, C, Co] (in JS, wasm-heap.ts). On that common R x C grid, tap (kh, kw)
 //    pairs dy at grid position p with x at p + kh*C + kw, so dw[kh,kw] = A_tap [Ci, N*R*C] times
 //    dy [N*R*C, Co], where A_tap is the x frame read from flat offset kh*C + kw on: a view into the
 //    same memory (wasm-heap.ts), no copy. The nine products share dy as BatchMatMul's weights, which
@@ -50,7 +50,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import { makeAvgPoolGrad } from './pool-grad.ts';
-import { heapView, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
+import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -200,15 +200,7 @@ function filterGradFramed(
     constantValue: 0,
   } as unknown as NamedAttrMap); // [Ci*N+1, R, C]
   dispose(backend, xT, xT3);
-  const dyf = callKernel(backendName, backend, PadV2, { x: dy }, {
-    paddings: [
-      [0, 0],
-      [0, R - Ho],
-      [0, C - Wo],
-      [0, 0],
-    ],
-    constantValue: 0,
-  } as unknown as NamedAttrMap); // [N, R, C, Co]
+  const dyf = padBottomRight(heap, dy, [N, Ho, Wo * Co], R - Ho, (C - Wo) * Co); // [N, R, C*Co]
   const b = callKernel(backendName, backend, Reshape, { x: dyf }, { shape: [1, P, Co] });
   dispose(backend, dyf);
 

@@ -1,6 +1,6 @@
 // Checks heap views on tfjs-backend-wasm: a view reads the base tensor's elements from its offset on
 // (fed to a real kernel), releasing it frees nothing and leaves no registered id behind, ranges outside
-// the base are refused, and other backends report no heap access.
+// the base are refused, and other backends report no heap access. padBottomRight equals tf.pad.
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { BatchMatMul } from '@tensorflow/tfjs-core';
 import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { heapView, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
+import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 
 describe('heapView on wasm', () => {
   it('reads the base from the offset on, and releasing it frees nothing', async () => {
@@ -49,5 +49,35 @@ describe('heapView on wasm', () => {
   it('is not offered on other backends', async () => {
     await tf.setBackend('cpu');
     expect(wasmHeapAccess(tf.backend())).toBeNull();
+  });
+});
+
+describe('padBottomRight on wasm', () => {
+  it.each([
+    [[2, 3, 4], 1, 2],
+    [[1, 5, 6], 0, 3],
+    [[3, 2, 2], 2, 0],
+    [[4, 1, 1], 0, 0],
+  ] as const)('pads %j by %i rows and %i per row like tf.pad', async (dims, bottom, right) => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as KernelBackend & { numDataIds(): number };
+    const heap = wasmHeapAccess(backend)!;
+    const x = tf.tidy(() => tf.reshape(tf.range(1, dims[0] * dims[1] * dims[2] + 1), [...dims]));
+    const ids = backend.numDataIds();
+    const out = padBottomRight(heap, x, dims, bottom, right);
+    expect(out.shape).toEqual([dims[0], dims[1] + bottom, dims[2] + right]);
+    const want = tf.tidy(() => tf.pad(x, [[0, 0], [0, bottom], [0, right]]).dataSync());
+    expect(Array.from(backend.readSync(out.dataId) as Float32Array)).toEqual(Array.from(want));
+    backend.disposeData(out.dataId);
+    expect(backend.numDataIds()).toBe(ids);
+    x.dispose();
+  });
+
+  it('refuses a shape that does not match the tensor', async () => {
+    await tf.setBackend('wasm');
+    const heap = wasmHeapAccess(tf.backend())!;
+    const x = tf.zeros([2, 3]);
+    expect(() => padBottomRight(heap, x, [2, 2, 2], 1, 1)).toThrow(/expected/);
+    x.dispose();
   });
 });
