@@ -50,6 +50,9 @@ const CASES: Case[] = [
   { x: [2, 6, 6, 4], k: 3, co: 8, s: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
   { x: [3, 5, 9, 1], k: 3, co: 2, s: 1, pad: 'same' }, // one input channel
   { x: [2, 7, 5, 6], k: 3, co: 5, s: 1, pad: 'valid' },
+  // Strides take the phased path on wasm.
+  { x: [2, 9, 8, 4], k: 3, co: 6, s: 3, pad: 'same' },
+  { x: [2, 10, 9, 3], k: 5, co: 4, s: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
 ];
 
 function label(c: Case): string {
@@ -195,7 +198,7 @@ describe('other uses and errors', () => {
     tf.dispose([x, dy]);
   });
 
-  it.each([1, 7])('does not leak tensors across gradient calls (case %i)', async (k) => {
+  it.each([1, 2, 7])('does not leak tensors across gradient calls (case %i)', async (k) => {
     await tf.setBackend('wasm');
     const c = CASES[k]!;
     convGrads(c);
@@ -207,19 +210,21 @@ describe('other uses and errors', () => {
     expect(backend.numDataIds()).toBe(ids);
   });
 
-  it('framed and dilated filter gradients agree at ResNet shapes (batch 4)', async () => {
+  it('framed/phased and dilated filter gradients agree at ResNet shapes (batch 4)', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend();
     const { filterGrad, filterGradDilated } = composedKernels('wasm');
-    for (const [hw, ci, co] of [
-      [32, 3, 16],
-      [32, 16, 16],
-      [16, 32, 32],
-      [8, 64, 64],
+    for (const [hw, ci, co, s] of [
+      [32, 3, 16, 1],
+      [32, 16, 16, 1],
+      [16, 32, 32, 1],
+      [8, 64, 64, 1],
+      [32, 16, 32, 2],
+      [16, 32, 64, 2],
     ] as const) {
       const x = tf.tensor4d(values(4 * hw * hw * ci, 7), [4, hw, hw, ci]);
-      const dy = tf.tensor4d(values(4 * hw * hw * co, 8), [4, hw, hw, co]);
-      const attrs = { strides: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', filterShape: [3, 3, ci, co] };
+      const dy = tf.tensor4d(values((4 * hw * hw * co) / (s * s), 8), [4, hw / s, hw / s, co]);
+      const attrs = { strides: s, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', filterShape: [3, 3, ci, co] };
       const run = (f: KernelFunc) => {
         const out = f({ inputs: { x, dy }, backend, attrs: attrs as unknown as NamedAttrMap }) as TensorInfo;
         const v = backend.readSync(out.dataId) as Float32Array;
