@@ -379,15 +379,17 @@ export function readmeSection(res: BenchResults): string {
     lines.push('');
   }
   lines.push(
-    'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu or tf autodiff in its tests): convolution ' +
-      "gradients composed from XNNPACK's forward convolution (tfjs-wasm has no filter gradient and a slow input gradient), " +
+    'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu or tf autodiff in its tests): the input ' +
+      "gradient composed from XNNPACK's forward convolution (tfjs-wasm's own is a plain loop); the filter gradient (tfjs-wasm " +
+      'has none) as one matrix product per 3x3 tap over a zero-framed, channels-first copy of the input that every tap reads ' +
+      'at its own offset, with the output gradient packed once (strided layers split into their phase images first); ' +
       'batch norm with a closed-form gradient and the following ReLU fused in, a conv bias, residual addition and add+ReLU ' +
       'whose gradients save nothing (or only their output) for backprop, a backward pass that frees saved tensors and ' +
       'gradients as it goes (ResNet-110 at batch 128 did not fit in the 4 GiB wasm heap before it), buffer-sharing Identity ' +
-      'and Cast, and two XNNPACK threads in the worker (tfjs-wasm asks for hardwareConcurrency / 2). What is left: ' +
-      "convolutions are about 85% of the kernel time and run at XNNPACK's SIMD speed (128-bit, no FMA); the filter gradient " +
-      'costs about 2x a forward convolution because XNNPACK repacks its large per-step "filter" (the output gradient) and ' +
-      'the inputs must be transposed first, both on one thread.',
+      'and Cast, zero-insertion instead of AvgPoolGrad for the option-A shortcut, and two XNNPACK threads in the worker ' +
+      "(tfjs-wasm asks for hardwareConcurrency / 2). What is left: XNNPACK's SIMD is 128-bit without FMA; per layer, " +
+      'repacking the output gradient as matrix weights, the input transpose and the element-wise ops run on one thread, ' +
+      'which is why ResNet-110 costs more than 5.5 ResNet-20 steps.',
   );
   return lines.join('\n');
 }
