@@ -5,19 +5,17 @@
 // that decodes to the same run.
 
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
 import { bundleToImport } from '../storage/bundle-io.ts';
 import { openRunStore, type ImportedRun } from '../storage/run-store.ts';
-import { Engine, type EngineHost } from '../worker/engine.ts';
+import { Engine } from '../worker/engine.ts';
 import { decodeRunBundle } from './bundle.ts';
 import { COMPARE_STORAGE_KEY, MAX_COMPARE, parseRemembered } from './compare-slice.ts';
 import { formatConfigQuery, protocolDefaults } from './config.ts';
 import { createLabStore, type LabStore } from './store.ts';
+import { nodeHost } from '../worker/node-host.ts';
 
-const PUBLIC = join(import.meta.dirname, '../../public');
 let dbCount = 0;
 
 /** The browser's localStorage, in memory (Node has none). */
@@ -31,24 +29,7 @@ class MemoryStorage {
   }
 }
 
-function host(dbName: string): EngineHost {
-  return {
-    backends: ['wasm'],
-    async initBackend(name) {
-      const info = await initBackend(name);
-      return { adapter: info.backend };
-    },
-    probeWebGpu: async () => undefined,
-    async fetchBytes(path) {
-      try {
-        return new Uint8Array(await readFile(join(PUBLIC, path)));
-      } catch {
-        return undefined;
-      }
-    },
-    openRunStore: async () => openRunStore(dbName, { estimate: async () => undefined }),
-  };
-}
+const host = (dbName: string) => nodeHost({ history: dbName });
 
 const query = (seed: number, extra: Record<string, unknown> = {}) => formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 8, epochs: 1, seed, ...extra });
 

@@ -6,11 +6,9 @@
 // Pause lets the current run finish; a manual run is never interrupted by the queue; Stop pauses it.
 
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
-import { openRunStore, type RunStore } from '../storage/run-store.ts';
+import { openRunStore } from '../storage/run-store.ts';
 import { Engine, type EngineHost } from '../worker/engine.ts';
 import type { EngineEvent } from '../worker/protocol.ts';
 import { formatConfigQuery, parseConfigQuery, protocolDefaults } from './config.ts';
@@ -35,6 +33,7 @@ import {
 } from './queue.ts';
 import { REFERENCE_TABLES, runThisConfig } from './reference-tables.ts';
 import { createLabStore, type LabStore } from './store.ts';
+import { nodeHost } from '../worker/node-host.ts';
 
 /** localStorage as the browser has it, in memory; `full` plays a storage quota reached. */
 class MemoryStorage implements QueueStorage {
@@ -214,33 +213,9 @@ describe('queue items', () => {
 
 // ---- the slice with the real store and engine ---------------------------------------------------
 
-const PUBLIC = join(import.meta.dirname, '../../public');
 let dbCount = 0;
 
-function host(dbName: string): EngineHost & { opened: RunStore[] } {
-  const opened: RunStore[] = [];
-  return {
-    opened,
-    backends: ['wasm'],
-    async initBackend(name) {
-      const info = await initBackend(name);
-      return { adapter: info.backend };
-    },
-    probeWebGpu: async () => undefined,
-    async fetchBytes(path) {
-      try {
-        return new Uint8Array(await readFile(join(PUBLIC, path)));
-      } catch {
-        return undefined;
-      }
-    },
-    openRunStore: async () => {
-      const s = await openRunStore(dbName, { estimate: async () => undefined });
-      opened.push(s);
-      return s;
-    },
-  };
-}
+const host = (dbName: string) => nodeHost({ history: dbName });
 
 /** A page: its localStorage, the store, the engine. */
 async function page(h: EngineHost, dbName: string, storage: MemoryStorage): Promise<{ store: LabStore; engine: Engine }> {

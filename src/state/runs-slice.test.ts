@@ -5,45 +5,20 @@
 // problems surfaced; and the background-tab verdict from step timings.
 
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
-import { openRunStore, type RunStore } from '../storage/run-store.ts';
+import { openRunStore } from '../storage/run-store.ts';
 import { Engine, type EngineHost } from '../worker/engine.ts';
 import type { EngineEvent } from '../worker/protocol.ts';
 import { formatConfigQuery, protocolDefaults } from './config.ts';
 import { canResume } from './runs-slice.ts';
 import { createLabStore, type LabStore } from './store.ts';
 import { throttleReport } from './throttle.ts';
+import { nodeHost } from '../worker/node-host.ts';
 
-const PUBLIC = join(import.meta.dirname, '../../public');
 let dbCount = 0;
 
-function host(dbName: string): EngineHost & { opened: RunStore[] } {
-  const opened: RunStore[] = [];
-  return {
-    opened,
-    backends: ['wasm'],
-    async initBackend(name) {
-      const info = await initBackend(name);
-      return { adapter: info.backend };
-    },
-    probeWebGpu: async () => undefined,
-    async fetchBytes(path) {
-      try {
-        return new Uint8Array(await readFile(join(PUBLIC, path)));
-      } catch {
-        return undefined;
-      }
-    },
-    openRunStore: async () => {
-      const s = await openRunStore(dbName, { estimate: async () => undefined });
-      opened.push(s);
-      return s;
-    },
-  };
-}
+const host = (dbName: string) => nodeHost({ history: dbName });
 
 const QUERY = formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 8, epochs: 1, seed: 21 });
 

@@ -1,23 +1,14 @@
 // The page's store, connected to the real engine (wasm, demo sample) in Node: configuration edits as
 // the controls make them, a run recorded step by step with far fewer renders than steps, and the live
 // status computed from the record.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend/setup.ts';
 import { Engine } from '../worker/engine.ts';
 import { LossSmoother } from '../ui/chart-data.ts';
 import { createLabStore, liveStatus, type RunRecord } from './store.ts';
-
-const PUBLIC = join(import.meta.dirname, '../../public');
+import { nodeHost } from '../worker/node-host.ts';
 
 function engine(): Engine {
-  return new Engine({
-    backends: ['wasm'],
-    initBackend: async (name) => ({ adapter: (await initBackend(name)).backend }),
-    probeWebGpu: async () => undefined,
-    fetchBytes: async (path) => readFile(join(PUBLIC, path)).then((b) => new Uint8Array(b), () => undefined),
-  });
+  return new Engine(nodeHost());
 }
 
 describe('configuration slice', () => {

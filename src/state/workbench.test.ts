@@ -3,10 +3,7 @@
 // decodes to exactly its record (weights included) plus CSV/JSON curves, an imported bundle as the
 // overlay (a damaged one refused without changing it), and the claim a share link carries.
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend/setup.ts';
 import { decodeSafetensors } from '../model/weights.ts';
 import { modelSpec } from '../train/experiment.ts';
 import { Engine } from '../worker/engine.ts';
@@ -17,16 +14,10 @@ import { parseClaim } from './claim.ts';
 import { REFERENCE_TABLES } from './reference-tables.ts';
 import { createLabStore } from './store.ts';
 import { activeClaim, currentRunResult, importedRunResult, shareableClaim, shareQuery } from './workbench.ts';
-
-const PUBLIC = join(import.meta.dirname, '../../public');
+import { nodeHost } from '../worker/node-host.ts';
 
 function engine(): Engine {
-  return new Engine({
-    backends: ['wasm'],
-    initBackend: async (name) => ({ adapter: (await initBackend(name)).backend }),
-    probeWebGpu: async () => undefined,
-    fetchBytes: async (path) => readFile(join(PUBLIC, path)).then((b) => new Uint8Array(b), () => undefined),
-  });
+  return new Engine(nodeHost());
 }
 
 const asFile = (name: string, content: string | Uint8Array) => new File([content as BlobPart], name);

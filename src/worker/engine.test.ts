@@ -3,35 +3,15 @@
 // steps, the weights round trip with the same test error, refusal of bad weights without side effects,
 // flat tensor memory, and the same engine driven through the worker protocol over a MessageChannel.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend/setup.ts';
 import { formatConfigQuery, protocolDefaults, type ExperimentConfig } from '../state/config.ts';
 import { WorkerEngine } from './client.ts';
-import { Engine, type EngineHost } from './engine.ts';
+import { Engine } from './engine.ts';
 import { serve, type MessagePortLike } from './serve.ts';
 import type { EngineEvent, StepPoint, WeightFiles } from './protocol.ts';
+import { nodeHost } from './node-host.ts';
 
-const PUBLIC = join(import.meta.dirname, '../../public');
-
-const host: EngineHost = {
-  backends: ['wasm', 'cpu'],
-  async initBackend(name) {
-    const info = await initBackend(name);
-    return { adapter: `${info.backend}, ${info.threads} thread(s)` };
-  },
-  probeWebGpu: async () => undefined,
-  async fetchBytes(path, onProgress) {
-    try {
-      const bytes = new Uint8Array(await readFile(join(PUBLIC, path)));
-      onProgress?.(1);
-      return bytes;
-    } catch {
-      return undefined;
-    }
-  },
-};
+const host = nodeHost({ backends: ['wasm', 'cpu'] });
 
 const tiny = (over: Partial<ExperimentConfig> = {}): string =>
   formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 16, epochs: 1, seed: 3, ...over });

@@ -5,8 +5,6 @@
 // learning rate, a short quota reported while training goes on, and checkpoints on the wall clock.
 
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
 import { formatConfigQuery, protocolDefaults, type ExperimentConfig } from '../state/config.ts';
@@ -17,34 +15,15 @@ import type { EngineEvent, StepPoint } from './protocol.ts';
 import { Trainer } from '../train/trainer.ts';
 import { resolveExperiment } from '../train/experiment.ts';
 import { syntheticSplit } from '../data/test-utils.ts';
+import { nodeHost } from './node-host.ts';
+import type { EstimateFn } from '../storage/space.ts';
 
-const PUBLIC = join(import.meta.dirname, '../../public');
 let dbCount = 0;
 
 /** A Node host whose run history is a fresh in-memory IndexedDB; `opened` collects the stores it hands out. */
-function hostWith(dbName: string, estimate?: () => Promise<{ usage: number; quota: number } | undefined>) {
-  const opened: RunStore[] = [];
-  const host: EngineHost = {
-    backends: ['wasm'],
-    async initBackend(name) {
-      const info = await initBackend(name);
-      return { adapter: `${info.backend}` };
-    },
-    probeWebGpu: async () => undefined,
-    async fetchBytes(path) {
-      try {
-        return new Uint8Array(await readFile(join(PUBLIC, path)));
-      } catch {
-        return undefined;
-      }
-    },
-    openRunStore: async () => {
-      const s = await openRunStore(dbName, { estimate: estimate ?? (async () => undefined) });
-      opened.push(s);
-      return s;
-    },
-  };
-  return { host, opened };
+function hostWith(dbName: string, estimate?: EstimateFn): { host: EngineHost; opened: RunStore[] } {
+  const host = nodeHost({ history: dbName, estimate });
+  return { host, opened: host.opened };
 }
 
 async function engineOn(host: EngineHost): Promise<{ engine: Engine; events: EngineEvent[] }> {

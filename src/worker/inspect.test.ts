@@ -7,34 +7,18 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend/setup.ts';
 import { loadCifarDemo } from '../data/cifar.ts';
 import { formatConfigQuery, protocolDefaults } from '../state/config.ts';
 import { WorkerEngine } from './client.ts';
-import { Engine, type EngineHost } from './engine.ts';
+import { Engine } from './engine.ts';
 import { MAX_TEST_IMAGES } from './inspect.ts';
 import { serve, type MessagePortLike } from './serve.ts';
 import type { EngineEvent } from './protocol.ts';
+import { nodeHost } from './node-host.ts';
 
 const PUBLIC = join(import.meta.dirname, '../../public');
 
-const host: EngineHost = {
-  backends: ['wasm', 'cpu'],
-  async initBackend(name) {
-    const info = await initBackend(name);
-    return { adapter: `${info.backend}, ${info.threads} thread(s)` };
-  },
-  probeWebGpu: async () => undefined,
-  async fetchBytes(path, onProgress) {
-    try {
-      const bytes = new Uint8Array(await readFile(join(PUBLIC, path)));
-      onProgress?.(1);
-      return bytes;
-    } catch {
-      return undefined;
-    }
-  },
-};
+const host = nodeHost({ backends: ['wasm', 'cpu'] });
 
 const tiny = formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 16, epochs: 1, seed: 7 });
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);

@@ -1,0 +1,57 @@
+// The training engine's host in Node (the unit tests run the real engine in-process): tfjs backends
+// from src/backend/setup.ts, the project's public/ files (CIFAR-10 when `npm run data` fetched it, else
+// the demo sample), no WebGPU, and, when named, a run history in IndexedDB (fake-indexeddb in tests).
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initBackend, type BackendName } from '../backend/setup.ts';
+import { openRunStore, type RunStore } from '../storage/run-store.ts';
+import type { EstimateFn } from '../storage/space.ts';
+import type { EngineHost } from './engine.ts';
+
+const PUBLIC = join(import.meta.dirname, '../../public');
+
+export interface NodeHostOptions {
+  /** Default: wasm only. */
+  backends?: BackendName[];
+  /** The IndexedDB name of the run history; without it runs are not recorded. */
+  history?: string;
+  /** Free-space estimate for the run history (default: unknown, so never short). */
+  estimate?: EstimateFn;
+}
+
+export interface NodeHost extends EngineHost {
+  /** The run stores handed to the engine, to close or inspect afterwards. */
+  opened: RunStore[];
+}
+
+export function nodeHost(options: NodeHostOptions = {}): NodeHost {
+  const opened: RunStore[] = [];
+  const { history, estimate = async () => undefined } = options;
+  return {
+    opened,
+    backends: options.backends ?? ['wasm'],
+    async initBackend(name) {
+      const info = await initBackend(name);
+      return { adapter: `${info.backend}, ${info.threads} thread(s)` };
+    },
+    probeWebGpu: async () => undefined,
+    async fetchBytes(path, onProgress) {
+      try {
+        const bytes = new Uint8Array(await readFile(join(PUBLIC, path)));
+        onProgress?.(1);
+        return bytes;
+      } catch {
+        return undefined;
+      }
+    },
+    openRunStore:
+      history === undefined
+        ? undefined
+        : async () => {
+            const s = await openRunStore(history, { estimate });
+            opened.push(s);
+            return s;
+          },
+  };
+}
