@@ -6,13 +6,12 @@ import { useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { parseConfigQuery } from '../state/config.ts';
 import { referencesFor, type ReferenceSource } from '../state/references.ts';
-import { linearTicks } from './chart-data.ts';
+import { ERROR_TICKS, linearTicks } from './chart-data.ts';
 import { epochs, percent } from './format.ts';
 import { useLab } from './store-context.tsx';
 import { overlayErrors } from './workbench/overlay.ts';
 
 const COLORS: Record<ReferenceSource, string> = { paper: '#b91c1c', gcr: '#15803d', neon: '#7c3aed' };
-const TICKS = [1, 2, 5, 10, 20, 50, 100];
 
 export function ErrorChart() {
   const record = useLab((s) => s.record);
@@ -72,7 +71,7 @@ export function ErrorChart() {
               tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
               label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
             />
-            <YAxis type="number" scale="log" domain={[1, 100]} ticks={TICKS} allowDataOverflow width={40} />
+            <YAxis type="number" scale="log" domain={[1, 100]} ticks={ERROR_TICKS} allowDataOverflow width={40} />
             <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))} labelFormatter={(v) => `epoch ${v}`} />
             {lines.map((l) => {
               const label = labelled.has(l.row.error) ? undefined : labels.get(l.row.error);

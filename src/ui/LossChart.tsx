@@ -6,6 +6,7 @@
 import { memo, useDeferredValue, useMemo, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { RunRecord } from '../state/store.ts';
+import { Segmented, SCALE_OPTIONS } from './segmented.tsx';
 import { decimateEvery, decimateMinMax, linearTicks, logTicks, type XY } from './chart-data.ts';
 import { useLab } from './store-context.tsx';
 import { overlayLoss } from './workbench/overlay.ts';
@@ -75,13 +76,7 @@ export function LossChart() {
     >
       <div className="chart-head">
         <h2 id="loss-title">Training loss</h2>
-        <div className="segmented" role="radiogroup" aria-label="Loss scale">
-          {(['linear', 'log'] as const).map((s) => (
-            <button key={s} type="button" role="radio" aria-checked={scale === s} onClick={() => setScale(s)}>
-              {s === 'linear' ? 'Linear' : 'Log'}
-            </button>
-          ))}
-        </div>
+        <Segmented label="Loss scale" options={SCALE_OPTIONS} value={scale} onChange={setScale} />
       </div>
       <div className="chart-box">
         <LossPlot view={view} scale={scale} overlay={overlay} />

@@ -63,6 +63,9 @@ export function decimateEvery(n: number, x: (i: number) => number, y: (i: number
 }
 
 /** Nice log-scale ticks (1, 2, 5 x 10^k) spanning [lo, hi]. */
+/** Ticks of the test-error charts (log scale, percent). */
+export const ERROR_TICKS = [1, 2, 5, 10, 20, 50, 100];
+
 export function logTicks(lo: number, hi: number): number[] {
   if (!(lo > 0) || !(hi >= lo)) return [];
   const ticks: number[] = [];

@@ -6,11 +6,11 @@
 import { memo, useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { alignSeries, X_AXIS_LABELS, type AlignedRow, type XAxis as Axis } from '../../state/curves.ts';
-import { linearTicks, logTicks } from '../chart-data.ts';
+import { ERROR_TICKS, linearTicks, logTicks } from '../chart-data.ts';
+import { Segmented, SCALE_OPTIONS } from '../segmented.tsx';
 
 /** Points per run on the loss chart (after smoothing the whole series). */
 export const MAX_LOSS_POINTS = 300;
-const ERROR_TICKS = [1, 2, 5, 10, 20, 50, 100];
 const MARGIN = { top: 8, right: 16, bottom: 18, left: 4 };
 
 export interface ChartLine {
@@ -75,13 +75,7 @@ export const CompareLossChart = memo(function CompareLossChart({ list, series, a
     <section className="compare-chart" aria-label="Training loss of the selected runs" data-testid="compare-loss" data-rows={rows.length} data-lines={series.length}>
       <div className="chart-head">
         <h3>Training loss (smoothed)</h3>
-        <div className="segmented" role="radiogroup" aria-label="Compare loss scale">
-          {(['linear', 'log'] as const).map((s) => (
-            <button key={s} type="button" role="radio" aria-checked={scale === s} onClick={() => setScale(s)}>
-              {s === 'linear' ? 'Linear' : 'Log'}
-            </button>
-          ))}
-        </div>
+        <Segmented label="Compare loss scale" options={SCALE_OPTIONS} value={scale} onChange={setScale} />
       </div>
       <div className="compare-chart-box">
         <ResponsiveContainer width="100%" height="100%">

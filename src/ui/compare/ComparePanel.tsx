@@ -12,6 +12,7 @@ import type { RunMeta } from '../../storage/schema.ts';
 import { count, duration, epochs, percent } from '../format.ts';
 import { useLab } from '../store-context.tsx';
 import { CompareErrorChart, CompareLossChart, type ChartLine, type ChartSeries } from './CompareCharts.tsx';
+import { Segmented } from '../segmented.tsx';
 import './compare.css';
 
 /** One colour per selected run, by the order of selection (stable when the baseline changes). */
@@ -137,13 +138,7 @@ export function ComparePanel() {
         </h2>
         {selected.length > 0 && (
           <div className="compare-controls">
-            <div className="segmented" role="radiogroup" aria-label="Compare x-axis">
-              {X_AXES.map((a) => (
-                <button key={a} type="button" role="radio" aria-checked={axis === a} onClick={() => setAxis(a)}>
-                  {AXIS_BUTTONS[a]}
-                </button>
-              ))}
-            </div>
+            <Segmented label="Compare x-axis" options={X_AXES.map((a) => [a, AXIS_BUTTONS[a]] as const)} value={axis} onChange={setAxis} />
             <label className="small">
               Smoothing{' '}
               <select aria-label="Compare smoothing" value={String(smoothing)} onChange={(e) => setSmoothing(Number(e.target.value))}>
