@@ -69,6 +69,13 @@ async function dump(name: string): Promise<{ counts: Record<string, number>; byt
 }
 
 describe('runs', () => {
+  it('lists runs created within one millisecond newest first, in the order they were created', async () => {
+    const store = await freshStore();
+    const made: string[] = [];
+    for (let i = 0; i < 12; i++) made.push((await store.createRun({ name: `r${i}`, config: CONFIG, backend: 'wasm' })).id);
+    expect((await store.listRuns()).map((r) => r.id)).toEqual(made.reverse());
+  });
+
   it('creates, reads back and lists runs newest first, with a default name from the config', async () => {
     const store = await freshStore();
     const a = await store.createRun({ config: CONFIG, backend: 'wasm', startedAt: 1000 });

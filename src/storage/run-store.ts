@@ -296,6 +296,8 @@ export class RunStore {
   private readonly estimate: EstimateFn;
   private readonly onClose?: (error: DatabaseClosedError) => void;
   private closedError?: DatabaseClosedError;
+  /** The last start time this store gave out: runs created in the same millisecond still list newest first. */
+  private lastStartedAt = 0;
 
   constructor(db: IDBPDatabase<RunDB>, name: string, options: OpenRunStoreOptions) {
     this.db = db;
@@ -333,7 +335,10 @@ export class RunStore {
   }
 
   private newMeta(init: NewRun): RunMeta {
-    const startedAt = init.startedAt ?? Date.now();
+    // Runs list by start time (newest first); two runs created in one millisecond (imports of a bundle)
+    // would tie and list in the random order of their ids, so the store's own stamps always increase.
+    const startedAt = init.startedAt ?? Math.max(Date.now(), this.lastStartedAt + 1);
+    if (init.startedAt === undefined) this.lastStartedAt = startedAt;
     const seed = init.seed ?? configSeed(init.config);
     const meta: RunMeta = {
       id: newRunId(startedAt),
