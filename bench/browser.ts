@@ -10,7 +10,8 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { BenchRecord } from './core.ts';
 import type { BenchPlan } from './plan.ts';
-import type { WorkerBackend } from './browser/messages.ts';
+import type { ProfileRequest, WorkerBackend } from './browser/messages.ts';
+import type { Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -79,21 +80,16 @@ export interface BrowserMeta {
   crossOriginIsolated: boolean;
 }
 
-export async function runBrowserBench(
-  plan: BenchPlan,
-  opts: BrowserOptions,
-  log: (l: string) => void,
-): Promise<{ records: BenchRecord[]; meta?: BrowserMeta }> {
+/** Builds and serves the bench page, opens it in headless Chromium, runs `use`, closes everything. */
+async function withBenchPage<T>(log: (l: string) => void, use: (page: Page, meta: BrowserMeta) => Promise<T>): Promise<T | undefined> {
   if (!existsSync(CHROMIUM_PATH)) {
     log(`no Chromium at ${CHROMIUM_PATH}: browser numbers skipped (sh scripts/ensure-chromium.sh installs it)`);
-    return { records: [] };
+    return undefined;
   }
   await buildPage(log);
   const server = await serve();
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-  const out: BenchRecord[] = [];
-  let meta: BrowserMeta | undefined;
   try {
     const page = await browser.newPage();
     page.on('console', (m) => log(`  [page] ${m.text()}`));
@@ -101,12 +97,26 @@ export async function runBrowserBench(
     const port = (server.address() as AddressInfo).port;
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForFunction(() => document.title === 'bench ready', undefined, { timeout: 60_000 });
-    meta = {
+    const meta = {
       browser: `Chromium ${browser.version()}`,
       cores: await page.evaluate(() => navigator.hardwareConcurrency),
       crossOriginIsolated: await page.evaluate(() => globalThis.crossOriginIsolated),
     };
     log(`browser: ${meta.browser}, cross-origin isolated: ${meta.crossOriginIsolated}, ${meta.cores} cores`);
+    return await use(page, meta);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+export async function runBrowserBench(
+  plan: BenchPlan,
+  opts: BrowserOptions,
+  log: (l: string) => void,
+): Promise<{ records: BenchRecord[]; meta?: BrowserMeta }> {
+  const out: BenchRecord[] = [];
+  const meta = await withBenchPage(log, async (page, meta) => {
     for (const backend of opts.backends) {
       try {
         out.push(...(await page.evaluate(([b, p]) => window.benchApi.worker(b, p), [backend, plan] as const)));
@@ -121,9 +131,13 @@ export async function runBrowserBench(
         log(`the lab worker's loop failed: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-  } finally {
-    await browser.close();
-    server.close();
-  }
+    return meta;
+  });
   return { records: out, meta };
+}
+
+/** bench/profile.ts --browser: one profiled step in a bench worker; its report's lines. */
+export async function profileInBrowser(backend: WorkerBackend, options: ProfileRequest['options'], log: (l: string) => void): Promise<string[]> {
+  const lines = await withBenchPage(log, (page) => page.evaluate(([b, o]) => window.benchApi.profile(b, o), [backend, options] as const));
+  return lines ?? [];
 }

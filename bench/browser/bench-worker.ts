@@ -1,25 +1,32 @@
 // The bench page's worker: one backend per worker (wasm's thread count is fixed when its module
 // loads), set up exactly as the lab's worker does it (src/backend/setup.ts: 2 XNNPACK threads on a
-// 2-core machine), the data fetched from /data like the lab, then bench/suite.ts's measurements.
+// 2-core machine), the data fetched from /data like the lab, then bench/suite.ts's measurements; or
+// one profiled step (bench/profile-core.ts) for bench/profile.ts --browser.
 
 import { initBackend } from '../../src/backend/setup.ts';
 import { browserHost } from '../../src/worker/browser-host.ts';
 import { loadServedData } from '../../src/worker/data-source.ts';
 import { computeStats, randomSplit } from '../core.ts';
 import { runSuite, sectionsFor } from '../suite.ts';
-import type { RunRequest, WorkerReply } from './messages.ts';
+import { profileStep } from '../profile-core.ts';
+import type { ProfileRequest, RunRequest, WorkerReply } from './messages.ts';
 
 const post = (m: WorkerReply) => (self as unknown as Worker).postMessage(m);
 const log = (line: string) => post({ type: 'log', line });
 
-self.addEventListener('message', (e: MessageEvent<RunRequest>) => {
+const failed = (err: unknown) => post({ type: 'failed', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+
+self.addEventListener('message', (e: MessageEvent<RunRequest | ProfileRequest>) => {
   const req = e.data;
-  if (req.type !== 'run') return;
-  run(req).then(
-    (records) => post({ type: 'done', records }),
-    (err: unknown) => post({ type: 'failed', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
-  );
+  if (req.type === 'run') run(req).then((records) => post({ type: 'done', records }), failed);
+  if (req.type === 'profile') profile(req).then((lines) => post({ type: 'profiled', lines }), failed);
 });
+
+async function profile({ backend, options }: ProfileRequest): Promise<string[]> {
+  const info = await initBackend(backend);
+  const lines = await profileStep(backend, options);
+  return [`browser worker, ${info.threads} thread(s)`, ...lines];
+}
 
 async function run({ backend, plan }: RunRequest) {
   const info = await initBackend(backend);

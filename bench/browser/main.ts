@@ -2,6 +2,7 @@
 //  - worker(backend, plan): a bench worker (bench-worker.ts) measures one backend and returns records;
 //  - labLoop(plan, runs): the lab's own worker (src/worker/client.ts: the engine, its messages to the
 //    page and all) trains each run, and the page times the steps from the StepPoints it receives.
+//  - profile(backend, options): one profiled training step in a bench worker (bench/profile.ts --browser).
 // Progress goes to console.log, which the driver prints.
 
 import { createLabEngine } from '../../src/worker/client.ts';
@@ -9,26 +10,35 @@ import type { EngineEvent, StepPoint } from '../../src/worker/protocol.ts';
 import type { BenchRecord } from '../core.ts';
 import { median } from '../core.ts';
 import { modelName, type BenchPlan, type StepPlan } from '../plan.ts';
-import type { RunRequest, WorkerBackend, WorkerReply } from './messages.ts';
+import type { ProfileRequest, RunRequest, WorkerBackend, WorkerReply } from './messages.ts';
 
-function worker(backend: WorkerBackend, plan: BenchPlan): Promise<BenchRecord[]> {
+/** A bench worker for one backend: sends it `request`, resolves with what its last reply carries. */
+function ask<T>(backend: WorkerBackend, request: RunRequest | ProfileRequest, take: (m: WorkerReply) => T | undefined): Promise<T> {
   const w = new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module', name: `bench-${backend}` });
-  return new Promise<BenchRecord[]>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     w.addEventListener('message', (e: MessageEvent<WorkerReply>) => {
       const m = e.data;
       if (m.type === 'log') console.log(m.line);
       else {
         w.terminate();
-        if (m.type === 'done') resolve(m.records);
-        else reject(new Error(m.message));
+        if (m.type === 'failed') reject(new Error(m.message));
+        else resolve(take(m)!);
       }
     });
     w.addEventListener('error', (e) => {
       w.terminate();
       reject(new Error(`bench worker (${backend}) failed: ${e.message}`));
     });
-    w.postMessage({ type: 'run', backend, plan } satisfies RunRequest);
+    w.postMessage(request);
   });
+}
+
+function worker(backend: WorkerBackend, plan: BenchPlan): Promise<BenchRecord[]> {
+  return ask(backend, { type: 'run', backend, plan }, (m) => (m.type === 'done' ? m.records : []));
+}
+
+function profile(backend: WorkerBackend, options: ProfileRequest['options']): Promise<string[]> {
+  return ask(backend, { type: 'profile', backend, options }, (m) => (m.type === 'profiled' ? m.lines : []));
 }
 
 /** The lab's full loop on wasm in its own worker, one record per run. */
@@ -81,9 +91,9 @@ async function labLoop(runs: StepPlan[]): Promise<BenchRecord[]> {
 
 declare global {
   interface Window {
-    benchApi: { worker: typeof worker; labLoop: typeof labLoop };
+    benchApi: { worker: typeof worker; labLoop: typeof labLoop; profile: typeof profile };
   }
 }
 
-window.benchApi = { worker, labLoop };
+window.benchApi = { worker, labLoop, profile };
 document.title = 'bench ready';

@@ -3,6 +3,7 @@
 
 import type { BenchRecord } from '../core.ts';
 import type { BenchPlan } from '../plan.ts';
+import type { ProfileOptions } from '../profile-core.ts';
 
 export type WorkerBackend = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 
@@ -12,7 +13,15 @@ export interface RunRequest {
   plan: BenchPlan;
 }
 
+/** One profiled training step (bench/profile.ts --browser). */
+export interface ProfileRequest {
+  type: 'profile';
+  backend: WorkerBackend;
+  options: Omit<ProfileOptions, 'cpuMs'>;
+}
+
 export type WorkerReply =
   | { type: 'log'; line: string }
   | { type: 'done'; records: BenchRecord[] }
+  | { type: 'profiled'; lines: string[] }
   | { type: 'failed'; message: string };
