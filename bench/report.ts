@@ -404,15 +404,17 @@ export function readmeSection(res: BenchResults): string {
     'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu or tf autodiff in its tests): the input ' +
       "gradient composed from XNNPACK's forward convolution (tfjs-wasm's own is a plain loop); the filter gradient (tfjs-wasm " +
       'has none) as one matrix product per 3x3 tap over a zero-framed, channels-first copy of the input that every tap reads ' +
-      'at its own offset, with the output gradient packed once (strided layers split into their phase images first); ' +
+      'at its own offset, with the output gradient written by JS straight into the packed matrix weights XNNPACK keeps for ' +
+      'a held tensor (XNNPACK repacked it on one thread at every layer of every step; strided layers split into their ' +
+      'phase images first); ' +
       'batch norm with a closed-form gradient and the following ReLU fused in, a conv bias, residual addition and add+ReLU ' +
       'whose gradients save nothing (or only their output) for backprop, a backward pass that frees saved tensors and ' +
       'gradients as it goes (ResNet-110 at batch 128 did not fit in the 4 GiB wasm heap before it), buffer-sharing Identity ' +
       'and Cast, zero-insertion instead of AvgPoolGrad for the option-A shortcut, and two XNNPACK threads in the worker ' +
       "(tfjs-wasm asks for hardwareConcurrency / 2). What is left (`npx tsx bench/profile.ts --browser --depth 110` lists " +
-      "the kernels): the filter gradient is 41-44% of the step, about twice the forward convolution's time, because " +
-      "XNNPACK repacks the output gradient as matrix weights on one thread (about 10% of the step) and the input's " +
-      'channels-first frame is one more pass; the element-wise work (batch norm, the solver) is about 12%; and XNNPACK\'s SIMD is 128-bit ' +
+      "the kernels): the filter gradient is about 36% of the step, 1.6 times the forward convolution's time: nine " +
+      "products with only Ci rows each, the input's channels-first frame and writing the packed output gradient (one " +
+      'thread); the element-wise work (batch norm, the solver) is about 12%; and XNNPACK\'s SIMD is 128-bit ' +
       'without FMA. A step costs the same per residual block at every depth; ResNet-110 does 6.24 times the convolution ' +
       'work of ResNet-20 per image (not 5.5), so its step ratio lands near 6 unless a fixed cost per step is added.',
   );

@@ -12,7 +12,9 @@
 //    pairs dy at grid position p with x at p + kh*C + kw, so dw[kh,kw] = A_tap [Ci, N*R*C] times
 //    dy [N*R*C, Co], where A_tap is the x frame read from flat offset kh*C + kw on: a view into the
 //    same memory (wasm-heap.ts), no copy. The nine products share dy as BatchMatMul's weights, which
-//    XNNPACK packs once. This replaced the dilated Conv2D below at stride 1 (ResNet-20, batch 128,
+//    XNNPACK would pack on one thread at every step; instead dy is written straight into the packed
+//    weights XNNPACK keeps for a held tensor of that shape (prepacked.ts; browser worker, ResNet-20:
+//    the filter gradients 385 -> 277 ms per step, the whole step 965 -> 839 ms). This replaced the dilated Conv2D below at stride 1 (ResNet-20, batch 128,
 //    Node CPU time: 48.0 -> 38.8 ms at 32x32x16, 38.6 -> 30.5 at 16x16x32, 32.1 -> 29.6 at 8x8x64):
 //    a Conv2D with a new dy-sized filter every step transposes and packs that filter first (~17 ms
 //    at 32x32x16), more than the packing of the matrix product (~9 ms) plus the frames (~6 ms).
@@ -53,6 +55,7 @@ import {
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import { makeAvgPoolGrad } from './pool-grad.ts';
 import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
+import { packedWeights, writeGrid } from './prepacked.ts';
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -202,9 +205,7 @@ function filterGradFramed(
     constantValue: 0,
   } as unknown as NamedAttrMap); // [Ci*N+1, R, C]
   dispose(backend, xT, xT3);
-  const dyf = padBottomRight(heap, dy, [N, Ho, Wo * Co], R - Ho, (C - Wo) * Co); // [N, R, C*Co]
-  const b = callKernel(backendName, backend, Reshape, { x: dyf }, { shape: [1, P, Co] });
-  dispose(backend, dyf);
+  const b = gridWeights(backendName, backend, heap, dy, R, C);
 
   // dy at grid position p meets x at grid position p + kh*C + kw for tap (kh, kw): the x rows of one
   // tap are xf's flat elements from kh*C + kw on, Ci rows of P.
@@ -212,15 +213,48 @@ function filterGradFramed(
 }
 
 /**
- * dw[kh,kw] = (xf's Ci x P rows from offsetOf(kh, kw) on) times b [1, P, Co], for every tap; frees xf
- * and b. BatchMatMul caches the packed b (its weights) by tensor id, so all products pack dy once.
+ * dy [N,Ho,Wo,Co] on a grid of R x C positions per image (zeros elsewhere) as BatchMatMul's b
+ * [1, N*R*C, Co]: written straight into the packed weights XNNPACK keeps for such a b (prepacked.ts),
+ * or else padded here and packed by XNNPACK in the first product.
+ */
+function gridWeights(
+  backendName: string,
+  backend: KernelBackend,
+  heap: NonNullable<ReturnType<typeof wasmHeapAccess>>,
+  dy: TensorInfo,
+  R: number,
+  C: number,
+): { b: TensorInfo; owned: boolean } {
+  const [N, Ho, Wo, Co] = dy.shape as [number, number, number, number];
+  const pw = usePrepacked ? packedWeights(heap, N * R * C, Co, `${N}x${R}x${C}x${Ho}x${Wo}`) : null;
+  if (pw != null) {
+    writeGrid(heap, pw, dy, R, C);
+    return { b: pw.holder, owned: false };
+  }
+  const dyf = padBottomRight(heap, dy, [N, Ho, Wo * Co], R - Ho, (C - Wo) * Co); // [N, R, C*Co]
+  const b = callKernel(backendName, backend, Reshape, { x: dyf }, { shape: [1, N * R * C, Co] });
+  dispose(backend, dyf);
+  return { b, owned: true };
+}
+
+let usePrepacked = true;
+
+/** For benchmarks and tests: whether the filter gradient writes dy into XNNPACK's packed weights. */
+export function setPrepackedWeights(on: boolean): void {
+  usePrepacked = on;
+}
+
+/**
+ * dw[kh,kw] = (xf's Ci x P rows from offsetOf(kh, kw) on) times b [1, P, Co], for every tap; frees xf,
+ * and b if owned. BatchMatMul caches the packed b (its weights) by tensor id, so all products share
+ * one packing of dy (none at all when gridWeights wrote it into kept packed weights).
  */
 function tapProducts(
   backendName: string,
   backend: KernelBackend,
   heap: NonNullable<ReturnType<typeof wasmHeapAccess>>,
   xf: TensorInfo,
-  b: TensorInfo,
+  { b, owned }: { b: TensorInfo; owned: boolean },
   [KH, KW, Ci, Co]: readonly [number, number, number, number],
   P: number,
   offsetOf: (kh: number, kw: number) => number,
@@ -235,7 +269,8 @@ function tapProducts(
       dispose(backend, prod);
     }
   }
-  dispose(backend, xf, b);
+  dispose(backend, xf);
+  if (owned) dispose(backend, b);
   return writeFloats(backend, dw, [KH, KW, Ci, Co]);
 }
 
@@ -296,9 +331,7 @@ function filterGradPhased(
       }
     }
   }
-  const dyf = padBottomRight(heap, dy, [N, Ho, Wo * Co], R - Ho, (C - Wo) * Co); // [N, R, C*Co]
-  const bm = callKernel(backendName, backend, Reshape, { x: dyf }, { shape: [1, P, Co] });
-  dispose(backend, dyf);
+  const bm = gridWeights(backendName, backend, heap, dy, R, C);
   return tapProducts(backendName, backend, heap, xf, bm, [KH, KW, Ci, Co], P, (kh, kw) => {
     const r = phaseOf(kh, pt, sh);
     const c = phaseOf(kw, pl, sw);

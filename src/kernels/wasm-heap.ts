@@ -25,9 +25,10 @@ interface WasmData {
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm this file uses. */
-interface WasmBackendInternals {
+export interface WasmBackendInternals {
   dataIdMap: { get(dataId: object): WasmData | undefined; delete(dataId: object): boolean };
   makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number): TensorInfo;
+  disposeData(dataId: object): unknown;
   wasm: { tfjs: { disposeData(id: number): void }; HEAPF32: Float32Array };
 }
 
