@@ -231,6 +231,7 @@ function gridWeights(
     writeGrid(heap, pw, dy, R, C);
     return { b: pw.holder, owned: false };
   }
+  if (R === Ho && C === Wo) return { b: callKernel(backendName, backend, Reshape, { x: dy }, { shape: [1, N * R * C, Co] }), owned: true };
   const dyf = padBottomRight(heap, dy, [N, Ho, Wo * Co], R - Ho, (C - Wo) * Co); // [N, R, C*Co]
   const b = callKernel(backendName, backend, Reshape, { x: dyf }, { shape: [1, N * R * C, Co] });
   dispose(backend, dyf);
@@ -425,10 +426,16 @@ function filterGrad1x1(
   const xs2 = callKernel(backendName, backend, Reshape, { x: xs }, { shape: [M, Ci] });
   const xsT = callKernel(backendName, backend, Transpose, { x: xs2 }, { perm: [1, 0] }); // [Ci, M]
   const a = callKernel(backendName, backend, Reshape, { x: xsT }, { shape: [1, Ci, M] });
-  const b = callKernel(backendName, backend, Reshape, { x: dy }, { shape: [1, M, Co] });
+  // dy as the weights [1, M, Co]: on wasm written into kept packed weights (a grid with no frame).
+  const heap = wasmHeapAccess(backend);
+  const { b, owned } =
+    heap != null
+      ? gridWeights(backendName, backend, heap, dy, Ho, Wo)
+      : { b: callKernel(backendName, backend, Reshape, { x: dy }, { shape: [1, M, Co] }), owned: true };
   const prod = callKernel(backendName, backend, BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
   const dw = callKernel(backendName, backend, Reshape, { x: prod }, { shape: [1, 1, Ci, Co] });
-  dispose(backend, xs2, xsT, a, b, prod);
+  dispose(backend, xs2, xsT, a, prod);
+  if (owned) dispose(backend, b);
   if (xs !== x) dispose(backend, xs);
   return dw;
 }

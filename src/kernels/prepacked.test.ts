@@ -107,16 +107,18 @@ describe('packed weights kept for XNNPACK', () => {
     expect(backend.numDataIds()).toBe(ids);
   });
 
-  it('leaves the filter gradient unchanged, bit for bit, at ResNet shapes (stride 1 and 2)', () => {
+  it('leaves the filter gradient unchanged, bit for bit, at ResNet shapes (3x3 stride 1 and 2, 1x1 projection)', () => {
     const { filterGrad } = composedKernels('wasm');
-    for (const [hw, ci, co, s] of [
-      [16, 16, 16, 1],
-      [8, 32, 64, 1],
-      [16, 16, 32, 2],
+    for (const [hw, ci, co, s, k] of [
+      [16, 16, 16, 1, 3],
+      [8, 32, 64, 1, 3],
+      [16, 16, 32, 2, 3],
+      [16, 16, 32, 2, 1],
     ] as const) {
       const x = tf.tensor4d(values(4 * hw * hw * ci, 7), [4, hw, hw, ci]);
       const dy = tf.tensor4d(values((4 * hw * hw * co) / (s * s), 8), [4, hw / s, hw / s, co]);
-      const attrs = { strides: s, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', filterShape: [3, 3, ci, co] };
+      const pad = k === 3 ? [[0, 0], [1, 1], [1, 1], [0, 0]] : 'valid';
+      const attrs = { strides: s, pad, dataFormat: 'NHWC', filterShape: [k, k, ci, co] };
       const run = () => {
         const out = filterGrad({ inputs: { x, dy }, backend, attrs: attrs as unknown as NamedAttrMap }) as TensorInfo;
         const v = (backend.readSync(out.dataId) as Float32Array).slice();
