@@ -50,9 +50,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
     wall.push(performance.now() - t0);
     if (c0 !== undefined) cpu.push(o.cpuMs!() - c0);
   }
-  (globalThis as any).__dw = undefined;
   const prof = await tf.profile(step);
-  const dwT = (globalThis as any).__dw;
   model.dispose();
   solver.dispose();
 
@@ -75,7 +73,6 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {
     lines.push(`${(isScope(name) ? `(${name})` : name).padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n}`);
   }
-  if (dwT) lines.push(`dW parts (stride-1 layers, ${dwT.n} calls incl. strided): frame ${dwT.frame.toFixed(1)} dy ${dwT.dy.toFixed(1)} pack+first tap ${dwT.pack.toFixed(1)} other 8 taps ${dwT.prod.toFixed(1)}`);
   if (o.memory) {
     const k = prof.kernels;
     const every = Math.max(1, Math.floor(k.length / 60));

@@ -199,7 +199,12 @@ export function packedWeights(heap: WasmBackendInternals, K: number, N: number, 
     state.shapes.set(key, known);
     return known;
   }
-  const pw = discover(heap, K, N);
+  let pw: PackedWeights | null = null;
+  try {
+    pw = discover(heap, K, N);
+  } catch {
+    pw = null; // a product that failed while finding the layout: pack the usual way from now on
+  }
   if (pw == null) {
     state.disabled = true;
     return null;
