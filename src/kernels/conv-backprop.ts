@@ -14,8 +14,9 @@
 //    same memory (wasm-heap.ts), no copy. The nine products share dy as BatchMatMul's weights, which
 //    XNNPACK would pack on one thread at every step; instead dy is written straight into the packed
 //    weights XNNPACK keeps for a held tensor of that shape (prepacked.ts; browser worker, ResNet-20:
-//    the filter gradients 385 -> 277 ms per step, the whole step 965 -> 839 ms). This replaced the dilated Conv2D below at stride 1 (ResNet-20, batch 128,
-//    Node CPU time: 48.0 -> 38.8 ms at 32x32x16, 38.6 -> 30.5 at 16x16x32, 32.1 -> 29.6 at 8x8x64):
+//    the filter gradients 385 -> 277 ms per step, the whole step 965 -> 839 ms). This replaced the
+//    dilated Conv2D below at stride 1 (ResNet-20, batch 128, Node CPU time: 48.0 -> 38.8 ms at
+//    32x32x16, 38.6 -> 30.5 at 16x16x32, 32.1 -> 29.6 at 8x8x64):
 //    a Conv2D with a new dy-sized filter every step transposes and packs that filter first (~17 ms
 //    at 32x32x16), more than the packing of the matrix product (~9 ms) plus the frames (~6 ms).
 //    Stride s > 1 on wasm: the same with x split into its s*s phase images x[:, a::s, b::s, :] (one JS
@@ -231,9 +232,10 @@ function gridWeights(
     writeGrid(heap, pw, dy, R, C);
     return { b: pw.holder, owned: false };
   }
-  if (R === Ho && C === Wo) return { b: callKernel(backendName, backend, Reshape, { x: dy }, { shape: [1, N * R * C, Co] }), owned: true };
+  const shape = [1, N * R * C, Co];
+  if (R === Ho && C === Wo) return { b: callKernel(backendName, backend, Reshape, { x: dy }, { shape }), owned: true };
   const dyf = padBottomRight(heap, dy, [N, Ho, Wo * Co], R - Ho, (C - Wo) * Co); // [N, R, C*Co]
-  const b = callKernel(backendName, backend, Reshape, { x: dyf }, { shape: [1, N * R * C, Co] });
+  const b = callKernel(backendName, backend, Reshape, { x: dyf }, { shape });
   dispose(backend, dyf);
   return { b, owned: true };
 }
