@@ -40,9 +40,25 @@ describe('loadCifarDir', () => {
       const err = await loadCifarDir(empty).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CifarDataError);
       expect((err as CifarDataError).code).toBe('missing-file');
-      expect((err as CifarDataError).message).toMatch(/data_batch_1\.bin is missing from .*Run `npm run data`/);
+      expect((err as CifarDataError).message).toMatch(
+        /^data_batch_1\.bin, data_batch_2\.bin, data_batch_3\.bin, data_batch_4\.bin, data_batch_5\.bin and test_batch\.bin are missing from .*Run `npm run data`/,
+      );
     } finally {
       await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('names the one missing file, whichever it is', async () => {
+    for (const gone of ['data_batch_3.bin', 'test_batch.bin']) {
+      const partial = await mkdtemp(join(tmpdir(), 'resnet-lab-partial-'));
+      try {
+        for (const f of files) if (f.name !== gone) await writeFile(join(partial, f.name), f.bytes);
+        const err = await loadCifarDir(partial, { verifyMd5: false }).catch((e: unknown) => e);
+        expect((err as CifarDataError).code).toBe('missing-file');
+        expect((err as CifarDataError).message).toBe(`${gone} is missing from ${partial}. Run \`npm run data\` to download and check the data set.`);
+      } finally {
+        await rm(partial, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -58,9 +58,22 @@ export async function loadCifarDir(dir: string = DEFAULT_CIFAR_DIR, options: Loa
     if (verifyMd5) assertCifarMd5(path, md5HexNode(bytes));
     return parseCifarRecords(path, bytes);
   };
-  const train = concatSplits(await Promise.all(TRAIN_FILES.map(load)));
-  const test = await load(TEST_FILE);
-  return { train, test };
+  // Every file is tried, and the error does not depend on which read finishes first: all missing
+  // files are named at once (the fix for each is the same), else the first problem in file order.
+  const names: CifarBinName[] = [...TRAIN_FILES, TEST_FILE];
+  const settled = await Promise.allSettled(names.map(load));
+  const missing = names.filter((_, i) => {
+    const r = settled[i]!;
+    return r.status === 'rejected' && r.reason instanceof CifarDataError && r.reason.code === 'missing-file';
+  });
+  if (missing.length > 1) {
+    const list = `${missing.slice(0, -1).join(', ')} and ${missing[missing.length - 1]}`;
+    throw new CifarDataError('missing-file', dir, `${list} are missing from ${dir}.`, NODE_REMEDY);
+  }
+  const failed = missing.length === 1 ? settled[names.indexOf(missing[0]!)] : settled.find((r) => r.status === 'rejected');
+  if (failed?.status === 'rejected') throw failed.reason;
+  const splits = settled.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof load>>>).value);
+  return { train: concatSplits(splits.slice(0, TRAIN_FILES.length)), test: splits[TRAIN_FILES.length]! };
 }
 
 /** Reads a file of CIFAR-10 records of any count (e.g. the demo sample in public/demo). */
