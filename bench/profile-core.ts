@@ -11,6 +11,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
+import { setLabWasm } from '../src/kernels/lab-wasm.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
 export interface ProfileOptions {
@@ -23,12 +24,15 @@ export interface ProfileOptions {
   top: number;
   /** Also list the tensor memory along the step. */
   memory: boolean;
+  /** false: the lab's own wasm kernels off (src/kernels/lab-wasm.ts), to compare. Default on. */
+  labKernels?: boolean;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
 
 /** The report's lines: a summary, then one row per kernel (and scope), most time first. */
 export async function profileStep(backendName: string, o: ProfileOptions): Promise<string[]> {
+  setLabWasm(o.labKernels !== false);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);
   const model = ResNet.create(exp.spec, 1);
@@ -53,6 +57,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   const prof = await tf.profile(step);
   model.dispose();
   solver.dispose();
+  setLabWasm(true);
 
   const isScope = (name: string) => name === 'unnamed scope' || name === 'forward' || name === 'backward' || name.endsWith('__op');
   const byName = new Map<string, { ms: number; n: number }>();
@@ -67,7 +72,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   }
   const cpuText = cpu.length > 0 ? `, ${median(cpu).toFixed(0)} ms CPU (min ${Math.min(...cpu).toFixed(0)})` : '';
   const lines = [
-    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
+    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${o.labKernels === false ? ' (lab kernels off)' : ''}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
       `kernels ${total.toFixed(0)} ms in the profiled step, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`,
   ];
   for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {

@@ -7,6 +7,7 @@
 //   npx tsx bench/profile.ts --backend wasm --depth 20 --batch 128 --top 20
 //   npx tsx bench/profile.ts --browser --depth 110          (the browser worker: threads show here)
 //   npx tsx bench/profile.ts --memory      (also prints the tensor-memory curve)
+//   npx tsx bench/profile.ts --no-lab-kernels   (without the lab's own wasm kernels, to compare)
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
@@ -23,6 +24,7 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '3' },
     memory: { type: 'boolean', default: false },
     browser: { type: 'boolean', default: false },
+    'no-lab-kernels': { type: 'boolean', default: false },
   },
 });
 
@@ -33,6 +35,7 @@ const opts: ProfileOptions = {
   steps: Number(a.steps),
   top: Number(a.top),
   memory: a.memory,
+  labKernels: !a['no-lab-kernels'],
 };
 
 if (a.browser) {

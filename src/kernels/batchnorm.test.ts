@@ -8,6 +8,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { batchNormInfer, batchNormTrain, BatchNormShapeError } from './batchnorm.ts';
+import { LAB_BN_GRAD, LAB_BN_MOMENTS, setLabWasm } from './lab-wasm.ts';
+
+/**
+ * 'wasm' trains batch norm with the lab's own kernels where the shape fits (lab-wasm.ts);
+ * 'wasm-composed' turns them off, so the composed tfjs ops stay tested on wasm too.
+ */
+async function use(backend: string): Promise<void> {
+  setLabWasm(backend !== 'wasm-composed');
+  await tf.setBackend(backend === 'wasm-composed' ? 'wasm' : backend);
+}
 
 function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   const out = new Float32Array(n);
@@ -70,11 +80,13 @@ const SHAPES: number[][] = [
   [2, 32, 32, 3],
   [128, 10], // BN on logits (neon)
   [5, 1, 1, 4], // H = W = 1
+  [3, 9, 9, 20], // the lab kernels' 16- and 4-channel groups
+  [300, 64], // rows off the lab kernels' block of 128
 ];
 
-describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'wasm-composed'])('batchNormTrain on %s', (backend) => {
   it.each(SHAPES.map((s) => [s.join('x'), s] as const))('matches autodiff of the naive formula for %s', async (_n, shape) => {
-    await tf.setBackend(backend);
+    await use(backend);
     for (const eps of [1e-5, 1e-3]) {
       const got = run(batchNormTrain as unknown as Impl, shape, eps);
       const want = run(naiveBn as unknown as Impl, shape, eps);
@@ -87,8 +99,8 @@ describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
     }
   });
 
-  it.each([[[4, 8, 8, 16]], [[3, 5, 7, 8]]])('with relu: true equals relu of the naive formula, gradient too, for %j', async (shape: number[]) => {
-    await tf.setBackend(backend);
+  it.each([[[4, 8, 8, 16]], [[3, 5, 7, 8]], [[3, 9, 9, 20]]])('with relu: true equals relu of the naive formula, gradient too, for %j', async (shape: number[]) => {
+    await use(backend);
     const fused: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu: true });
     const naive: Impl = (x, g, b, eps) => {
       const o = naiveBn(x, g, b, eps);
@@ -104,7 +116,7 @@ describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
   });
 
   it('returns shapes [C] for mean and variance and no gradient through them', async () => {
-    await tf.setBackend(backend);
+    await use(backend);
     tf.tidy(() => {
       const x = tf.tensor4d(values(2 * 4 * 4 * 3, 1), [2, 4, 4, 3]);
       const g = tf.ones([3]) as tf.Tensor1D;
@@ -123,7 +135,7 @@ describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
   });
 
   it('leaks no tensors over 50 forward+backward calls', async () => {
-    await tf.setBackend(backend);
+    await use(backend);
     const x = tf.tensor4d(values(4 * 8 * 8 * 16, 3), [4, 8, 8, 16]);
     const gamma = tf.variable(tf.ones([16]) as tf.Tensor1D);
     const beta = tf.variable(tf.zeros([16]) as tf.Tensor1D);
@@ -145,9 +157,30 @@ describe.each(['cpu', 'wasm'])('batchNormTrain on %s', (backend) => {
   });
 });
 
+describe('batchNormTrain on wasm with the lab kernels', () => {
+  it('runs the two lab kernels and none of the composed ops, and agrees with the composed ops', async () => {
+    const shape = [4, 8, 8, 16];
+    const relu: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu: true });
+    await use('wasm');
+    const prof = await tf.profile(() => {
+      run(relu, shape, 1e-5);
+    });
+    const names = new Set(prof.kernels.map((k) => k.name));
+    expect(names.has(LAB_BN_MOMENTS) && names.has(LAB_BN_GRAD)).toBe(true);
+    for (const op of ['AvgPool', 'Step', 'Square', 'Sub']) expect(names.has(op), op).toBe(false);
+    const lab = run(relu, shape, 1e-5);
+    await use('wasm-composed');
+    const composed = run(relu, shape, 1e-5);
+    setLabWasm(true);
+    for (const k of ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'] as const) {
+      expect(relErr(lab[k], composed[k]), k).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe.each(['cpu', 'wasm'])('batchNormInfer on %s', (backend) => {
   it.each([[[3, 4, 5, 6]], [[7, 6]]])('equals the formula for %j', async (shape: number[]) => {
-    await tf.setBackend(backend);
+    await use(backend);
     tf.tidy(() => {
       const c = shape[shape.length - 1]!;
       const size = shape.reduce((a, b) => a * b, 1);
@@ -166,7 +199,7 @@ describe.each(['cpu', 'wasm'])('batchNormInfer on %s', (backend) => {
   });
 
   it('rejects a gamma of the wrong size', async () => {
-    await tf.setBackend(backend);
+    await use(backend);
     const x = tf.zeros([2, 4, 4, 3]) as tf.Tensor4D;
     const g = tf.ones([4]) as tf.Tensor1D;
     expect(() => batchNormTrain(x, g, g, 1e-5)).toThrow(BatchNormShapeError);

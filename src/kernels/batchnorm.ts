@@ -15,11 +15,17 @@
 // same XNNPACK op on wasm); y is saved too and dy is masked by y > 0 first. The next layer saves y as
 // its input anyway, so this saves the separate ReLU's copy of the BN output for backprop.
 //
+// On wasm, where the channel count is a multiple of 4, the lab's own SIMD kernels (lab-wasm.ts) do
+// the same in two passes each way: the moments with scale a and shift beta - mean*a (then the affine
+// map above), and the whole gradient from x itself (x - mean on the fly: x, not xc, is saved). The
+// composed ops (five forward and eight backward full-size passes) stay for every other case.
+//
 // Inputs are NHWC [N,H,W,C] or, for a BN on a dense layer's output, [N,C].
 
 import * as tf from '@tensorflow/tfjs-core';
 import { FusedDepthwiseConv2D } from '@tensorflow/tfjs-core';
 import { channelSum } from './fused.ts';
+import { LAB_BN_GRAD, LAB_BN_MOMENTS, labBatchNormFits, labWasm } from './lab-wasm.ts';
 
 export interface BatchNormTrainResult<R extends tf.Rank> {
   /** Normalised output, the same shape as x. Differentiable w.r.t. x, gamma and beta. */
@@ -88,11 +94,30 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
   const { n, h, w, c } = as4d(x);
   checkChannels(c, ['gamma', gamma], ['beta', beta]);
   const m = n * h * w;
+  const useLab = labBatchNormFits(x.shape) && labWasm(tf.backend()) != null;
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
 
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, gamma1, beta1, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const { x4 } = as4d(xIn);
+    if (useLab) {
+      // Two passes each way in the lab's own kernels (lab-wasm.ts): the moments and the affine map's
+      // scale and shift, then y = relu?(x*scale + shift); the gradient in one kernel from x itself.
+      const [mean, variance, inv, scale, shift] = tf.engine().runKernel(LAB_BN_MOMENTS, { x: x4, gamma: gamma1, beta: beta1 }, { eps }) as tf.Tensor1D[];
+      const y4 = affine(x4, scale!, shift!, relu);
+      save(relu ? [x4, mean!, inv!, gamma1, y4] : [x4, mean!, inv!, gamma1]);
+      stats = [tf.keep(mean!), tf.keep(variance!)];
+      return {
+        value: tf.reshape(y4, xIn.shape),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xS, meanS, invS, gammaS, yS] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
+          const inputs: tf.NamedTensorMap = { dy, x: xS, mean: meanS, inv: invS, gamma: gammaS };
+          if (yS) inputs.y = yS;
+          const [dx, dgamma, dbeta] = tf.engine().runKernel(LAB_BN_GRAD, inputs, {}) as tf.Tensor[];
+          return [tf.reshape(dx!, xIn.shape), dgamma!, dbeta!];
+        },
+      };
+    }
     const mean = tf.div(channelSum(x4), m) as tf.Tensor1D;
     const xc = affine(x4, tf.onesLike(mean), tf.neg(mean));
     const variance = tf.div(channelSum(tf.square(xc)), m) as tf.Tensor1D;

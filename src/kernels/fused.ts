@@ -16,6 +16,7 @@
 // inputs would be freed while still in use.
 
 import * as tf from '@tensorflow/tfjs-core';
+import { LAB_ADD_RELU, LAB_RELU_GRAD, labWasm } from './lab-wasm.ts';
 
 /** Per-channel sum over N, H, W of an NHWC tensor ([N,C] also accepted). Returns [C]. */
 export function channelSum(t: tf.Tensor): tf.Tensor1D {
@@ -62,12 +63,14 @@ export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
   checkSame('addRelu', a, b);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [ai, bi, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const y = tf.relu(tf.add(ai, bi));
+    // On wasm, one pass each way in the lab's own kernels (lab-wasm.ts) instead of two.
+    const lab = labWasm(tf.backend()) != null;
+    const y = lab ? (tf.engine().runKernel(LAB_ADD_RELU, { a: ai, b: bi }, {}) as tf.Tensor) : tf.relu(tf.add(ai, bi));
     save([y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const d = tf.mul(dy, tf.step(saved[0]!));
+        const d = lab ? (tf.engine().runKernel(LAB_RELU_GRAD, { dy, y: saved[0]! }, {}) as tf.Tensor) : tf.mul(dy, tf.step(saved[0]!));
         return [d, tf.clone(d)];
       },
     };

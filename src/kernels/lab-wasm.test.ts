@@ -1,0 +1,253 @@
+// The lab's own wasm kernels (lab-wasm.ts, kernels-as/lab-kernels.ts) on tfjs-wasm's heap, against the
+// same formulas computed here in float64: batch-norm moments and gradient (with and without the
+// ReLU mask, channels in groups of 16 and of 4, row counts off the kernel's block size, a channel far
+// from zero), the ReLU gradient and add-then-ReLU. Also: both binaries import only tfjs's memory and
+// write nothing when instantiated, and the kernels are off where they should be.
+
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
+import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labWasm, setLabWasm } from './lab-wasm.ts';
+
+function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
+  const out = new Float32Array(n);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = (state / 2 ** 31 - 1) * scale + offset;
+  }
+  return out;
+}
+
+/** Largest |got - want| over the largest |want| (want never all zero here). */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return diff / scale;
+}
+
+/** Per-channel float64 moments of x [m, c]. */
+function moments64(x: Float32Array, c: number): { mean: Float64Array; variance: Float64Array } {
+  const m = x.length / c;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) mean[i % c]! += x[i]!;
+  for (let j = 0; j < c; j++) mean[j]! /= m;
+  for (let i = 0; i < x.length; i++) variance[i % c]! += (x[i]! - mean[i % c]!) ** 2;
+  for (let j = 0; j < c; j++) variance[j]! /= m;
+  return { mean, variance };
+}
+
+/** x [m, c]: channel j is scaled by 1 + j/4 and shifted by offsets[j % offsets.length]. */
+function channelData(m: number, c: number, seed: number, offsets: number[]): Float32Array {
+  const x = values(m * c, seed, 2);
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! * (1 + (i % c) / 4) + offsets[i % c % offsets.length]!;
+  return x;
+}
+
+/** An unsigned LEB128 at r.p; moves r.p past it. */
+function leb(bytes: Uint8Array, r: { p: number }): number {
+  let v = 0;
+  let shift = 0;
+  let b: number;
+  do {
+    b = bytes[r.p++]!;
+    v |= (b & 0x7f) << shift;
+    shift += 7;
+  } while (b & 0x80);
+  return v;
+}
+
+/** The sections of a wasm binary: id and the byte range of the contents. */
+function sections(bytes: Uint8Array): { id: number; start: number; end: number }[] {
+  const out: { id: number; start: number; end: number }[] = [];
+  const r = { p: 8 };
+  while (r.p < bytes.length) {
+    const id = bytes[r.p++]!;
+    const size = leb(bytes, r);
+    out.push({ id, start: r.p, end: r.p + size });
+    r.p = r.p + size;
+  }
+  return out;
+}
+
+// [m, c]: groups of 16 and 4 channels, rows fewer than the shift's 64, off the block of 128, and many.
+const CASES: [number, number][] = [
+  [7, 4],
+  [300, 16],
+  [129, 20],
+  [1000, 64],
+  [4096, 36],
+];
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+});
+
+afterEach(() => setLabWasm(true));
+
+describe('the lab wasm module', () => {
+  it('loads on tfjs-wasm in Node, and is off on cpu and after setLabWasm(false)', async () => {
+    expect(labWasm(tf.backend())).not.toBeNull();
+    setLabWasm(false);
+    expect(labWasm(tf.backend())).toBeNull();
+    setLabWasm(true);
+    await tf.setBackend('cpu');
+    expect(labWasm(tf.backend())).toBeNull();
+    await tf.setBackend('wasm');
+  });
+
+  it.each([
+    ['shared', LAB_WASM_SHARED],
+    ['plain', LAB_WASM_PLAIN],
+  ])('%s build: imports only env.memory, has no data or start section', (kind, b64) => {
+    const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
+    const module = new WebAssembly.Module(bytes);
+    expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'reluGrad']);
+    const secs = sections(bytes);
+    expect(secs.map((x) => x.id)).not.toContain(8); // start
+    expect(secs.map((x) => x.id)).not.toContain(11); // data
+    // The one import: "env" "memory", kind 2 (memory), then its limits flag: 3 = shared with a maximum.
+    const imp = secs.find((x) => x.id === 2)!;
+    const r = { p: imp.start };
+    expect(leb(bytes, r)).toBe(1);
+    for (let i = 0; i < 2; i++) {
+      const len = leb(bytes, r); // a name: its length, then its bytes
+      r.p += len;
+    }
+    expect(bytes[r.p]).toBe(2);
+    expect(bytes[r.p + 1]).toBe(kind === 'shared' ? 0x03 : 0x00);
+  });
+
+  it('takes 2-D and 4-D float32 shapes whose channels are a multiple of 4', () => {
+    expect(labBatchNormFits([128, 32, 32, 16])).toBe(true);
+    expect(labBatchNormFits([128, 12])).toBe(true);
+    expect(labBatchNormFits([128, 10])).toBe(false);
+    expect(labBatchNormFits([2, 4, 4, 3])).toBe(false);
+    expect(labBatchNormFits([4, 16, 16])).toBe(false);
+    expect(labBatchNormFits([0, 16])).toBe(false);
+  });
+});
+
+describe('LabBatchNormMoments', () => {
+  it.each(CASES)('m=%i c=%i: mean, biased variance, inv, scale and shift as computed in float64', (m, c) => {
+    const x = channelData(m, c, m + c, [0, 0.3, -5, 1000]);
+    const gamma = values(c, 5, 0.5, 1);
+    const beta = values(c, 6, 0.5);
+    const eps = 1e-5;
+    const outs = tf.tidy(() =>
+      (tf.engine().runKernel(LAB_BN_MOMENTS, { x: tf.tensor2d(x, [m, c]), gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta) }, { eps }) as tf.Tensor[]).map((t) =>
+        t.dataSync(),
+      ),
+    );
+    const [mean, variance, inv, scale, shift] = outs as Float32Array[];
+    const want = moments64(x, c);
+    for (let j = 0; j < c; j++) {
+      const iv = 1 / Math.sqrt(want.variance[j]! + eps);
+      // float32 results; a channel near 1000 keeps its mean to about an ulp.
+      expect(Math.abs(mean![j]! - want.mean[j]!)).toBeLessThan(1e-6 * Math.max(1, Math.abs(want.mean[j]!)));
+      expect(Math.abs(variance![j]! / want.variance[j]! - 1)).toBeLessThan(1e-5);
+      expect(Math.abs(inv![j]! / iv - 1)).toBeLessThan(1e-5);
+      expect(Math.abs(scale![j]! / (gamma[j]! * iv) - 1)).toBeLessThan(1e-5);
+      const sh = beta[j]! - want.mean[j]! * gamma[j]! * iv;
+      expect(Math.abs(shift![j]! - sh)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.mean[j]! * gamma[j]! * iv)));
+    }
+  });
+});
+
+describe('LabBatchNormGrad', () => {
+  it.each(CASES.flatMap(([m, c]) => [[m, c, false] as const, [m, c, true] as const]))(
+    'm=%i c=%i relu=%s: dx, dgamma, dbeta as the closed form computed in float64',
+    (m, c, relu) => {
+      const x = channelData(m, c, 3 * m + c, [0.5, -2, 40]);
+      const dy = values(m * c, 17, 1.5);
+      const gamma = values(c, 8, 0.5, 1);
+      const { mean, variance } = moments64(x, c);
+      const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + 1e-5));
+      // y: a ReLU output (zero for about half the entries) when relu; it only masks dy.
+      const y = values(m * c, 19).map((v) => Math.max(v, 0));
+      // What the kernel gets: float32 mean and inv, as LabBatchNormMoments returns them.
+      const mean32 = Float32Array.from(mean);
+      const inv32 = Float32Array.from(inv);
+      const got = tf.tidy(() => {
+        const inputs: tf.NamedTensorMap = {
+          dy: tf.tensor2d(dy, [m, c]),
+          x: tf.tensor2d(x, [m, c]),
+          mean: tf.tensor1d(mean32),
+          inv: tf.tensor1d(inv32),
+          gamma: tf.tensor1d(gamma),
+        };
+        if (relu) inputs.y = tf.tensor2d(y, [m, c]);
+        return (tf.engine().runKernel(LAB_BN_GRAD, inputs, {}) as tf.Tensor[]).map((t) => t.dataSync());
+      });
+      // Hand computation: g = dy (masked by y > 0), S = per-channel sum over rows.
+      const sg = new Float64Array(c);
+      const sgx = new Float64Array(c);
+      const g = Float64Array.from(dy, (v, i) => (relu && !(y[i]! > 0) ? 0 : v));
+      for (let i = 0; i < g.length; i++) {
+        sg[i % c]! += g[i]!;
+        sgx[i % c]! += g[i]! * (x[i]! - mean32[i % c]!);
+      }
+      const dbeta = sg;
+      const dgamma = Float64Array.from(sgx, (s, j) => inv32[j]! * s);
+      const dx = new Float64Array(m * c);
+      for (let i = 0; i < dx.length; i++) {
+        const j = i % c;
+        const a = gamma[j]! * inv32[j]!;
+        const k1 = (a * inv32[j]! * dgamma[j]!) / m;
+        const k2 = (a * dbeta[j]!) / m;
+        dx[i] = a * g[i]! - k1 * (x[i]! - mean32[j]!) - k2;
+      }
+      expect(relErr(got[0]!, dx)).toBeLessThan(2e-5);
+      expect(relErr(got[1]!, dgamma)).toBeLessThan(2e-5);
+      expect(relErr(got[2]!, dbeta)).toBeLessThan(2e-5);
+      if (relu) expect(got[0]!.some((v, i) => !(y[i]! > 0) && v !== 0)).toBe(true); // dx is not just the mask
+    },
+  );
+
+  it('refuses a dy of another size, naming the shapes', () => {
+    tf.tidy(() => {
+      const inputs = { dy: tf.zeros([8, 4]), x: tf.zeros([9, 4]), mean: tf.zeros([4]), inv: tf.ones([4]), gamma: tf.ones([4]) };
+      expect(() => tf.engine().runKernel(LAB_BN_GRAD, inputs, {})).toThrow(/dy \[8,4\], x \[9,4\]/);
+    });
+  });
+});
+
+describe('LabReluGrad and LabAddRelu', () => {
+  it.each([7, 64, 1001])('n=%i: dy where y > 0 else 0; max(a + b, 0)', (n) => {
+    const a = values(n, 1);
+    const b = values(n, 2);
+    const dy = values(n, 3, 4);
+    const [grad, sum] = tf.tidy(() => {
+      const at = tf.tensor1d(a);
+      const bt = tf.tensor1d(b);
+      const y = tf.engine().runKernel(LAB_ADD_RELU, { a: at, b: bt }, {}) as tf.Tensor;
+      const d = tf.engine().runKernel(LAB_RELU_GRAD, { dy: tf.tensor1d(dy), y }, {}) as tf.Tensor;
+      return [d.dataSync(), y.dataSync()];
+    });
+    for (let i = 0; i < n; i++) {
+      const s = Math.fround(a[i]! + b[i]!);
+      expect(sum![i]).toBe(Math.max(s, 0));
+      expect(grad![i]).toBe(s > 0 ? dy[i]! : 0);
+    }
+  });
+
+  it('leave no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) {
+      tf.tidy(() => {
+        const y = tf.engine().runKernel(LAB_ADD_RELU, { a: tf.ones([16]), b: tf.ones([16]) }, {}) as tf.Tensor;
+        tf.engine().runKernel(LAB_RELU_GRAD, { dy: tf.ones([16]), y }, {});
+      });
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
