@@ -5,6 +5,11 @@
 // no start function, so instantiating it writes nothing. Built by `npm run kernels` (scripts/
 // build-kernels.ts) into src/kernels/lab-wasm.binary.ts; src/kernels/lab-wasm.ts loads it.
 //
+// The filter gradient's two operands (src/kernels/conv-backprop.ts): the input framed channels-first
+// (a 4x4 transpose in registers per 4 pixels x 4 channels, instead of tfjs's Transpose then PadV2) and
+// the output gradient written into XNNPACK's packed weights (two vector copies per 8 columns, instead
+// of a JS loop).
+//
 // Batch normalisation in two passes each way, instead of the five forward and eight backward full-size
 // passes that composing tfjs ops takes (src/kernels/batchnorm.ts has the formulas). Tensors are NHWC
 // flattened to [m, c] rows with c a multiple of 4; channels are handled 16 at a time (one 64-byte
@@ -332,5 +337,117 @@ export function addRelu(a: usize, b: usize, n: i32, out: usize): void {
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, max(load<f32>(a + o) + load<f32>(b + o), 0));
+  }
+}
+
+// ---- the filter gradient's operands (src/kernels/conv-backprop.ts, prepacked.ts) -------------------
+
+/** Writes the 4x4 transpose of rows r0..r3 (4 pixels x 4 channels) as 4 channel rows of 4 pixels. */
+@inline
+function store4x4(r0: v128, r1: v128, r2: v128, r3: v128, out: usize, stride: usize): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(out + stride, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(out + 2 * stride, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(out + 3 * stride, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
+/**
+ * The stride-1 filter gradient's input frame: x [n, h, w, ci] (NHWC) written channels-first on a grid
+ * of r x c positions per image, out[ch][img][pt + i][pl + j] = x[img][i][j][ch], zeros on the rest of
+ * the grid, then one more all-zero grid at the end: (ci*n + 1) grids of r x c floats. What Transpose
+ * [3,0,1,2] and PadV2 composed did, in one pass.
+ */
+export function frameChannelsFirst(x: usize, n: i32, h: i32, w: i32, ci: i32, r: i32, c: i32, pt: i32, pl: i32, out: usize): void {
+  const grid = <usize>(r * c) << 2; // bytes per image grid
+  const chStride = grid * <usize>n; // bytes between channels
+  const rowBytes = <usize>c << 2;
+  // Zeros: each grid's rows above and below the image, and the columns left and right of it.
+  for (let ch = 0; ch < ci; ch++) {
+    for (let img = 0; img < n; img++) {
+      const g = out + <usize>ch * chStride + <usize>img * grid;
+      memory.fill(g, 0, <usize>pt * rowBytes);
+      memory.fill(g + <usize>(pt + h) * rowBytes, 0, <usize>(r - pt - h) * rowBytes);
+      for (let i = 0; i < h; i++) {
+        const row = g + <usize>(pt + i) * rowBytes;
+        memory.fill(row, 0, <usize>pl << 2);
+        memory.fill(row + (<usize>(pl + w) << 2), 0, <usize>(c - pl - w) << 2);
+      }
+    }
+  }
+  memory.fill(out + <usize>ci * chStride, 0, grid);
+  // The image: 4 pixels x 4 channels at a time, transposed in registers.
+  const px = <usize>ci << 2; // bytes per pixel of x
+  const w4 = w & ~3;
+  const c4 = ci & ~3;
+  let src = x;
+  for (let img = 0; img < n; img++) {
+    for (let i = 0; i < h; i++) {
+      const dstRow = out + <usize>img * grid + <usize>(pt + i) * rowBytes + (<usize>pl << 2);
+      let j = 0;
+      for (; j < w4; j += 4) {
+        const p = src + <usize>j * px;
+        const d = dstRow + (<usize>j << 2);
+        let ch = 0;
+        for (; ch < c4; ch += 4) {
+          const o = <usize>ch << 2;
+          store4x4(v128.load(p + o), v128.load(p + px + o), v128.load(p + 2 * px + o), v128.load(p + 3 * px + o), d + <usize>ch * chStride, chStride);
+        }
+        for (; ch < ci; ch++) {
+          for (let k = 0; k < 4; k++) store<f32>(d + <usize>ch * chStride + (<usize>k << 2), load<f32>(p + <usize>k * px + (<usize>ch << 2)));
+        }
+      }
+      for (; j < w; j++) {
+        const p = src + <usize>j * px;
+        const d = dstRow + (<usize>j << 2);
+        for (let ch = 0; ch < ci; ch++) store<f32>(d + <usize>ch * chStride, load<f32>(p + (<usize>ch << 2)));
+      }
+      src += <usize>w * px;
+    }
+  }
+}
+
+/**
+ * dy [n, ho, wo, co] into XNNPACK's packed fully-connected weights (prepacked.ts): blocks of nr output
+ * columns, each nr bias values then one row of nr weights per grid position k = (img*r + i)*c + j of a
+ * grid of r x c positions per image; row k holds dy[img, i, j, block's columns] for i < ho, j < wo.
+ * Other rows are left as they are (zero). base points at block 0's first weight; k rows in all.
+ */
+export function packGrid(dy: usize, n: i32, ho: i32, wo: i32, co: i32, r: i32, c: i32, nr: i32, k: i32, base: usize): void {
+  const blockStride = <usize>(nr + k * nr) << 2;
+  const px = <usize>co << 2;
+  const out = <usize>nr << 2;
+  for (let b = 0; b * nr < co; b++) {
+    const width = min(nr, co - b * nr);
+    const dst0 = base + <usize>b * blockStride;
+    let src = dy + (<usize>(b * nr) << 2);
+    for (let img = 0; img < n; img++) {
+      for (let i = 0; i < ho; i++) {
+        let d = dst0 + (<usize>((img * r + i) * c) * out);
+        if (width == 8) {
+          for (let j = 0; j < wo; j++) {
+            v128.store(d, v128.load(src));
+            v128.store(d, v128.load(src, 16), 16);
+            src += px;
+            d += out;
+          }
+        } else if ((width & 3) == 0) {
+          for (let j = 0; j < wo; j++) {
+            for (let q = 0; q < width; q += 4) v128.store(d + (<usize>q << 2), v128.load(src + (<usize>q << 2)));
+            src += px;
+            d += out;
+          }
+        } else {
+          for (let j = 0; j < wo; j++) {
+            for (let q = 0; q < width; q++) store<f32>(d + (<usize>q << 2), load<f32>(src + (<usize>q << 2)));
+            src += px;
+            d += out;
+          }
+        }
+      }
+    }
   }
 }

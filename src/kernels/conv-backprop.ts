@@ -55,6 +55,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import { makeAvgPoolGrad } from './pool-grad.ts';
+import { labFrameChannelsFirst } from './lab-wasm.ts';
 import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 import { packedWeights, writeGrid } from './prepacked.ts';
 import type {
@@ -194,9 +195,32 @@ function filterGradFramed(
   if (Ho > R || Wo > C || KH > R) return null;
   const P = N * R * C;
 
+  // One extra zero image at the end: the last taps read up to (KH-1)*C + KW-1 elements past Ci*P.
+  // In one pass by the lab's SIMD kernel where it loads, else Transpose then PadV2.
+  const xf = labFrameChannelsFirst(backend, x, R, C, pt, pl) ?? frameComposed(backendName, backend, x, N, H, W, Ci, R, C, pt, pl); // [Ci*N+1, R, C]
+  const b = gridWeights(backendName, backend, heap, dy, R, C);
+
+  // dy at grid position p meets x at grid position p + kh*C + kw for tap (kh, kw): the x rows of one
+  // tap are xf's flat elements from kh*C + kw on, Ci rows of P.
+  return tapProducts(backendName, backend, heap, xf, b, [KH, KW, Ci, Co], P, (kh, kw) => kh * C + kw);
+}
+
+/** x [N,H,W,Ci] framed channels-first with tfjs kernels: [Ci*N+1, R, C] (see labFrameChannelsFirst). */
+function frameComposed(
+  backendName: string,
+  backend: KernelBackend,
+  x: TensorInfo,
+  N: number,
+  H: number,
+  W: number,
+  Ci: number,
+  R: number,
+  C: number,
+  pt: number,
+  pl: number,
+): TensorInfo {
   const xT = callKernel(backendName, backend, Transpose, { x }, { perm: [3, 0, 1, 2] }); // [Ci,N,H,W]
   const xT3 = callKernel(backendName, backend, Reshape, { x: xT }, { shape: [Ci * N, H, W] });
-  // One extra zero image at the end: the last taps read up to (KH-1)*C + KW-1 elements past Ci*P.
   const xf = callKernel(backendName, backend, PadV2, { x: xT3 }, {
     paddings: [
       [0, 1],
@@ -204,13 +228,9 @@ function filterGradFramed(
       [pl, C - W - pl],
     ],
     constantValue: 0,
-  } as unknown as NamedAttrMap); // [Ci*N+1, R, C]
+  } as unknown as NamedAttrMap);
   dispose(backend, xT, xT3);
-  const b = gridWeights(backendName, backend, heap, dy, R, C);
-
-  // dy at grid position p meets x at grid position p + kh*C + kw for tap (kh, kw): the x rows of one
-  // tap are xf's flat elements from kh*C + kw on, Ci rows of P.
-  return tapProducts(backendName, backend, heap, xf, b, [KH, KW, Ci, Co], P, (kh, kw) => kh * C + kw);
+  return xf;
 }
 
 /**

@@ -9,7 +9,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
-import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labWasm, setLabWasm } from './lab-wasm.ts';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labFrameChannelsFirst, labWasm, setLabWasm } from './lab-wasm.ts';
 
 function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   const out = new Float32Array(n);
@@ -111,7 +112,7 @@ describe('the lab wasm module', () => {
     const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
     const module = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'reluGrad']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'frameChannelsFirst', 'packGrid', 'reluGrad']);
     const secs = sections(bytes);
     expect(secs.map((x) => x.id)).not.toContain(8); // start
     expect(secs.map((x) => x.id)).not.toContain(11); // data
@@ -249,5 +250,41 @@ describe('LabReluGrad and LabAddRelu', () => {
       });
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('labFrameChannelsFirst', () => {
+  it.each([
+    [[2, 8, 8, 16], 9, 9, 1, 1], // a ResNet 3x3 layer: one shared zero row and column
+    [[3, 5, 7, 3], 7, 9, 1, 2], // 3 channels (conv1), widths off the 4-pixel block
+    [[1, 4, 4, 6], 4, 4, 0, 0], // no frame
+    [[2, 6, 5, 9], 9, 8, 2, 1], // frames on both sides
+  ] as const)('x %j on a %i x %i grid at (%i, %i): channels-first grids with zeros around, one zero grid more', (shape, R, C, pt, pl) => {
+    const [N, H, W, Ci] = shape;
+    const x = values(N * H * W * Ci, 31);
+    // Leave NaNs in freed heap memory, so that a zero the kernel fails to write shows.
+    tf.dispose(tf.fill([Ci * N + 1, R, C], NaN));
+    const backend = tf.backend();
+    const xt = tf.tensor4d(x, [...shape]);
+    const out = labFrameChannelsFirst(backend, xt, R, C, pt, pl) as TensorInfo;
+    expect(out.shape).toEqual([Ci * N + 1, R, C]);
+    const got = backend.readSync(out.dataId) as Float32Array;
+    const want = new Float32Array((Ci * N + 1) * R * C);
+    for (let img = 0; img < N; img++) {
+      for (let i = 0; i < H; i++) {
+        for (let j = 0; j < W; j++) {
+          for (let ch = 0; ch < Ci; ch++) want[(ch * N + img) * R * C + (pt + i) * C + pl + j] = x[((img * H + i) * W + j) * Ci + ch]!;
+        }
+      }
+    }
+    expect(Array.from(got)).toEqual(Array.from(want));
+    backend.disposeData(out.dataId);
+    xt.dispose();
+  });
+
+  it('refuses an image that does not fit its grid', () => {
+    const xt = tf.zeros([1, 4, 4, 4]);
+    expect(() => labFrameChannelsFirst(tf.backend(), xt, 4, 5, 1, 0)).toThrow(/not inside a 4x5 grid/);
+    xt.dispose();
   });
 });

@@ -1,6 +1,8 @@
-// The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) as tfjs kernels on the wasm
-// backend, running on tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each
-// (batchnorm.ts), and the ReLU gradient and add-then-ReLU of a residual block (fused.ts).
+// The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) on the wasm backend, running on
+// tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each (batchnorm.ts), the
+// ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and the filter
+// gradient's channels-first input frame and packed output gradient (conv-backprop.ts, prepacked.ts),
+// as functions.
 //
 // The module is instantiated once per tfjs-wasm module with that module's own memory as its import
 // (shared in tfjs-wasm's threaded build, plain otherwise: lab-wasm.binary.ts has a build for each),
@@ -24,6 +26,8 @@ interface LabExports {
     dx: number, dgamma: number, dbeta: number, work: number): void;
   reluGrad(dy: number, y: number, n: number, out: number): void;
   addRelu(a: number, b: number, n: number, out: number): void;
+  frameChannelsFirst(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, pt: number, pl: number, out: number): void;
+  packGrid(dy: number, n: number, ho: number, wo: number, co: number, r: number, c: number, nr: number, k: number, base: number): void;
 }
 
 interface Lab {
@@ -90,6 +94,38 @@ export function labWasm(backend: KernelBackend): Lab | null {
     labs.set(heap.wasm, lab);
   }
   return lab;
+}
+
+// ---- the filter gradient's operands (called from conv-backprop.ts and prepacked.ts) -----------------
+
+/**
+ * x [N,H,W,Ci] framed channels-first for the stride-1 filter gradient: a new tensor [Ci*N + 1, R, C]
+ * whose grid (ch, img) holds image img's channel ch at rows pt.., columns pl.., zeros around it, and
+ * a last all-zero grid. Null where the lab's kernels are not available.
+ */
+export function labFrameChannelsFirst(backend: KernelBackend, x: TensorInfo, R: number, C: number, pt: number, pl: number): TensorInfo | null {
+  const heap = wasmHeapAccess(backend);
+  const lab = heap == null ? null : labWasm(backend);
+  if (heap == null || lab == null || x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const [N, H, W, Ci] = x.shape as [number, number, number, number];
+  if (pt < 0 || pl < 0 || pt + H > R || pl + W > C) throw new Error(`labFrameChannelsFirst: a ${H}x${W} image at (${pt}, ${pl}) is not inside a ${R}x${C} grid.`);
+  const out = heap.makeOutput([Ci * N + 1, R, C], 'float32');
+  lab.fn.frameChannelsFirst(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, out));
+  return out;
+}
+
+/**
+ * dy [N,Ho,Wo,Co] written into packed fully-connected weights (prepacked.ts's layout: blocks of nr
+ * columns, nr bias values then K rows of nr) at HEAPF32 index base, as rows (img*R + i)*C + j of an
+ * R x C grid per image. False where the lab's kernels are not available (the caller writes them).
+ */
+export function labPackGrid(backend: KernelBackend, dy: TensorInfo, R: number, C: number, nr: number, K: number, base: number): boolean {
+  const heap = wasmHeapAccess(backend);
+  const lab = heap == null ? null : labWasm(backend);
+  if (heap == null || lab == null || dy.dtype !== 'float32') return false;
+  const [N, Ho, Wo, Co] = dy.shape as [number, number, number, number];
+  lab.fn.packGrid(ptr(heap, dy), N, Ho, Wo, Co, R, C, nr, K, base * 4);
+  return true;
 }
 
 // ---- kernels ----------------------------------------------------------------------------------------

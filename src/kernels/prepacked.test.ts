@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { BatchMatMul } from '@tensorflow/tfjs-core';
 import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packedShapeCount, packedWeights, releasePackedWeights, writeGrid } from './prepacked.ts';
+import { packedShapeCount, packedWeights, releasePackedWeights, setWriteGridInWasm, writeGrid } from './prepacked.ts';
 import { wasmHeapAccess, type WasmBackendInternals } from './wasm-heap.ts';
 import { composedKernels, setPrepackedWeights } from './conv-backprop.ts';
 
@@ -55,7 +55,13 @@ afterAll(() => {
   setPrepackedWeights(true);
 });
 
-describe('packed weights kept for XNNPACK', () => {
+describe.each([
+  ['the lab wasm kernel', true],
+  ['the JS loop', false],
+])('packed weights kept for XNNPACK, dy written by %s', (_name, inWasm) => {
+  beforeAll(() => setWriteGridInWasm(inWasm));
+  afterAll(() => setWriteGridInWasm(true));
+
   it.each([
     [[2, 4, 5, 8], 5, 6],
     [[3, 3, 3, 10], 4, 4], // 10 columns: a full block and a padded one

@@ -21,6 +21,14 @@
 
 import { BatchMatMul, getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendInternals } from './wasm-heap.ts';
+import { labPackGrid } from './lab-wasm.ts';
+
+let useLab = true;
+
+/** For tests: false makes writeGrid take its JS loop even where the lab's wasm kernel loads. */
+export function setWriteGridInWasm(on: boolean): void {
+  useLab = on;
+}
 
 /** A [1, K, N] holder whose XNNPACK operator's packed weights this module writes. */
 export interface PackedWeights {
@@ -227,6 +235,8 @@ export function writeGrid(heap: WasmBackendInternals, pw: PackedWeights, dy: Ten
   if (Co !== pw.N || Nimg * R * C !== pw.K || Ho > R || Wo > C) {
     throw new Error(`writeGrid: dy [${dy.shape}] on a ${R}x${C} grid does not fit packed weights [${pw.K}, ${pw.N}].`);
   }
+  // The lab's SIMD kernel (lab-wasm.ts) where it loads; the same loop in JS otherwise.
+  if (useLab && labPackGrid(heap as unknown as KernelBackend, dy, R, C, pw.nr, pw.K, pw.base)) return;
   const mem = heap.wasm.HEAPF32;
   const src0 = offsetOf(heap, dy);
   const nr = pw.nr;
