@@ -451,3 +451,32 @@ export function packGrid(dy: usize, n: i32, ho: i32, wo: i32, co: i32, r: i32, c
     }
   }
 }
+
+/**
+ * The strided input gradient's last step (conv-backprop.ts): z [n, rows, cols, sh*sw*ci] holds, per
+ * phase (ph, pw), the input gradient at rows sh*q + ph and columns sw*r + pw of a grid that starts top
+ * rows and left columns above and left of the image; out [n, h, w, ci] is the image:
+ *   out[img, i, j, :] = z[img, (i + top) / sh, (j + left) / sw, (((i + top) % sh) * sw + (j + left) % sw) * ci + :].
+ * What Transpose, Reshape and Slice composed did, in one pass.
+ */
+export function depthToSpaceCrop(z: usize, n: i32, rows: i32, cols: i32, sh: i32, sw: i32, ci: i32, h: i32, w: i32, top: i32, left: i32, out: usize): void {
+  const depth = sh * sw * ci;
+  const c4 = ci & ~3;
+  let d = out;
+  for (let img = 0; img < n; img++) {
+    for (let i = 0; i < h; i++) {
+      const q = (i + top) / sh;
+      const ph = (i + top) % sh;
+      const rowBase = z + (<usize>((img * rows + q) * cols) * <usize>depth << 2);
+      for (let j = 0; j < w; j++) {
+        const r = (j + left) / sw;
+        const pw = (j + left) % sw;
+        const s = rowBase + (<usize>(r * depth + (ph * sw + pw) * ci) << 2);
+        let k = 0;
+        for (; k < c4; k += 4) v128.store(d + (<usize>k << 2), v128.load(s + (<usize>k << 2)));
+        for (; k < ci; k++) store<f32>(d + (<usize>k << 2), load<f32>(s + (<usize>k << 2)));
+        d += <usize>ci << 2;
+      }
+    }
+  }
+}

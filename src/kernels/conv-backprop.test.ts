@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setLabWasm } from './lab-wasm.ts';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   composedKernels,
@@ -116,10 +117,15 @@ afterAll(() => {
   unregisterTrainingKernels('wasm');
 });
 
-describe('composed conv gradients on wasm equal tfjs-cpu', () => {
+describe.each([
+  ['with', true],
+  ['without', false],
+])('composed conv gradients on wasm equal tfjs-cpu, %s the lab wasm kernels', (_w, lab) => {
   it.each(CASES.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
     await tf.setBackend('wasm');
+    setLabWasm(lab);
     const got = convGrads(c);
+    setLabWasm(true);
     const want = reference.get(label(c))!;
     expect(relErr(got.dx, want.dx)).toBeLessThan(TOL);
     expect(relErr(got.dw, want.dw)).toBeLessThan(TOL);

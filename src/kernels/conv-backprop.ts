@@ -55,7 +55,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import { makeAvgPoolGrad } from './pool-grad.ts';
-import { labFrameChannelsFirst } from './lab-wasm.ts';
+import { labDepthToSpaceCrop, labFrameChannelsFirst } from './lab-wasm.ts';
 import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 import { packedWeights, writeGrid } from './prepacked.ts';
 import type {
@@ -576,6 +576,14 @@ function makeInputGrad(backendName: string, fallback: KernelConfig | undefined):
 
     const rows = Q - q0;
     const cols = R - r0;
+    const top = pt - sh * q0;
+    const left = pl - sw * r0;
+    // The phases to their places and the crop in one pass by the lab's wasm kernel where it loads.
+    const direct = sh > 1 || sw > 1 ? labDepthToSpaceCrop(backend, z, sh, sw, [H, W, Ci], top, left) : null;
+    if (direct != null) {
+      dispose(backend, z);
+      return direct;
+    }
     let full = z; // becomes [N, rows*sh, cols*sw, Ci]
     if (sh > 1) {
       // [N*rows, cols, sh, sw*Ci] -> [N*rows, sh, cols, sw*Ci]: row phase moves next to the row index.
@@ -587,8 +595,6 @@ function makeInputGrad(backendName: string, fallback: KernelConfig | undefined):
     const shaped = callKernel(backendName, backend, Reshape, { x: full }, { shape: [N, rows * sh, cols * sw, Ci] });
     dispose(backend, full);
 
-    const top = pt - sh * q0;
-    const left = pl - sw * r0;
     if (top === 0 && left === 0 && rows * sh === H && cols * sw === W) return shaped;
     const dx = callKernel(backendName, backend, Slice, { x: shaped }, { begin: [0, top, left, 0], size: [N, H, W, Ci] });
     dispose(backend, shaped);

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labFrameChannelsFirst, labWasm, setLabWasm } from './lab-wasm.ts';
+import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labDepthToSpaceCrop, labFrameChannelsFirst, labWasm, setLabWasm } from './lab-wasm.ts';
 
 function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   const out = new Float32Array(n);
@@ -112,7 +112,7 @@ describe('the lab wasm module', () => {
     const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
     const module = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'frameChannelsFirst', 'packGrid', 'reluGrad']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'depthToSpaceCrop', 'frameChannelsFirst', 'packGrid', 'reluGrad']);
     const secs = sections(bytes);
     expect(secs.map((x) => x.id)).not.toContain(8); // start
     expect(secs.map((x) => x.id)).not.toContain(11); // data
@@ -286,5 +286,37 @@ describe('labFrameChannelsFirst', () => {
     const xt = tf.zeros([1, 4, 4, 4]);
     expect(() => labFrameChannelsFirst(tf.backend(), xt, 4, 5, 1, 0)).toThrow(/not inside a 4x5 grid/);
     xt.dispose();
+  });
+});
+
+describe('labDepthToSpaceCrop', () => {
+  it.each([
+    [[2, 5, 5, 64], 2, 2, [8, 8, 16], 1, 1], // a ResNet stride-2 layer's phases, cropped by one
+    [[1, 4, 6, 2 * 3 * 3], 2, 3, [7, 16, 3], 0, 2], // 3 channels, unequal strides
+  ] as const)('z %j, strides %i x %i, image %j at (%i, %i): every element from its phase', (zShape, sh, sw, [H, W, Ci], top, left) => {
+    const [N, rows, cols, depth] = zShape;
+    const z = values(N * rows * cols * depth, 41);
+    const backend = tf.backend();
+    const zt = tf.tensor4d(z, [...zShape]);
+    const out = labDepthToSpaceCrop(backend, zt, sh, sw, [H, W, Ci], top, left) as TensorInfo;
+    expect(out.shape).toEqual([N, H, W, Ci]);
+    const got = backend.readSync(out.dataId) as Float32Array;
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < H; i++) {
+        for (let j = 0; j < W; j++) {
+          const phase = ((i + top) % sh) * sw + ((j + left) % sw);
+          const src = ((n * rows + Math.floor((i + top) / sh)) * cols + Math.floor((j + left) / sw)) * depth + phase * Ci;
+          for (let c = 0; c < Ci; c++) expect(got[((n * H + i) * W + j) * Ci + c]).toBe(z[src + c]);
+        }
+      }
+    }
+    backend.disposeData(out.dataId);
+    zt.dispose();
+  });
+
+  it('refuses an image the phases do not cover', () => {
+    const zt = tf.zeros([1, 4, 4, 16]);
+    expect(() => labDepthToSpaceCrop(tf.backend(), zt, 2, 2, [8, 8, 4], 1, 0)).toThrow(/cannot give a 8x8x4 image at \(1, 0\)/);
+    zt.dispose();
   });
 });

@@ -28,6 +28,7 @@ interface LabExports {
   addRelu(a: number, b: number, n: number, out: number): void;
   frameChannelsFirst(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, pt: number, pl: number, out: number): void;
   packGrid(dy: number, n: number, ho: number, wo: number, co: number, r: number, c: number, nr: number, k: number, base: number): void;
+  depthToSpaceCrop(z: number, n: number, rows: number, cols: number, sh: number, sw: number, ci: number, h: number, w: number, top: number, left: number, out: number): void;
 }
 
 interface Lab {
@@ -126,6 +127,32 @@ export function labPackGrid(backend: KernelBackend, dy: TensorInfo, R: number, C
   const [N, Ho, Wo, Co] = dy.shape as [number, number, number, number];
   lab.fn.packGrid(ptr(heap, dy), N, Ho, Wo, Co, R, C, nr, K, base * 4);
   return true;
+}
+
+/**
+ * The strided input gradient from its phase form (conv-backprop.ts): z [N, rows, cols, sh*sw*Ci] to
+ * dx [N, H, W, Ci], dx[n,i,j,:] = z[n, (i+top)/sh, (j+left)/sw, phase ((i+top)%sh, (j+left)%sw)'s
+ * channels]. Null where the lab's kernels are not available.
+ */
+export function labDepthToSpaceCrop(
+  backend: KernelBackend,
+  z: TensorInfo,
+  sh: number,
+  sw: number,
+  [H, W, Ci]: readonly [number, number, number],
+  top: number,
+  left: number,
+): TensorInfo | null {
+  const heap = wasmHeapAccess(backend);
+  const lab = heap == null ? null : labWasm(backend);
+  if (heap == null || lab == null || z.dtype !== 'float32' || z.shape.length !== 4) return null;
+  const [N, rows, cols, depth] = z.shape as [number, number, number, number];
+  if (depth !== sh * sw * Ci || top < 0 || left < 0 || H + top > rows * sh || W + left > cols * sw) {
+    throw new Error(`labDepthToSpaceCrop: z [${z.shape}] cannot give a ${H}x${W}x${Ci} image at (${top}, ${left}) with strides ${sh}x${sw}.`);
+  }
+  const out = heap.makeOutput([N, H, W, Ci], 'float32');
+  lab.fn.depthToSpaceCrop(ptr(heap, z), N, rows, cols, sh, sw, Ci, H, W, top, left, ptr(heap, out));
+  return out;
 }
 
 // ---- kernels ----------------------------------------------------------------------------------------
