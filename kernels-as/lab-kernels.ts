@@ -480,3 +480,32 @@ export function depthToSpaceCrop(z: usize, n: i32, rows: i32, cols: i32, sh: i32
     }
   }
 }
+
+/**
+ * The strided filter gradient's input frame (conv-backprop.ts, filterGradPhased): x [n, h, w, ci] split
+ * into its sh*sw phase images x_ab[img, q, s] = x[img, sh*q + a, sw*s + b], each written channels-first
+ * on a grid of r x c positions per image at (top, left):
+ *   out[((a*sw + b)*ci + ch)*n + img][top + q][left + s] = x[img][sh*q + a][sw*s + b][ch],
+ * zeros everywhere else, then one all-zero grid: (sh*sw*ci*n + 1) grids of r x c floats.
+ */
+export function framePhases(x: usize, n: i32, h: i32, w: i32, ci: i32, sh: i32, sw: i32, r: i32, c: i32, top: i32, left: i32, out: usize): void {
+  const grid = <usize>(r * c);
+  const plane = grid * <usize>n; // floats between channels (and phases: ci planes each)
+  memory.fill(out, 0, (<usize>(sh * sw * ci) * plane + grid) << 2);
+  let src = x;
+  for (let img = 0; img < n; img++) {
+    for (let i = 0; i < h; i++) {
+      const a = i % sh;
+      const rowBase = <usize>img * grid + <usize>((i / sh + top) * c);
+      for (let j = 0; j < w; j++) {
+        const b = j % sw;
+        let d = out + ((<usize>((a * sw + b) * ci) * plane + rowBase + <usize>(j / sw + left)) << 2);
+        for (let ch = 0; ch < ci; ch++) {
+          store<f32>(d, load<f32>(src));
+          src += 4;
+          d += plane << 2;
+        }
+      }
+    }
+  }
+}

@@ -55,7 +55,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import { makeAvgPoolGrad } from './pool-grad.ts';
-import { labDepthToSpaceCrop, labFrameChannelsFirst } from './lab-wasm.ts';
+import { labDepthToSpaceCrop, labFrameChannelsFirst, labFramePhases } from './lab-wasm.ts';
 import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 import { packedWeights, writeGrid } from './prepacked.ts';
 import type {
@@ -307,7 +307,7 @@ function phaseOf(kh: number, pt: number, s: number): { a: number; u: number } {
 /**
  * Strided filter gradient on wasm in the framed form: x split into its sh*sw phase images
  * x_ab[n,r,c] = x[n, sh*r+a, sw*c+b] (zeros past the edge), each framed channels-first as in the
- * stride-1 case and written in one JS pass; tap (kh, kw) is a stride-1 product of one phase with dy.
+ * stride-1 case and written in one pass (labFramePhases, or JS); tap (kh, kw) is a stride-1 product of one phase with dy.
  * Returns null when the geometry does not fit.
  */
 function filterGradPhased(
@@ -335,9 +335,32 @@ function filterGradPhased(
   const C = Wp + Math.max(L, Math.max(0, Wo + vMax - Wp));
   if (Ho > R || Wo > C || uMax + T >= R || vMax + L >= C) return null;
   const P = N * R * C;
-  const phases = sh * sw;
 
-  // [phase, Ci, N, R, C] plus one zero image at the end (the last taps read past phases*Ci*P).
+  // [phase, Ci, N, R, C] plus one zero image at the end (the last taps read past phases*Ci*P), by the
+  // lab's wasm kernel where it loads, else in JS.
+  const xf = labFramePhases(backend, x, sh, sw, R, C, T, L) ?? framePhasesJs(heap, x, [N, H, W, Ci], sh, sw, R, C, T, L);
+  const bm = gridWeights(backendName, backend, heap, dy, R, C);
+  return tapProducts(backendName, backend, heap, xf, bm, [KH, KW, Ci, Co], P, (kh, kw) => {
+    const r = phaseOf(kh, pt, sh);
+    const c = phaseOf(kw, pl, sw);
+    return (r.a * sw + c.a) * Ci * P + (r.u + T) * C + (c.u + L);
+  });
+}
+
+/** labFramePhases in JS (see there). */
+function framePhasesJs(
+  heap: NonNullable<ReturnType<typeof wasmHeapAccess>>,
+  x: TensorInfo,
+  [N, H, W, Ci]: readonly [number, number, number, number],
+  sh: number,
+  sw: number,
+  R: number,
+  C: number,
+  T: number,
+  L: number,
+): TensorInfo {
+  const P = N * R * C;
+  const phases = sh * sw;
   const xf = heap.makeOutput([phases * Ci * N + 1, R, C], 'float32');
   const mem = heap.wasm.HEAPF32;
   const o = heap.dataIdMap.get(xf.dataId)!.memoryOffset / 4;
@@ -354,12 +377,7 @@ function filterGradPhased(
       }
     }
   }
-  const bm = gridWeights(backendName, backend, heap, dy, R, C);
-  return tapProducts(backendName, backend, heap, xf, bm, [KH, KW, Ci, Co], P, (kh, kw) => {
-    const r = phaseOf(kh, pt, sh);
-    const c = phaseOf(kw, pl, sw);
-    return (r.a * sw + c.a) * Ci * P + (r.u + T) * C + (c.u + L);
-  });
+  return xf;
 }
 
 /** How the filter gradient is composed: 'auto' picks per shape; the others force one path (benchmarks). */

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labDepthToSpaceCrop, labFrameChannelsFirst, labWasm, setLabWasm } from './lab-wasm.ts';
+import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labDepthToSpaceCrop, labFrameChannelsFirst, labFramePhases, labWasm, setLabWasm } from './lab-wasm.ts';
 
 function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   const out = new Float32Array(n);
@@ -112,7 +112,7 @@ describe('the lab wasm module', () => {
     const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
     const module = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'depthToSpaceCrop', 'frameChannelsFirst', 'packGrid', 'reluGrad']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'depthToSpaceCrop', 'frameChannelsFirst', 'framePhases', 'packGrid', 'reluGrad']);
     const secs = sections(bytes);
     expect(secs.map((x) => x.id)).not.toContain(8); // start
     expect(secs.map((x) => x.id)).not.toContain(11); // data
@@ -318,5 +318,36 @@ describe('labDepthToSpaceCrop', () => {
     const zt = tf.zeros([1, 4, 4, 16]);
     expect(() => labDepthToSpaceCrop(tf.backend(), zt, 2, 2, [8, 8, 4], 1, 0)).toThrow(/cannot give a 8x8x4 image at \(1, 0\)/);
     zt.dispose();
+  });
+});
+
+describe('labFramePhases', () => {
+  it.each([
+    [[2, 8, 8, 16], 2, 2, 5, 5, 1, 1], // a ResNet stride-2 layer
+    [[3, 7, 9, 3], 2, 3, 6, 5, 1, 0], // odd sizes, 3 channels, unequal strides
+  ] as const)('x %j in %i x %i phases on a %i x %i grid at (%i, %i): every element in its phase grid, zeros around', (shape, sh, sw, R, C, T, L) => {
+    const [N, H, W, Ci] = shape;
+    const x = values(N * H * W * Ci, 51);
+    const grids = sh * sw * Ci * N + 1;
+    tf.dispose(tf.fill([grids, R, C], NaN)); // NaNs in freed heap memory show a missing zero
+    const backend = tf.backend();
+    const xt = tf.tensor4d(x, [...shape]);
+    const out = labFramePhases(backend, xt, sh, sw, R, C, T, L) as TensorInfo;
+    expect(out.shape).toEqual([grids, R, C]);
+    const got = backend.readSync(out.dataId) as Float32Array;
+    const want = new Float32Array(grids * R * C);
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < H; i++) {
+        for (let j = 0; j < W; j++) {
+          const phase = (i % sh) * sw + (j % sw);
+          for (let ch = 0; ch < Ci; ch++) {
+            want[((phase * Ci + ch) * N + n) * R * C + (T + Math.floor(i / sh)) * C + L + Math.floor(j / sw)] = x[((n * H + i) * W + j) * Ci + ch]!;
+          }
+        }
+      }
+    }
+    expect(Array.from(got)).toEqual(Array.from(want));
+    backend.disposeData(out.dataId);
+    xt.dispose();
   });
 });

@@ -29,6 +29,7 @@ interface LabExports {
   frameChannelsFirst(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, pt: number, pl: number, out: number): void;
   packGrid(dy: number, n: number, ho: number, wo: number, co: number, r: number, c: number, nr: number, k: number, base: number): void;
   depthToSpaceCrop(z: number, n: number, rows: number, cols: number, sh: number, sw: number, ci: number, h: number, w: number, top: number, left: number, out: number): void;
+  framePhases(x: number, n: number, h: number, w: number, ci: number, sh: number, sw: number, r: number, c: number, top: number, left: number, out: number): void;
 }
 
 interface Lab {
@@ -112,6 +113,25 @@ export function labFrameChannelsFirst(backend: KernelBackend, x: TensorInfo, R: 
   if (pt < 0 || pl < 0 || pt + H > R || pl + W > C) throw new Error(`labFrameChannelsFirst: a ${H}x${W} image at (${pt}, ${pl}) is not inside a ${R}x${C} grid.`);
   const out = heap.makeOutput([Ci * N + 1, R, C], 'float32');
   lab.fn.frameChannelsFirst(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, out));
+  return out;
+}
+
+/**
+ * x [N,H,W,Ci] split into its sh*sw phase images, each framed channels-first for the strided filter
+ * gradient: a new tensor [sh*sw*Ci*N + 1, R, C], grid ((a*sw + b)*Ci + ch)*N + img holding
+ * x[img, sh*q + a, sw*s + b, ch] at (T + q, L + s), zeros around. Null where the lab's kernels are
+ * not available.
+ */
+export function labFramePhases(backend: KernelBackend, x: TensorInfo, sh: number, sw: number, R: number, C: number, T: number, L: number): TensorInfo | null {
+  const heap = wasmHeapAccess(backend);
+  const lab = heap == null ? null : labWasm(backend);
+  if (heap == null || lab == null || x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const [N, H, W, Ci] = x.shape as [number, number, number, number];
+  if (T < 0 || L < 0 || T + Math.ceil(H / sh) > R || L + Math.ceil(W / sw) > C) {
+    throw new Error(`labFramePhases: ${H}x${W} images in ${sh}x${sw} phases at (${T}, ${L}) are not inside a ${R}x${C} grid.`);
+  }
+  const out = heap.makeOutput([sh * sw * Ci * N + 1, R, C], 'float32');
+  lab.fn.framePhases(ptr(heap, x), N, H, W, Ci, sh, sw, R, C, T, L, ptr(heap, out));
   return out;
 }
 
