@@ -401,24 +401,29 @@ export function readmeSection(res: BenchResults): string {
     lines.push('');
   }
   lines.push(
-    'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu or tf autodiff in its tests): the input ' +
-      "gradient composed from XNNPACK's forward convolution (tfjs-wasm's own is a plain loop); the filter gradient (tfjs-wasm " +
-      'has none) as one matrix product per 3x3 tap over a zero-framed, channels-first copy of the input that every tap reads ' +
-      'at its own offset, with the output gradient written by JS straight into the packed matrix weights XNNPACK keeps for ' +
-      'a held tensor (XNNPACK repacked it on one thread at every layer of every step; strided layers split into their ' +
-      'phase images first); ' +
-      'batch norm with a closed-form gradient and the following ReLU fused in, a conv bias, residual addition and add+ReLU ' +
-      'whose gradients save nothing (or only their output) for backprop, a backward pass that frees saved tensors and ' +
-      'gradients as it goes (ResNet-110 at batch 128 did not fit in the 4 GiB wasm heap before it), buffer-sharing Identity ' +
-      'and Cast, zero-insertion instead of AvgPoolGrad for the option-A shortcut, and two XNNPACK threads in the worker ' +
-      "(tfjs-wasm asks for hardwareConcurrency / 2). What is left (`npx tsx bench/profile.ts --browser --depth 110` lists " +
-      "the kernels): the filter gradient is about 36% of the step, 1.6 times the forward convolution's time: nine " +
-      "products with only Ci rows each, the input's channels-first frame and writing the packed output gradient (one " +
-      'thread); the element-wise work (batch norm, the solver) is about 12%; and XNNPACK\'s SIMD is 128-bit ' +
-      'without FMA. ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
+    'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu, tf autodiff or a float64 hand computation in its ' +
+      "tests): the input gradient composed from XNNPACK's forward convolution (tfjs-wasm's own is a plain loop); the filter " +
+      'gradient (tfjs-wasm has none) as one matrix product per 3x3 tap over a zero-framed, channels-first copy of the input ' +
+      'that every tap reads at its own offset, with the output gradient written straight into the packed matrix weights ' +
+      'XNNPACK keeps for a held tensor (XNNPACK repacked it on one thread at every layer of every step; strided layers split ' +
+      "into their phase images first); the lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts, AssemblyScript, " +
+      "run on tfjs-wasm's heap in place) for batch norm's moments and gradient (two passes over the tensor each way instead " +
+      "of thirteen composed ones), the ReLU gradient, add+ReLU, the filter gradient's input frames and packed output " +
+      'gradient, and the strided input gradient\'s depth-to-space and crop; batch norm with a closed-form gradient and the ' +
+      'following ReLU fused in, a conv bias, residual addition and add+ReLU whose gradients save nothing (or only their ' +
+      'output) for backprop, a backward pass that frees saved tensors and gradients as it goes (ResNet-110 at batch 128 did ' +
+      'not fit in the 4 GiB wasm heap before it), buffer-sharing Identity and Cast, zero-insertion instead of AvgPoolGrad ' +
+      "for the option-A shortcut, and two XNNPACK threads in the worker (tfjs-wasm asks for hardwareConcurrency / 2). " +
+      "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-lab-kernels` compares): the " +
+      "convolutions are about 90% of the step. The forward convolution runs at about 15 G multiply-adds per second per core, " +
+      "near what 128-bit SIMD without FMA allows (PyTorch uses AVX2 with FMA here, which bounds the ratio near 2.5x); the " +
+      "filter gradient's products take about 1.3 times the forward convolution's time, because with only Ci rows each they " +
+      "stream both operands from memory once per 4x8 tile; the input gradient about 1.1 times. Splitting the lab's kernels " +
+      'over a second thread (a helper worker on the shared heap) gave nothing in the browser: waking the helper cost what ' +
+      'the split saved. ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
       'undercounts it), and a residual block costs about the same at both depths (the per-block times are in the ' +
       'ResNet-110 / ResNet-20 rows above), so the step ratio stays under 5.5 only where ResNet-20 carries more cost per ' +
-      'block, as in the browser worker.',
+      'block.',
   );
   return lines.join('\n');
 }
