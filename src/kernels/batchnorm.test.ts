@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { batchNormInfer, batchNormTrain, BatchNormShapeError } from './batchnorm.ts';
 import { LAB_BN_GRAD, LAB_BN_MOMENTS, setLabWasm } from './lab-wasm.ts';
+import { relErr, values } from './test-utils.ts';
 
 /**
  * 'wasm' trains batch norm with the lab's own kernels where the shape fits (lab-wasm.ts);
@@ -17,27 +18,6 @@ import { LAB_BN_GRAD, LAB_BN_MOMENTS, setLabWasm } from './lab-wasm.ts';
 async function use(backend: string): Promise<void> {
   setLabWasm(backend !== 'wasm-composed');
   await tf.setBackend(backend === 'wasm-composed' ? 'wasm' : backend);
-}
-
-function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = (state / 2 ** 31 - 1) * scale + offset;
-  }
-  return out;
-}
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / Math.max(scale, 1e-30);
 }
 
 /** The textbook formula; tf autodiff gives its gradient. */

@@ -17,6 +17,7 @@ import {
   unregisterTrainingKernels,
   UnsupportedConvGradientError,
 } from './conv-backprop.ts';
+import { relErr, values } from './test-utils.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case {
@@ -60,17 +61,6 @@ function label(c: Case): string {
   return `x ${c.x.join('x')} k${c.k} co${c.co} s${String(c.s)} pad ${JSON.stringify(c.pad)}`;
 }
 
-/** Deterministic values in [-1, 1) (a small LCG), so both backends see the same numbers. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 function outShape(c: Case): number[] {
   return tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros([c.k, c.k, c.x[3], c.co]) as tf.Tensor4D, c.s, c.pad).shape);
 }
@@ -88,18 +78,6 @@ function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
   const out = { dx: gx!.dataSync() as Float32Array, dw: gw!.dataSync() as Float32Array };
   tf.dispose([x, w, r, gx!, gw!]);
   return out;
-}
-
-/** Largest difference relative to the largest reference magnitude. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / Math.max(scale, 1e-30);
 }
 
 const TOL = 2e-5; // float32 rounding relative to the largest entry; sums of up to ~5k products

@@ -11,28 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labDepthToSpaceCrop, labFrameChannelsFirst, labFramePhases, labWasm, setLabWasm } from './lab-wasm.ts';
-
-function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = (state / 2 ** 31 - 1) * scale + offset;
-  }
-  return out;
-}
-
-/** Largest |got - want| over the largest |want| (want never all zero here). */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
+import { relErr, values } from './test-utils.ts';
 
 /** Per-channel float64 moments of x [m, c]. */
 function moments64(x: Float32Array, c: number): { mean: Float64Array; variance: Float64Array } {
