@@ -1,8 +1,8 @@
 // The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) on the wasm backend, running on
 // tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each (batchnorm.ts), the
-// ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and the filter
-// gradient's channels-first input frame and packed output gradient (conv-backprop.ts, prepacked.ts),
-// as functions.
+// ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and, as functions,
+// the filter gradient's input frames and packed output gradient and the strided input gradient's
+// depth-to-space and crop (conv-backprop.ts, prepacked.ts).
 //
 // The module is instantiated once per tfjs-wasm module with that module's own memory as its import
 // (shared in tfjs-wasm's threaded build, plain otherwise: lab-wasm.binary.ts has a build for each),
@@ -98,7 +98,14 @@ export function labWasm(backend: KernelBackend): Lab | null {
   return lab;
 }
 
-// ---- the filter gradient's operands (called from conv-backprop.ts and prepacked.ts) -----------------
+// ---- the convolution gradients' data movement (called from conv-backprop.ts and prepacked.ts) -------
+
+/** The heap and the lab's kernels for a float32 tensor on this backend, or null where they are not available. */
+function available(backend: KernelBackend, t: TensorInfo): { heap: WasmBackendInternals; lab: Lab } | null {
+  const heap = wasmHeapAccess(backend);
+  const lab = heap == null ? null : labWasm(backend);
+  return heap != null && lab != null && t.dtype === 'float32' ? { heap, lab } : null;
+}
 
 /**
  * x [N,H,W,Ci] framed channels-first for the stride-1 filter gradient: a new tensor [Ci*N + 1, R, C]
@@ -106,9 +113,9 @@ export function labWasm(backend: KernelBackend): Lab | null {
  * a last all-zero grid. Null where the lab's kernels are not available.
  */
 export function labFrameChannelsFirst(backend: KernelBackend, x: TensorInfo, R: number, C: number, pt: number, pl: number): TensorInfo | null {
-  const heap = wasmHeapAccess(backend);
-  const lab = heap == null ? null : labWasm(backend);
-  if (heap == null || lab == null || x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const ok = x.shape.length === 4 ? available(backend, x) : null;
+  if (ok == null) return null;
+  const { heap, lab } = ok;
   const [N, H, W, Ci] = x.shape as [number, number, number, number];
   if (pt < 0 || pl < 0 || pt + H > R || pl + W > C) throw new Error(`labFrameChannelsFirst: a ${H}x${W} image at (${pt}, ${pl}) is not inside a ${R}x${C} grid.`);
   const out = heap.makeOutput([Ci * N + 1, R, C], 'float32');
@@ -123,9 +130,9 @@ export function labFrameChannelsFirst(backend: KernelBackend, x: TensorInfo, R: 
  * not available.
  */
 export function labFramePhases(backend: KernelBackend, x: TensorInfo, sh: number, sw: number, R: number, C: number, T: number, L: number): TensorInfo | null {
-  const heap = wasmHeapAccess(backend);
-  const lab = heap == null ? null : labWasm(backend);
-  if (heap == null || lab == null || x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const ok = x.shape.length === 4 ? available(backend, x) : null;
+  if (ok == null) return null;
+  const { heap, lab } = ok;
   const [N, H, W, Ci] = x.shape as [number, number, number, number];
   if (T < 0 || L < 0 || T + Math.ceil(H / sh) > R || L + Math.ceil(W / sw) > C) {
     throw new Error(`labFramePhases: ${H}x${W} images in ${sh}x${sw} phases at (${T}, ${L}) are not inside a ${R}x${C} grid.`);
@@ -141,9 +148,9 @@ export function labFramePhases(backend: KernelBackend, x: TensorInfo, sh: number
  * R x C grid per image. False where the lab's kernels are not available (the caller writes them).
  */
 export function labPackGrid(backend: KernelBackend, dy: TensorInfo, R: number, C: number, nr: number, K: number, base: number): boolean {
-  const heap = wasmHeapAccess(backend);
-  const lab = heap == null ? null : labWasm(backend);
-  if (heap == null || lab == null || dy.dtype !== 'float32') return false;
+  const ok = available(backend, dy);
+  if (ok == null) return false;
+  const { heap, lab } = ok;
   const [N, Ho, Wo, Co] = dy.shape as [number, number, number, number];
   lab.fn.packGrid(ptr(heap, dy), N, Ho, Wo, Co, R, C, nr, K, base * 4);
   return true;
@@ -163,9 +170,9 @@ export function labDepthToSpaceCrop(
   top: number,
   left: number,
 ): TensorInfo | null {
-  const heap = wasmHeapAccess(backend);
-  const lab = heap == null ? null : labWasm(backend);
-  if (heap == null || lab == null || z.dtype !== 'float32' || z.shape.length !== 4) return null;
+  const ok = z.shape.length === 4 ? available(backend, z) : null;
+  if (ok == null) return null;
+  const { heap, lab } = ok;
   const [N, rows, cols, depth] = z.shape as [number, number, number, number];
   if (depth !== sh * sw * Ci || top < 0 || left < 0 || H + top > rows * sh || W + left > cols * sw) {
     throw new Error(`labDepthToSpaceCrop: z [${z.shape}] cannot give a ${H}x${W}x${Ci} image at (${top}, ${left}) with strides ${sh}x${sw}.`);
