@@ -3,7 +3,10 @@
 // tfjs-backend-wasm 4.22 ships no Conv2DBackpropFilter kernel, so tf.grads through tf.conv2d fails on
 // it; its Conv2DBackpropInput exists but is a plain loop (not XNNPACK) and dominated the training step.
 // Both kernels are registered here, composed from the backend's own fast kernels (Conv2D, BatchMatMul,
-// Transpose, Reshape, PadV2, Slice; AvgPool for 1x1 kernels), so every heavy loop runs in XNNPACK:
+// Transpose, Reshape, PadV2, Slice; AvgPool for 1x1 kernels), so every heavy loop runs in XNNPACK. On
+// wasm the data movement around the products (x's frames, the packed dy, the input gradient's
+// depth-to-space and crop) is done in one pass each by the lab's SIMD kernels (lab-wasm.ts) where they
+// load, and by the tfjs kernels named here (or JS) otherwise:
 //
 //  - Filter gradient: dw[kh,kw,ci,co] = sum_{n,i,j} x[n, s*i+kh-pt, s*j+kw-pl, ci] * dy[n,i,j,co].
 //    Stride 1 on wasm ("framed"): lay x out channels-first with zero borders, [Ci, N, R, C] with
@@ -19,7 +22,7 @@
 //    32x32x16, 38.6 -> 30.5 at 16x16x32, 32.1 -> 29.6 at 8x8x64):
 //    a Conv2D with a new dy-sized filter every step transposes and packs that filter first (~17 ms
 //    at 32x32x16), more than the packing of the matrix product (~9 ms) plus the frames (~6 ms).
-//    Stride s > 1 on wasm: the same with x split into its s*s phase images x[:, a::s, b::s, :] (one JS
+//    Stride s > 1 on wasm: the same with x split into its s*s phase images x[:, a::s, b::s, :] (one
 //    pass writes all their frames); each tap reads one phase (27.8 -> 21.6 ms at 32x32x16 -> 16x16x32).
 //    On tfjs-cpu (or if the geometry does not fit): with x as [Ci,H,W,N] (the "batch" is Ci, the "channels" are N)
 //    and dy as the filter [Ho,Wo,N,Co], this is one forward Conv2D with dilation = stride and the
@@ -307,8 +310,8 @@ function phaseOf(kh: number, pt: number, s: number): { a: number; u: number } {
 /**
  * Strided filter gradient on wasm in the framed form: x split into its sh*sw phase images
  * x_ab[n,r,c] = x[n, sh*r+a, sw*c+b] (zeros past the edge), each framed channels-first as in the
- * stride-1 case and written in one pass (labFramePhases, or JS); tap (kh, kw) is a stride-1 product of one phase with dy.
- * Returns null when the geometry does not fit.
+ * stride-1 case and written in one pass (labFramePhases, or JS); tap (kh, kw) is a stride-1 product
+ * of one phase with dy. Returns null when the geometry does not fit.
  */
 function filterGradPhased(
   backendName: string,
