@@ -417,8 +417,9 @@ export function readmeSection(res: BenchResults): string {
       "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-lab-kernels` compares): the " +
       "convolutions are about 90% of the step. The forward convolution runs at about 15 G multiply-adds per second per core, " +
       "near what 128-bit SIMD without FMA allows (PyTorch uses AVX2 with FMA here, which bounds the ratio near 2.5x); the " +
-      "filter gradient's products take about 1.3 times the forward convolution's time, because with only Ci rows each they " +
-      "stream both operands from memory once per 4x8 tile; the input gradient about 1.1 times. Splitting the lab's kernels " +
+      "filter gradient takes about 1.3 (Node) to 1.5 (browser worker) times the forward convolution's time, most likely " +
+      "because its products, with only Ci rows each, stream both operands from memory once per tile of output; the input " +
+      "gradient 1.1 to 1.2 times. Splitting the lab's kernels " +
       'over a second thread (a helper worker on the shared heap) gave nothing in the browser: waking the helper cost what ' +
       'the split saved. ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
       'undercounts it), and a residual block costs about the same at both depths (the per-block times are in the ' +
