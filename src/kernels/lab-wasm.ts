@@ -46,7 +46,7 @@ interface EmscriptenParts {
 }
 
 /** Channels a batch norm may have here: the work area holds 2 float64 and 3 float32 per channel. */
-export const LAB_MAX_CHANNELS = 4096;
+const LAB_MAX_CHANNELS = 4096;
 const WORK_BYTES = LAB_MAX_CHANNELS * 28;
 
 export const LAB_BN_MOMENTS = 'LabBatchNormMoments';
@@ -100,11 +100,16 @@ export function labWasm(backend: KernelBackend): Lab | null {
 
 // ---- the convolution gradients' data movement (called from conv-backprop.ts and prepacked.ts) -------
 
-/** The heap and the lab's kernels for a float32 tensor on this backend, or null where they are not available. */
-function available(backend: KernelBackend, t: TensorInfo): { heap: WasmBackendInternals; lab: Lab } | null {
+/** The heap and the lab's kernels on this backend, or null where they are not available. */
+function labOn(backend: KernelBackend): { heap: WasmBackendInternals; lab: Lab } | null {
   const heap = wasmHeapAccess(backend);
   const lab = heap == null ? null : labWasm(backend);
-  return heap != null && lab != null && t.dtype === 'float32' ? { heap, lab } : null;
+  return heap != null && lab != null ? { heap, lab } : null;
+}
+
+/** labOn, for a float32 tensor. */
+function available(backend: KernelBackend, t: TensorInfo): { heap: WasmBackendInternals; lab: Lab } | null {
+  return t.dtype === 'float32' ? labOn(backend) : null;
 }
 
 /**
@@ -195,14 +200,13 @@ function ptr(heap: WasmBackendInternals, t: TensorInfo): number {
 }
 
 function setup(backend: KernelBackend, kernel: string): { heap: WasmBackendInternals; lab: Lab } {
-  const heap = wasmHeapAccess(backend);
-  const lab = heap == null ? null : labWasm(backend);
-  if (heap == null || lab == null) throw new Error(`${kernel}: the lab's wasm kernels are not available on this backend.`);
-  return { heap, lab };
+  const ok = labOn(backend);
+  if (ok == null) throw new Error(`${kernel}: the lab's wasm kernels are not available on this backend.`);
+  return ok;
 }
 
 /** [m, c] of an NHWC or [N, C] float32 tensor whose channel count the kernels take. */
-export function rowsAndChannels(shape: readonly number[]): [number, number] {
+function rowsAndChannels(shape: readonly number[]): [number, number] {
   const c = shape[shape.length - 1] ?? 0;
   return [sizeOf(shape) / Math.max(c, 1), c];
 }
