@@ -11,7 +11,8 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { setLabWasm } from '../src/kernels/lab-wasm.ts';
+import { labThreads, labWaitForHelpers, labWasmFlavour, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
+import { setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
 export interface ProfileOptions {
@@ -26,6 +27,10 @@ export interface ProfileOptions {
   memory: boolean;
   /** false: the lab's own wasm kernels off (src/kernels/lab-wasm.ts), to compare. Default on. */
   labKernels?: boolean;
+  /** false: the filter gradient as matrix products on packed dy, not the lab's one-pass kernel. Default on. */
+  labTaps?: boolean;
+  /** false: the lab's filter gradient on the calling thread only, not split over helper threads. Default on. */
+  labSplit?: boolean;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
@@ -33,6 +38,9 @@ export interface ProfileOptions {
 /** The report's lines: a summary, then one row per kernel (and scope), most time first. */
 export async function profileStep(backendName: string, o: ProfileOptions): Promise<string[]> {
   setLabWasm(o.labKernels !== false);
+  setLabFilterGradTaps(o.labTaps !== false);
+  setLabThreadSplitting(o.labSplit !== false);
+  await labWaitForHelpers(tf.backend(), 10_000);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);
   const model = ResNet.create(exp.spec, 1);
@@ -57,7 +65,11 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   const prof = await tf.profile(step);
   model.dispose();
   solver.dispose();
+  const flavour = labWasmFlavour(tf.backend());
+  const threads = labThreads(tf.backend());
   setLabWasm(true);
+  setLabFilterGradTaps(true);
+  setLabThreadSplitting(true);
 
   const isScope = (name: string) => name === 'unnamed scope' || name === 'forward' || name === 'backward' || name.endsWith('__op');
   const byName = new Map<string, { ms: number; n: number }>();
@@ -72,7 +84,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   }
   const cpuText = cpu.length > 0 ? `, ${median(cpu).toFixed(0)} ms CPU (min ${Math.min(...cpu).toFixed(0)})` : '';
   const lines = [
-    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${o.labKernels === false ? ' (lab kernels off)' : ''}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
+    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
       `kernels ${total.toFixed(0)} ms in the profiled step, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`,
   ];
   for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {

@@ -8,6 +8,8 @@
 //   npx tsx bench/profile.ts --browser --depth 110          (the browser worker: threads show here)
 //   npx tsx bench/profile.ts --memory      (also prints the tensor-memory curve)
 //   npx tsx bench/profile.ts --no-lab-kernels   (without the lab's own wasm kernels, to compare)
+//   npx tsx bench/profile.ts --no-lab-taps      (the filter gradient as matrix products, to compare)
+//   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient on one thread, to compare)
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
@@ -25,6 +27,8 @@ const { values: a } = parseArgs({
     memory: { type: 'boolean', default: false },
     browser: { type: 'boolean', default: false },
     'no-lab-kernels': { type: 'boolean', default: false },
+    'no-lab-taps': { type: 'boolean', default: false },
+    'no-lab-split': { type: 'boolean', default: false },
   },
 });
 
@@ -36,6 +40,8 @@ const opts: ProfileOptions = {
   top: Number(a.top),
   memory: a.memory,
   labKernels: !a['no-lab-kernels'],
+  labTaps: !a['no-lab-taps'],
+  labSplit: !a['no-lab-split'],
 };
 
 if (a.browser) {

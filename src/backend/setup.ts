@@ -7,6 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from '../kernels/conv-backprop.ts';
+import { setLabHelperThreads } from '../kernels/lab-wasm.ts';
 import { ensureGradients } from './gradients.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
@@ -73,6 +74,8 @@ function requestWasmThreads(threads: number | undefined): void {
   const cores = nav.hardwareConcurrency ?? 1;
   const wanted = Math.max(1, Math.min(4, Math.floor(threads ?? cores)));
   Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * wanted, configurable: true });
+  // The lab's filter gradient splits its work over as many threads (lab-wasm.ts, lab-threads.ts).
+  setLabHelperThreads(wanted - 1);
 }
 
 async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'backend'>> {

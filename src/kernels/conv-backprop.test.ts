@@ -14,6 +14,7 @@ import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core
 import {
   composedKernels,
   registerTrainingKernels,
+  setLabFilterGradTaps,
   unregisterTrainingKernels,
   UnsupportedConvGradientError,
 } from './conv-backprop.ts';
@@ -194,7 +195,7 @@ describe('other uses and errors', () => {
     expect(backend.numDataIds()).toBe(ids);
   });
 
-  it('framed/phased and dilated filter gradients agree at ResNet shapes (batch 4)', async () => {
+  it('framed/phased (one-pass lab kernel, and matrix products) and dilated filter gradients agree at ResNet shapes (batch 4)', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend();
     const { filterGrad, filterGradDilated } = composedKernels('wasm');
@@ -215,7 +216,14 @@ describe('other uses and errors', () => {
         backend.disposeData(out.dataId);
         return v;
       };
-      expect(relErr(run(filterGrad), run(filterGradDilated))).toBeLessThan(TOL);
+      const dilated = run(filterGradDilated);
+      expect(relErr(run(filterGrad), dilated)).toBeLessThan(TOL); // the lab's one-pass kernel where it fits
+      setLabFilterGradTaps(false);
+      try {
+        expect(relErr(run(filterGrad), dilated)).toBeLessThan(TOL); // the matrix products on packed dy
+      } finally {
+        setLabFilterGradTaps(true);
+      }
       tf.dispose([x, dy]);
     }
   });

@@ -1,16 +1,31 @@
 // The lab's own wasm kernels (lab-wasm.ts, kernels-as/lab-kernels.ts) on tfjs-wasm's heap, against the
 // same formulas computed here in float64: batch-norm moments and gradient (with and without the
 // ReLU mask, channels in groups of 16 and of 4, row counts off the kernel's block size, a channel far
-// from zero), the ReLU gradient and add-then-ReLU. Also: both binaries import only tfjs's memory and
-// write nothing when instantiated, and the kernels are off where they should be.
+// from zero), the ReLU gradient and add-then-ReLU, the filter gradient from x's frame (with plain SIMD
+// here, and with relaxed SIMD in a Node started with it). Also: the binaries import only tfjs's memory
+// and write nothing when instantiated, and the kernels are off where they should be.
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
+import { LAB_WASM_PLAIN, LAB_WASM_PLAIN_RELAXED, LAB_WASM_SHARED, LAB_WASM_SHARED_RELAXED } from './lab-wasm.binary.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits, labDepthToSpaceCrop, labFrameChannelsFirst, labFramePhases, labWasm, setLabWasm } from './lab-wasm.ts';
+import {
+  LAB_ADD_RELU,
+  LAB_BN_GRAD,
+  LAB_BN_MOMENTS,
+  LAB_RELU_GRAD,
+  labBatchNormFits,
+  labDepthToSpaceCrop,
+  labFilterGradTaps,
+  labFrameChannelsFirst,
+  labFramePhases,
+  labWasm,
+  labWasmFlavour,
+  setLabWasm,
+} from './lab-wasm.ts';
 import { relErr, values } from './test-utils.ts';
 
 /** Per-channel float64 moments of x [m, c]. */
@@ -84,14 +99,18 @@ describe('the lab wasm module', () => {
     await tf.setBackend('wasm');
   });
 
+  it('runs the plain-SIMD build in Node 20 (relaxed SIMD needs a flag there)', () => {
+    const relaxedHere = WebAssembly.validate(Uint8Array.from(Buffer.from(LAB_WASM_PLAIN_RELAXED, 'base64')));
+    expect(labWasmFlavour(tf.backend())).toBe(relaxedHere ? 'relaxed-simd' : 'simd');
+  });
+
   it.each([
     ['shared', LAB_WASM_SHARED],
+    ['shared relaxed-SIMD', LAB_WASM_SHARED_RELAXED],
     ['plain', LAB_WASM_PLAIN],
+    ['plain relaxed-SIMD', LAB_WASM_PLAIN_RELAXED],
   ])('%s build: imports only env.memory, has no data or start section', (kind, b64) => {
     const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
-    const module = new WebAssembly.Module(bytes);
-    expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'depthToSpaceCrop', 'frameChannelsFirst', 'framePhases', 'packGrid', 'reluGrad']);
     const secs = sections(bytes);
     expect(secs.map((x) => x.id)).not.toContain(8); // start
     expect(secs.map((x) => x.id)).not.toContain(11); // data
@@ -99,12 +118,26 @@ describe('the lab wasm module', () => {
     const imp = secs.find((x) => x.id === 2)!;
     const r = { p: imp.start };
     expect(leb(bytes, r)).toBe(1);
+    const names: string[] = [];
     for (let i = 0; i < 2; i++) {
       const len = leb(bytes, r); // a name: its length, then its bytes
+      names.push(Buffer.from(bytes.subarray(r.p, r.p + len)).toString());
       r.p += len;
     }
+    expect(names).toEqual(['env', 'memory']);
     expect(bytes[r.p]).toBe(2);
-    expect(bytes[r.p + 1]).toBe(kind === 'shared' ? 0x03 : 0x00);
+    expect(bytes[r.p + 1]).toBe(kind.startsWith('shared') ? 0x03 : 0x00);
+    // The exports, read from the binary (a relaxed-SIMD build does not compile in Node 20).
+    const exp = secs.find((x) => x.id === 7)!;
+    const e = { p: exp.start };
+    const exported: string[] = [];
+    for (let n = leb(bytes, e); n > 0; n--) {
+      const len = leb(bytes, e);
+      exported.push(Buffer.from(bytes.subarray(e.p, e.p + len)).toString());
+      e.p += len + 1; // the name, then its kind
+      leb(bytes, e); // and its index
+    }
+    expect(exported.sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'depthToSpaceCrop', 'filterGradTaps', 'frameChannelsFirst', 'framePhases', 'packGrid', 'reluGrad']);
   });
 
   it('takes 2-D and 4-D float32 shapes whose channels are a multiple of 4', () => {
@@ -328,5 +361,111 @@ describe('labFramePhases', () => {
     expect(Array.from(got)).toEqual(Array.from(want));
     backend.disposeData(out.dataId);
     xt.dispose();
+  });
+});
+
+/** dw[kh,kw,ci,co] = sum over n,i,j of x[n, i+kh-pt, j+kw-pl, ci] * dy[n,i,j,co] (stride 1), in float64. */
+function filterGrad64(x: Float32Array, dy: Float32Array, [N, H, W, Ci]: readonly number[], [Ho, Wo, Co]: readonly number[], K: number, pt: number, pl: number): Float64Array {
+  const dw = new Float64Array(K * K * Ci * Co);
+  for (let kh = 0; kh < K; kh++) {
+    for (let kw = 0; kw < K; kw++) {
+      for (let n = 0; n < N; n++) {
+        for (let i = 0; i < Ho; i++) {
+          const h = i + kh - pt;
+          if (h < 0 || h >= H) continue;
+          for (let j = 0; j < Wo; j++) {
+            const w = j + kw - pl;
+            if (w < 0 || w >= W) continue;
+            for (let ci = 0; ci < Ci; ci++) {
+              const xv = x[((n * H + h) * W + w) * Ci + ci]!;
+              const o = ((kh * K + kw) * Ci + ci) * Co;
+              const d = ((n * Ho + i) * Wo + j) * Co;
+              for (let co = 0; co < Co; co++) dw[o + co]! += xv * dy[d + co]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return dw;
+}
+
+/** The relaxed-SIMD build's filterGradTaps on one 3x3 'same' case, run in a Node that has relaxed SIMD. */
+const RELAXED_CHILD = `
+const bytes = Buffer.from(require('fs').readFileSync(0, 'utf8'), 'base64');
+const memory = new WebAssembly.Memory({ initial: 64 });
+const lab = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const [N, H, W, Ci, Co, R, C] = [2, 8, 8, 8, 16, 9, 9];
+const f = new Float32Array(memory.buffer);
+let s = 7;
+const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
+const x = Array.from({ length: N * H * W * Ci }, rnd), dy = Array.from({ length: N * H * W * Co }, rnd);
+const plane = N * R * C, xf = 0, dyAt = (Ci * N + 1) * R * C, taps = dyAt + dy.length, out = taps + 16;
+for (let n = 0; n < N; n++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let c = 0; c < Ci; c++)
+  f[xf + c * plane + n * R * C + (i + 1) * C + j + 1] = x[((n * H + i) * W + j) * Ci + c];
+f.set(dy, dyAt);
+const offsets = [0, 1, 2, C, C + 1, C + 2, 2 * C, 2 * C + 1, 2 * C + 2];
+new Int32Array(memory.buffer).set(offsets, taps);
+lab.filterGradTaps(xf * 4, plane, taps * 4, 9, dyAt * 4, H, W, R, C, Ci, Co, 0, N * H, out * 4);
+let err = 0, scale = 0;
+for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) for (let c = 0; c < Ci; c++) for (let o = 0; o < Co; o++) {
+  let want = 0;
+  for (let n = 0; n < N; n++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+    const h = i + kh - 1, w = j + kw - 1;
+    if (h >= 0 && h < H && w >= 0 && w < W) want += x[((n * H + h) * W + w) * Ci + c] * dy[((n * H + i) * W + j) * Co + o];
+  }
+  err = Math.max(err, Math.abs(f[out + ((kh * 3 + kw) * Ci + c) * Co + o] - want));
+  scale = Math.max(scale, Math.abs(want));
+}
+console.log(JSON.stringify({ relErr: err / scale }));
+`;
+
+describe('labFilterGradTaps', () => {
+  it.each([
+    [[2, 8, 8, 16], 16], // one block of rows
+    [[3, 32, 32, 4], 8], // the fewest channels it takes; 96 rows in blocks of 21
+    [[5, 8, 8, 64], 64], // ResNet's last stage: blocks of 8 rows
+    [[2, 16, 16, 32], 32],
+  ] as const)('x %j, %i output channels, 3x3 same, stride 1: equals the float64 sums', (shape, Co) => {
+    const [N, H, W, Ci] = shape;
+    const x = values(N * H * W * Ci, 61);
+    const dy = values(N * H * W * Co, 62);
+    const R = H + 1;
+    const C = W + 1;
+    tf.dispose(tf.fill([9 * Ci * Co], NaN)); // NaNs in freed heap memory show an output never written
+    const backend = tf.backend();
+    const xt = tf.tensor4d(x, [...shape]);
+    const dyt = tf.tensor4d(dy, [N, H, W, Co]);
+    const xf = labFrameChannelsFirst(backend, xt, R, C, 1, 1)!;
+    const offsets = [0, 1, 2, C, C + 1, C + 2, 2 * C, 2 * C + 1, 2 * C + 2];
+    const out = labFilterGradTaps(backend, xf, N * R * C, offsets, dyt, R, C, [3, 3, Ci, Co]) as TensorInfo;
+    expect(out.shape).toEqual([3, 3, Ci, Co]);
+    const got = backend.readSync(out.dataId) as Float32Array;
+    expect(relErr(got, filterGrad64(x, dy, shape, [H, W, Co], 3, 1, 1))).toBeLessThan(2e-6);
+    backend.disposeData(out.dataId);
+    backend.disposeData(xf.dataId);
+    tf.dispose([xt, dyt]);
+  });
+
+  it('declines channel counts it does not take, and refuses taps that reach past the frame', () => {
+    const backend = tf.backend();
+    const xt = tf.zeros([1, 4, 4, 4]);
+    const dyt = tf.zeros([1, 4, 4, 8]);
+    const xf = labFrameChannelsFirst(backend, xt, 5, 5, 1, 1)!;
+    const offsets = [0, 1, 2, 5, 6, 7, 10, 11, 12];
+    const dy6 = tf.zeros([1, 4, 4, 6]);
+    expect(labFilterGradTaps(backend, xf, 25, offsets, dy6, 5, 5, [3, 3, 4, 6])).toBeNull();
+    expect(() => labFilterGradTaps(backend, xf, 25, offsets.map((o) => o + 20), dyt, 5, 5, [3, 3, 4, 8])).toThrow(/does not fit a frame of 125 floats/);
+    backend.disposeData(xf.dataId);
+    tf.dispose([xt, dyt, dy6]);
+  });
+
+  it('with relaxed SIMD (fused multiply-adds), in a Node started with it, equals the float64 sums', () => {
+    const out = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '-e', RELAXED_CHILD], {
+      input: LAB_WASM_PLAIN_RELAXED,
+      encoding: 'utf8',
+    });
+    const { relErr: err } = JSON.parse(out) as { relErr: number };
+    expect(err).toBeLessThan(2e-6);
   });
 });

@@ -1,21 +1,26 @@
 // The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) on the wasm backend, running on
 // tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each (batchnorm.ts), the
 // ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and, as functions,
-// the filter gradient's input frames and packed output gradient and the strided input gradient's
-// depth-to-space and crop (conv-backprop.ts, prepacked.ts).
+// the filter gradient itself in one pass over x's frame and dy, the filter gradient's input frames and
+// packed output gradient (for the matrix-product path it replaces where channels do not fit), and the
+// strided input gradient's depth-to-space and crop (conv-backprop.ts, prepacked.ts).
 //
 // The module is instantiated once per tfjs-wasm module with that module's own memory as its import
-// (shared in tfjs-wasm's threaded build, plain otherwise: lab-wasm.binary.ts has a build for each),
+// (shared in tfjs-wasm's threaded build, plain otherwise: lab-wasm.binary.ts has a build for each, and
+// each of those with relaxed SIMD, loaded where the engine has it: Chromium since 114, not Node 20),
 // so a kernel reads its inputs and writes its outputs where tfjs keeps the tensors, without copies.
-// Its per-channel work area (float64 sums) is malloc'd once in that heap. Kernels run on the calling
-// thread.
+// Its work area (float64 sums per channel, the filter gradient's tap offsets) is malloc'd once in that
+// heap. Kernels run on the calling thread, except the filter gradient: in the browser worker it is
+// split by rows over helper threads as many as XNNPACK's (lab-threads.ts; ResNet-20 at batch 128, the
+// filter gradients 245 -> 138 ms per step on 2 threads).
 //
 // labWasm() returns null, and callers compose tfjs ops as before, where this cannot work: another
 // backend, tfjs-wasm internals not as expected (see wasm-heap.ts), an engine without WebAssembly SIMD
 // (its module fails to compile), or setLabWasm(false) (tests and benchmarks).
 
 import { getKernel, registerKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
-import { LAB_WASM_PLAIN, LAB_WASM_SHARED } from './lab-wasm.binary.ts';
+import { LAB_WASM_PLAIN, LAB_WASM_PLAIN_RELAXED, LAB_WASM_SHARED, LAB_WASM_SHARED_RELAXED } from './lab-wasm.binary.ts';
+import { CTRL_INTS, LabPool, splitRange, type LabPoolOp, type SpawnHelper } from './lab-threads.ts';
 import { wasmHeapAccess, type WasmBackendInternals } from './wasm-heap.ts';
 
 /** What kernels-as/lab-kernels.ts exports; every pointer is a byte offset into tfjs-wasm's heap. */
@@ -30,12 +35,20 @@ interface LabExports {
   packGrid(dy: number, n: number, ho: number, wo: number, co: number, r: number, c: number, nr: number, k: number, base: number): void;
   depthToSpaceCrop(z: number, n: number, rows: number, cols: number, sh: number, sw: number, ci: number, h: number, w: number, top: number, left: number, out: number): void;
   framePhases(x: number, n: number, h: number, w: number, ci: number, sh: number, sw: number, r: number, c: number, top: number, left: number, out: number): void;
+  filterGradTaps(xf: number, plane: number, taps: number, ntaps: number, dy: number, ho: number, wo: number, r: number, c: number,
+    ci: number, co: number, r0: number, r1: number, out: number): void;
 }
+
+/** Which build of the kernels runs: with relaxed SIMD (fused multiply-adds) or plain SIMD. */
+export type LabWasmFlavour = 'relaxed-simd' | 'simd';
 
 interface Lab {
   fn: LabExports;
   /** Byte offset of the work area in the heap. */
   work: number;
+  flavour: LabWasmFlavour;
+  /** Helper threads for the filter gradient (tfjs-wasm's threaded build in a browser worker), or null. */
+  pool: LabPool | null;
 }
 
 /** The parts of tfjs-wasm's Emscripten module used here, besides those of wasm-heap.ts. */
@@ -47,7 +60,10 @@ interface EmscriptenParts {
 
 /** Channels a batch norm may have here: the work area holds 2 float64 and 3 float32 per channel. */
 const LAB_MAX_CHANNELS = 4096;
-const WORK_BYTES = LAB_MAX_CHANNELS * 28;
+/** Taps a filter gradient may have here (their offsets go in the work area too). */
+const LAB_MAX_TAPS = 1024;
+const TAPS_AT = LAB_MAX_CHANNELS * 28;
+const WORK_BYTES = TAPS_AT + LAB_MAX_TAPS * 4;
 
 export const LAB_BN_MOMENTS = 'LabBatchNormMoments';
 export const LAB_BN_GRAD = 'LabBatchNormGrad';
@@ -56,6 +72,25 @@ export const LAB_ADD_RELU = 'LabAddRelu';
 
 const labs = new WeakMap<object, Lab | null>();
 let enabled = true;
+/** Helper threads to start with the module (lab-threads.ts); initBackend sets it. */
+let helperThreads = 0;
+let splitting = true;
+/** Most threads one filter gradient is split over (the caller and up to 3 helpers). */
+const MAX_PARTS = 4;
+
+/**
+ * How many helper threads the lab's filter gradient starts with a tfjs-wasm module instantiated from
+ * now on, where workers and a shared memory exist (at most 3). initBackend sets tfjs-wasm's own thread
+ * count less one, so that the kernel uses every core XNNPACK does.
+ */
+export function setLabHelperThreads(n: number): void {
+  helperThreads = Math.max(0, Math.min(MAX_PARTS - 1, Math.floor(n)));
+}
+
+/** Whether calls are split over the helper threads (true) or kept on the calling thread, to compare. */
+export function setLabThreadSplitting(on: boolean): void {
+  splitting = on;
+}
 
 /** Turns the lab's kernels off (false) or on again, for tests and benchmarks that compare both. */
 export function setLabWasm(on: boolean): void {
@@ -69,20 +104,72 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** A browser helper: a module worker that runs helperLoop (lab-helper.worker.ts). */
+const spawnBrowserHelper: SpawnHelper = (module, memory, ctrlPtr) => {
+  const worker = new Worker(new URL('./lab-helper.worker.ts', import.meta.url), { type: 'module', name: 'lab-kernels-helper' });
+  worker.postMessage({ module, memory, ctrlPtr });
+  return worker;
+};
+
+function startPool(em: EmscriptenParts, fn: LabExports, memory: WebAssembly.Memory, module: WebAssembly.Module): LabPool | null {
+  if (helperThreads === 0 || typeof Worker === 'undefined' || typeof Atomics === 'undefined') return null;
+  const ctrl = em._malloc!(helperThreads * CTRL_INTS * 4);
+  if (!ctrl) return null;
+  new Int32Array(memory.buffer, ctrl, helperThreads * CTRL_INTS).fill(0);
+  const ptrs = Array.from({ length: helperThreads }, (_, i) => ctrl + i * CTRL_INTS * 4);
+  return new LabPool(fn as unknown as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, spawnBrowserHelper);
+}
+
 function instantiate(heap: WasmBackendInternals): Lab | null {
   const em = heap.wasm as unknown as EmscriptenParts;
   const memory = em.wasmMemory ?? em.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory) || typeof em._malloc !== 'function') return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  try {
-    const module = new WebAssembly.Module(decodeBase64(shared ? LAB_WASM_SHARED : LAB_WASM_PLAIN));
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const builds: [LabWasmFlavour, string][] = shared
+    ? [['relaxed-simd', LAB_WASM_SHARED_RELAXED], ['simd', LAB_WASM_SHARED]]
+    : [['relaxed-simd', LAB_WASM_PLAIN_RELAXED], ['simd', LAB_WASM_PLAIN]];
+  for (const [flavour, b64] of builds) {
+    if (flavour === 'relaxed-simd' && !relaxedAllowed) continue;
+    let module: WebAssembly.Module;
+    let instance: WebAssembly.Instance;
+    try {
+      module = new WebAssembly.Module(decodeBase64(b64));
+      instance = new WebAssembly.Instance(module, { env: { memory } });
+    } catch {
+      continue; // no relaxed SIMD (or no SIMD at all) here, or a memory this build cannot import
+    }
     const work = em._malloc(WORK_BYTES);
     if (!work) return null;
-    return { fn: instance.exports as unknown as LabExports, work };
-  } catch {
-    return null; // no WebAssembly SIMD here, or a memory this build cannot import
+    const fn = instance.exports as unknown as LabExports;
+    return { fn, work, flavour, pool: shared ? startPool(em, fn, memory, module) : null };
   }
+  return null;
+}
+
+let relaxedAllowed = true;
+
+/**
+ * Whether the relaxed-SIMD build may load where the engine has it (the default), for tests and
+ * benchmarks that compare both; takes effect for tfjs-wasm modules not yet seen.
+ */
+export function setLabRelaxedSimd(on: boolean): void {
+  relaxedAllowed = on;
+}
+
+/** Threads the filter gradient is split over on this backend now: 1 + helpers ready (0: no lab kernels). */
+export function labThreads(backend: KernelBackend): number {
+  const lab = labWasm(backend);
+  return lab == null ? 0 : splitting && lab.pool != null ? lab.pool.threads : 1;
+}
+
+/** Waits up to ms for the helper threads to start; true if they did (or there are none). Tests, benchmarks. */
+export async function labWaitForHelpers(backend: KernelBackend, ms: number): Promise<boolean> {
+  return (await labWasm(backend)?.pool?.waitReady(ms)) ?? true;
+}
+
+/** Which build of the lab's kernels runs on this backend, or null where none does. */
+export function labWasmFlavour(backend: KernelBackend): LabWasmFlavour | null {
+  return labWasm(backend)?.flavour ?? null;
 }
 
 /** The lab's kernels for this backend, or null where they cannot run (callers compose tfjs ops). */
@@ -184,6 +271,63 @@ export function labDepthToSpaceCrop(
   }
   const out = heap.makeOutput([N, H, W, Ci], 'float32');
   lab.fn.depthToSpaceCrop(ptr(heap, z), N, rows, cols, sh, sw, Ci, H, W, top, left, ptr(heap, out));
+  return out;
+}
+
+/** Whether labFilterGradTaps takes these channel counts. */
+export function labFilterGradFits(ci: number, co: number, taps: number): boolean {
+  return ci > 0 && co > 0 && ci % 4 === 0 && co % 8 === 0 && taps <= LAB_MAX_TAPS;
+}
+
+/**
+ * The filter gradient [KH, KW, Ci, Co] from x's channels-first frame xf (labFrameChannelsFirst or
+ * labFramePhases: channel ch of the frame at float ch*plane) and dy [N, Ho, Wo, Co] on an R x C grid,
+ * tap t reading the frame from float offsets[t] on (kernels-as/lab-kernels.ts, filterGradTaps).
+ * Null where the lab's kernels are not available or the channels do not fit (labFilterGradFits).
+ */
+export function labFilterGradTaps(
+  backend: KernelBackend,
+  xf: TensorInfo,
+  plane: number,
+  offsets: readonly number[],
+  dy: TensorInfo,
+  R: number,
+  C: number,
+  [KH, KW, Ci, Co]: readonly [number, number, number, number],
+): TensorInfo | null {
+  const ok = dy.shape.length === 4 && xf.dtype === 'float32' ? available(backend, dy) : null;
+  if (ok == null || offsets.length !== KH * KW || !labFilterGradFits(Ci, Co, offsets.length)) return null;
+  const { heap, lab } = ok;
+  const [N, Ho, Wo, dyCo] = dy.shape as [number, number, number, number];
+  const frameFloats = sizeOf(xf.shape);
+  const reach = Math.max(...offsets) + (Ci - 1) * plane + ((N - 1) * R + Ho - 1) * C + Wo;
+  if (dyCo !== Co || Ho > R || Wo > C || Math.min(...offsets) < 0 || reach > frameFloats) {
+    throw new Error(`labFilterGradTaps: dy [${dy.shape}] on a ${R}x${C} grid does not fit a frame of ${frameFloats} floats for a ${KH}x${KW}x${Ci}x${Co} filter.`);
+  }
+  const taps = lab.work + TAPS_AT;
+  new Int32Array(heap.wasm.HEAPF32.buffer, taps, offsets.length).set(offsets);
+  const out = heap.makeOutput([KH, KW, Ci, Co], 'float32');
+  const rows = N * Ho;
+  const parts = Math.min(labThreads(backend), rows);
+  const run = (r0: number, r1: number, at: number) => [ptr(heap, xf), plane, taps, offsets.length, ptr(heap, dy), Ho, Wo, R, C, Ci, Co, r0, r1, at];
+  if (parts <= 1) {
+    lab.fn.filterGradTaps(...(run(0, rows, ptr(heap, out)) as Parameters<LabExports['filterGradTaps']>));
+    return out;
+  }
+  // Each part sums its rows into its own output (the first into out, the others into a scratch
+  // tensor), added up here: KH*KW*Ci*Co floats per part.
+  const size = KH * KW * Ci * Co;
+  const scratch = heap.makeOutput([parts - 1, size], 'float32');
+  const outAt = ptr(heap, out);
+  const scratchAt = ptr(heap, scratch);
+  lab.pool!.run('filterGradTaps', splitRange(rows, parts).map(([r0, r1], p) => run(r0, r1, p === 0 ? outAt : scratchAt + (p - 1) * size * 4)));
+  const f = heap.wasm.HEAPF32;
+  const o = outAt / 4;
+  for (let p = 1; p < parts; p++) {
+    const s0 = scratchAt / 4 + (p - 1) * size;
+    for (let i = 0; i < size; i++) f[o + i] = f[o + i]! + f[s0 + i]!;
+  }
+  heap.disposeData(scratch.dataId);
   return out;
 }
 

@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchMatMul } from '@tensorflow/tfjs-core';
 import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packedShapeCount, packedWeights, releasePackedWeights, setWriteGridInWasm, writeGrid } from './prepacked.ts';
 import { wasmHeapAccess, type WasmBackendInternals } from './wasm-heap.ts';
-import { composedKernels, setPrepackedWeights } from './conv-backprop.ts';
+import { composedKernels, setLabFilterGradTaps, setPrepackedWeights } from './conv-backprop.ts';
 
 let backend: KernelBackend & { numDataIds(): number };
 let heap: WasmBackendInternals;
@@ -49,6 +49,8 @@ beforeAll(async () => {
   backend = tf.backend() as typeof backend;
   heap = wasmHeapAccess(backend)!;
 });
+
+afterEach(() => setLabFilterGradTaps(true));
 
 afterAll(() => {
   releasePackedWeights(heap);
@@ -131,11 +133,13 @@ describe.each([
         backend.disposeData(out.dataId);
         return v;
       };
+      setLabFilterGradTaps(false); // the matrix-product path, where the packed weights are used
       setPrepackedWeights(false);
       const packedByXnnpack = run();
       setPrepackedWeights(true);
       const before = packedShapeCount(heap);
       const written = run();
+      setLabFilterGradTaps(true);
       expect(packedShapeCount(heap)).toBe(before + 1);
       expect(Array.from(written)).toEqual(Array.from(packedByXnnpack));
       tf.dispose([x, dy]);

@@ -1,0 +1,118 @@
+// The lab's kernel thread pool (lab-threads.ts) for real: helpers are Node worker threads running
+// helperLoop on a shared WebAssembly memory made here, with the lab module's shared-memory build (plain
+// SIMD: Node 20 has no relaxed SIMD without a flag). The filter gradient split by rows over 2 and 3
+// threads, each part summing into its own output, must add up to what one thread gives (to float32
+// rounding: the parts add in another order), and a closed pool runs everything on the calling thread.
+
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LAB_WASM_SHARED } from './lab-wasm.binary.ts';
+import { CTRL_INTS, helperLoop, LAB_POOL_OPS, LabPool, splitRange, type LabPoolOp } from './lab-threads.ts';
+
+const module = new WebAssembly.Module(Buffer.from(LAB_WASM_SHARED, 'base64'));
+const memory = new WebAssembly.Memory({ initial: 512, maximum: 65536, shared: true }); // 32 MiB
+const fns = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<string, (...a: number[]) => void>;
+const f32 = () => new Float32Array(memory.buffer);
+
+const HELPER_SOURCE = `const { workerData } = require('node:worker_threads');
+(${helperLoop.toString()})(workerData.module, workerData.memory, workerData.ctrlPtr, workerData.ops);`;
+
+const pools: LabPool[] = [];
+let nextCtrl = 64;
+async function pool(helpers: number): Promise<LabPool> {
+  const ptrs = Array.from({ length: helpers }, () => (nextCtrl += CTRL_INTS * 4) - CTRL_INTS * 4);
+  const p = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, (m, mem, ctrlPtr) =>
+    new Worker(HELPER_SOURCE, { eval: true, workerData: { module: m, memory: mem, ctrlPtr, ops: [...LAB_POOL_OPS] } }),
+  );
+  expect(await p.waitReady(20_000)).toBe(true);
+  expect(p.threads).toBe(helpers + 1);
+  pools.push(p);
+  return p;
+}
+
+afterAll(() => {
+  for (const p of pools) p.close();
+});
+
+/** A float32 region of the heap at a byte offset, filled with deterministic values. */
+function region(byteOffset: number, n: number, seed: number): Float32Array {
+  const v = f32().subarray(byteOffset / 4, byteOffset / 4 + n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = (s / 2 ** 31 - 1) * 2 + 0.25;
+  }
+  return v;
+}
+
+const MB = 1 << 20;
+
+describe('splitRange', () => {
+  it('covers [0, total) in order, ranges aligned except the last, as even as the alignment allows', () => {
+    for (const [total, parts, align] of [[10, 3, 1], [1001, 2, 4], [3, 4, 1], [128, 3, 1]] as const) {
+      const r = splitRange(total, parts, align);
+      expect(r.length).toBe(parts);
+      expect(r[0]![0]).toBe(0);
+      expect(r[r.length - 1]![1]).toBe(total);
+      for (let i = 1; i < r.length; i++) expect(r[i]![0]).toBe(r[i - 1]![1]);
+      for (let i = 0; i < r.length - 1; i++) expect(r[i]![1] % align).toBe(0);
+      const sizes = r.map(([a, b]) => b - a);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(Math.max(align, 1) + (total < parts ? 1 : 0));
+    }
+  });
+});
+
+// A 3x3 'same' filter gradient of x [N, H, W, Ci] from its channels-first frame (random values stand
+// in for the frame: the kernel reads it as it is) and dy [N, H, W, Co] on an (H+1) x (W+1) grid.
+const [N, H, W, Ci, Co] = [6, 8, 8, 16, 32];
+const [R, C] = [H + 1, W + 1];
+const PLANE = N * R * C;
+const OFFSETS = [0, 1, 2, C, C + 1, C + 2, 2 * C, 2 * C + 1, 2 * C + 2];
+const SIZE = 9 * Ci * Co;
+const XF = 1 * MB;
+const DY = 3 * MB;
+const TAPS = 4 * MB;
+const ONE = 5 * MB;
+const PARTS = 6 * MB;
+
+function filterGradArgs(r0: number, r1: number, out: number): number[] {
+  return [XF, PLANE, TAPS, 9, DY, H, W, R, C, Ci, Co, r0, r1, out];
+}
+
+describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
+  const parts = helpers + 1;
+
+  it("splits the filter gradient by rows: the parts' outputs add up to one thread's, to float32 rounding", async () => {
+    const p = await pool(helpers);
+    region(XF, (Ci * N + 1) * R * C, 1);
+    region(DY, N * H * W * Co, 2);
+    new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
+    fns.filterGradTaps!(...filterGradArgs(0, N * H, ONE));
+    f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * SIZE); // every part must write all of its output
+    p.run('filterGradTaps', splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)));
+    const one = f32().subarray(ONE / 4, ONE / 4 + SIZE);
+    const scale = one.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    let worst = 0;
+    for (let i = 0; i < SIZE; i++) {
+      let sum = 0;
+      for (let q = 0; q < parts; q++) sum += f32()[PARTS / 4 + q * SIZE + i]!;
+      worst = Math.max(worst, Math.abs(sum - one[i]!));
+    }
+    expect(worst).toBeLessThan(1e-6 * scale);
+    expect(p.stats.calls).toBe(1);
+  });
+
+  it('after close, runs every part on the calling thread', async () => {
+    const p = await pool(helpers);
+    p.close();
+    expect(p.threads).toBe(1);
+    f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * SIZE);
+    p.run('filterGradTaps', splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)));
+    const one = f32().subarray(ONE / 4, ONE / 4 + SIZE);
+    for (let i = 0; i < SIZE; i += 97) {
+      let sum = 0;
+      for (let q = 0; q < parts; q++) sum += f32()[PARTS / 4 + q * SIZE + i]!;
+      expect(Math.abs(sum - one[i]!)).toBeLessThan(1e-4);
+    }
+  });
+});
