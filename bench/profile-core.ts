@@ -12,7 +12,7 @@ import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
 import { labThreads, labWaitForHelpers, labWasmFlavour, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
-import { setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
+import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
 export interface ProfileOptions {
@@ -31,6 +31,8 @@ export interface ProfileOptions {
   labTaps?: boolean;
   /** false: the lab's filter gradient on the calling thread only, not split over helper threads. Default on. */
   labSplit?: boolean;
+  /** false: stride-1 convolutions (forward, and the input gradient's) in XNNPACK, not the lab's kernel. Default on. */
+  labConv?: boolean;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
@@ -40,6 +42,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   setLabWasm(o.labKernels !== false);
   setLabFilterGradTaps(o.labTaps !== false);
   setLabThreadSplitting(o.labSplit !== false);
+  setLabConv(o.labConv !== false);
   await labWaitForHelpers(tf.backend(), 10_000);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);
@@ -70,6 +73,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   setLabWasm(true);
   setLabFilterGradTaps(true);
   setLabThreadSplitting(true);
+  setLabConv(true);
 
   const isScope = (name: string) => name === 'unnamed scope' || name === 'forward' || name === 'backward' || name.endsWith('__op');
   const byName = new Map<string, { ms: number; n: number }>();
@@ -84,7 +88,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   }
   const cpuText = cpu.length > 0 ? `, ${median(cpu).toFixed(0)} ms CPU (min ${Math.min(...cpu).toFixed(0)})` : '';
   const lines = [
-    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
+    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`}${o.labConv === false ? ', convolutions in XNNPACK' : ''})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
       `kernels ${total.toFixed(0)} ms in the profiled step, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`,
   ];
   for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {

@@ -9,7 +9,8 @@
 //   npx tsx bench/profile.ts --memory      (also prints the tensor-memory curve)
 //   npx tsx bench/profile.ts --no-lab-kernels   (without the lab's own wasm kernels, to compare)
 //   npx tsx bench/profile.ts --no-lab-taps      (the filter gradient as matrix products, to compare)
-//   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient on one thread, to compare)
+//   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient and convolutions on one thread)
+//   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
@@ -29,6 +30,7 @@ const { values: a } = parseArgs({
     'no-lab-kernels': { type: 'boolean', default: false },
     'no-lab-taps': { type: 'boolean', default: false },
     'no-lab-split': { type: 'boolean', default: false },
+    'no-lab-conv': { type: 'boolean', default: false },
   },
 });
 
@@ -42,6 +44,7 @@ const opts: ProfileOptions = {
   labKernels: !a['no-lab-kernels'],
   labTaps: !a['no-lab-taps'],
   labSplit: !a['no-lab-split'],
+  labConv: !a['no-lab-conv'],
 };
 
 if (a.browser) {

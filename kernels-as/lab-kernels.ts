@@ -601,3 +601,112 @@ export function filterGradTaps(
     }
   }
 }
+
+// ---- the forward convolution (and the stride-1 input gradient, a convolution too) -------------------
+
+/**
+ * x [n, h, w, ci] framed channels-last for convTaps: image img's pixel (i, j) at pixel index
+ * (img*r + top + i)*c + left + j of an r x c grid per image, ci floats per pixel, zeros everywhere
+ * else, then one all-zero image: (n + 1)*r*c pixels.
+ */
+export function frameChannelsLast(x: usize, n: i32, h: i32, w: i32, ci: i32, r: i32, c: i32, top: i32, left: i32, out: usize): void {
+  const px = <usize>ci << 2;
+  const rowBytes = <usize>w * px;
+  memory.fill(out, 0, <usize>((n + 1) * r * c) * px);
+  let src = x;
+  for (let img = 0; img < n; img++) {
+    for (let i = 0; i < h; i++) {
+      memory.copy(out + <usize>((img * r + top + i) * c + left) * px, src, rowBytes);
+      src += rowBytes;
+    }
+  }
+}
+
+/**
+ * A stride-1 convolution from x's channels-last frame (frameChannelsLast): for the output rows q in
+ * [r0, r1) of n*ho (row (img, i) being grid row img*r + i),
+ *   y[q, j, o] = sum over taps t and channels ch of xp[(grid pixel of (q, j) + taps[t])*ci + ch] * w[t, ch, o],
+ * taps[t] (int32s) being tap t's pixel offset (kh*c + kw for a plain kernel), w [ntaps, ci, co] and y
+ * [n*ho, wo, co] dense. co a multiple of 8.
+ *
+ * Output-stationary: a tile of 4 pixels x 8 output channels is summed in registers (8 accumulators)
+ * over every tap and input channel, then stored; per input channel, the tile's 8 weights are two
+ * vector loads and each pixel's x value one broadcast. Pixels past a row's last multiple of 4 take a
+ * tile of 1 pixel.
+ */
+export function convTaps(
+  xp: usize, taps: usize, ntaps: i32, w: usize, ci: i32, co: i32, ho: i32, wo: i32, r: i32, c: i32,
+  r0: i32, r1: i32, y: usize,
+): void {
+  const px = <usize>ci << 2;
+  const wRow = <usize>co << 2;
+  const wo4 = wo & ~3;
+  let img = r0 / ho;
+  let i = r0 - img * ho;
+  for (let q = r0; q < r1; q++) {
+    const gridRow = <usize>((img * r + i) * c);
+    const yRow = y + <usize>q * <usize>wo * wRow;
+    for (let j = 0; j < wo4; j += 4) {
+      const pix = xp + (gridRow + <usize>j) * px;
+      for (let ob = 0; ob < co; ob += 8) {
+        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+        let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+        let wb = w + (<usize>ob << 2);
+        for (let t = 0; t < ntaps; t++) {
+          let a = pix + <usize>load<i32>(taps + (<usize>t << 2)) * px;
+          for (let ch = 0; ch < ci; ch++) {
+            const w0 = v128.load(wb);
+            const w1 = v128.load(wb, 16);
+            let s = v128.load32_splat(a);
+            a00 = madd(s, w0, a00);
+            a01 = madd(s, w1, a01);
+            s = v128.load32_splat(a + px);
+            a10 = madd(s, w0, a10);
+            a11 = madd(s, w1, a11);
+            s = v128.load32_splat(a + 2 * px);
+            a20 = madd(s, w0, a20);
+            a21 = madd(s, w1, a21);
+            s = v128.load32_splat(a + 3 * px);
+            a30 = madd(s, w0, a30);
+            a31 = madd(s, w1, a31);
+            a += 4;
+            wb += wRow;
+          }
+        }
+        const o = yRow + <usize>j * wRow + (<usize>ob << 2);
+        v128.store(o, a00);
+        v128.store(o, a01, 16);
+        v128.store(o + wRow, a10);
+        v128.store(o + wRow, a11, 16);
+        v128.store(o + 2 * wRow, a20);
+        v128.store(o + 2 * wRow, a21, 16);
+        v128.store(o + 3 * wRow, a30);
+        v128.store(o + 3 * wRow, a31, 16);
+      }
+    }
+    for (let j = wo4; j < wo; j++) {
+      const pix = xp + (gridRow + <usize>j) * px;
+      for (let ob = 0; ob < co; ob += 8) {
+        let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
+        let wb = w + (<usize>ob << 2);
+        for (let t = 0; t < ntaps; t++) {
+          let a = pix + <usize>load<i32>(taps + (<usize>t << 2)) * px;
+          for (let ch = 0; ch < ci; ch++) {
+            const s = v128.load32_splat(a);
+            a00 = madd(s, v128.load(wb), a00);
+            a01 = madd(s, v128.load(wb, 16), a01);
+            a += 4;
+            wb += wRow;
+          }
+        }
+        const o = yRow + <usize>j * wRow + (<usize>ob << 2);
+        v128.store(o, a00);
+        v128.store(o, a01, 16);
+      }
+    }
+    if (++i == ho) {
+      i = 0;
+      img++;
+    }
+  }
+}

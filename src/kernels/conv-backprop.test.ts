@@ -1,5 +1,5 @@
-// Checks the composed convolution gradient kernels: on wasm (where they are registered) tf.grads of
-// tf.conv2d must equal tfjs-cpu's own kernels to float32 rounding, for the shapes the ResNets use and
+// Checks the composed convolution gradient kernels and the forward convolution: on wasm (where they
+// are registered) tf.conv2d and tf.grads of it must equal tfjs-cpu's own kernels to float32 rounding, for the shapes the ResNets use and
 // their odd/even, stride, padding and kernel-size corners; one case is also checked against a float64
 // naive convolution written here, and the two filter-gradient forms (framed products, dilated Conv2D)
 // against each other at ResNet shapes.
@@ -53,6 +53,12 @@ const CASES: Case[] = [
   { x: [2, 6, 6, 4], k: 3, co: 8, s: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
   { x: [3, 5, 9, 1], k: 3, co: 2, s: 1, pad: 'same' }, // one input channel
   { x: [2, 7, 5, 6], k: 3, co: 5, s: 1, pad: 'valid' },
+  // Stride 1 with channels the lab's kernels take (inputs a multiple of 4, outputs of 8): widths off
+  // its 4-pixel tile, asymmetric and zero padding, a 5x5 kernel.
+  { x: [2, 7, 9, 4], k: 3, co: 8, s: 1, pad: 'same' },
+  { x: [1, 6, 5, 8], k: 3, co: 16, s: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { x: [2, 9, 6, 4], k: 5, co: 8, s: 1, pad: 'same' },
+  { x: [3, 5, 7, 12], k: 3, co: 24, s: 1, pad: 'valid' },
   // Strides take the phased path on wasm.
   { x: [2, 9, 8, 4], k: 3, co: 6, s: 3, pad: 'same' },
   { x: [2, 10, 9, 3], k: 5, co: 4, s: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
@@ -64,6 +70,17 @@ function label(c: Case): string {
 
 function outShape(c: Case): number[] {
   return tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros([c.k, c.k, c.x[3], c.co]) as tf.Tensor4D, c.s, c.pad).shape);
+}
+
+/** conv2d(x, w) on the current backend. */
+function convForward(c: Case): Float32Array {
+  const wShape = [c.k, c.k, c.x[3], c.co];
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size(c.x), 1), c.x);
+    const w = tf.tensor4d(values(size(wShape), 2), wShape as [number, number, number, number]);
+    return tf.conv2d(x, w, c.s, c.pad).dataSync() as Float32Array;
+  });
 }
 
 /** dx and dw of sum(conv2d(x, w) * r) on the current backend. */
@@ -84,16 +101,31 @@ function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
 const TOL = 2e-5; // float32 rounding relative to the largest entry; sums of up to ~5k products
 
 const reference = new Map<string, { dx: Float32Array; dw: Float32Array }>();
+const forwardReference = new Map<string, Float32Array>();
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   for (const c of CASES) reference.set(label(c), convGrads(c)); // tfjs-cpu's own kernels
+  for (const c of CASES) forwardReference.set(label(c), convForward(c));
   registerTrainingKernels('wasm');
   await tf.setBackend('wasm');
 });
 
 afterAll(() => {
   unregisterTrainingKernels('wasm');
+});
+
+describe.each([
+  ['with', true],
+  ['without', false],
+])('forward conv on wasm equals tfjs-cpu, %s the lab wasm kernels (the lab kernel where it fits, else XNNPACK)', (_w, lab) => {
+  it.each(CASES.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
+    await tf.setBackend('wasm');
+    setLabWasm(lab);
+    const got = convForward(c);
+    setLabWasm(true);
+    expect(relErr(got, forwardReference.get(label(c))!)).toBeLessThan(TOL);
+  });
 });
 
 describe.each([

@@ -63,10 +63,11 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerNoCopyKernels, unregisterNoCopyKernels } from './no-copy.ts';
 import { makeAvgPoolGrad } from './pool-grad.ts';
-import { labDepthToSpaceCrop, labFilterGradTaps, labFrameChannelsFirst, labFramePhases } from './lab-wasm.ts';
+import { labConv2D, labDepthToSpaceCrop, labFilterGradTaps, labFrameChannelsFirst, labFramePhases } from './lab-wasm.ts';
 import { heapView, padBottomRight, releaseHeapView, wasmHeapAccess } from './wasm-heap.ts';
 import { packedWeights, writeGrid } from './prepacked.ts';
 import type {
+  Conv2DAttrs,
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
   KernelBackend,
@@ -667,6 +668,51 @@ function makeInputGrad(backendName: string, fallback: KernelConfig | undefined):
   };
 }
 
+let useLabConv = true;
+
+/**
+ * For benchmarks and tests: whether stride-1 convolutions on wasm may run the lab's kernel (true, where
+ * it loads) or always XNNPACK's.
+ */
+export function setLabConv(on: boolean): void {
+  useLabConv = on;
+}
+
+/**
+ * wasm's Conv2D, with stride-1 NHWC convolutions whose channels fit run by the lab's kernel where it
+ * loads (lab-wasm.ts, labConv2D): the forward convolutions of every ResNet layer but the first and the
+ * two strided ones, and through the input gradient's stride-1 Conv2D, every input gradient.
+ * Everything else goes to wasm's own (XNNPACK) kernel.
+ */
+function makeLabConv2D(fallback: KernelConfig): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as Conv2DAttrs;
+    const stride1 = (Array.isArray(a.strides) ? a.strides : [a.strides, a.strides]).every((v) => v === 1);
+    const dil1 = a.dilations == null || (Array.isArray(a.dilations) ? a.dilations : [a.dilations, a.dilations]).every((v) => v === 1);
+    if (useLabConv && stride1 && dil1 && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.shape.length === 4 && filter.shape.length === 4) {
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        1,
+        1,
+        a.pad,
+        a.dimRoundingMode,
+        false,
+        'channelsLast',
+      );
+      const { top, bottom, left, right } = info.padInfo;
+      const y = labConv2D(backend as KernelBackend, x, filter, [top, bottom, left, right]);
+      if (y != null) {
+        if (y.shape[1] === info.outHeight && y.shape[2] === info.outWidth) return y;
+        (backend as KernelBackend).disposeData(y.dataId);
+      }
+    }
+    return fallback.kernelFunc(args);
+  };
+}
+
 /** Kernel functions of this module, for benchmarks that want to call them without registering. */
 export function composedKernels(backendName: string, fallbackInput?: KernelConfig) {
   return {
@@ -724,6 +770,8 @@ export function registerTrainingKernels(backendName: TrainingBackendName): void 
     registerNoCopyKernels('wasm');
     const fallback = getKernel(AvgPoolGrad, 'wasm');
     replaceKernel({ kernelName: AvgPoolGrad, backendName, kernelFunc: makeAvgPoolGrad(backendName, fallback) });
+    const conv = getKernel(Conv2D, 'wasm');
+    if (conv != null) replaceKernel({ kernelName: Conv2D, backendName, kernelFunc: makeLabConv2D(conv) });
   }
   const use = COMPOSED_KERNELS[backendName];
   if (use.filter) {
@@ -740,7 +788,7 @@ export function registerTrainingKernels(backendName: TrainingBackendName): void 
 export function unregisterTrainingKernels(backendName: TrainingBackendName): void {
   if (!registered.has(backendName)) return;
   if (backendName === 'wasm') unregisterNoCopyKernels('wasm');
-  for (const kernelName of [Conv2DBackpropFilter, Conv2DBackpropInput, AvgPoolGrad]) {
+  for (const kernelName of [Conv2DBackpropFilter, Conv2DBackpropInput, AvgPoolGrad, Conv2D]) {
     const key = `${backendName}_${kernelName}`;
     if (!originals.has(key)) continue;
     if (getKernel(kernelName, backendName) != null) unregisterKernel(kernelName, backendName);

@@ -2,7 +2,8 @@
 // helperLoop on a shared WebAssembly memory made here, with the lab module's shared-memory build (plain
 // SIMD: Node 20 has no relaxed SIMD without a flag). The filter gradient split by rows over 2 and 3
 // threads, each part summing into its own output, must add up to what one thread gives (to float32
-// rounding: the parts add in another order), and a closed pool runs everything on the calling thread.
+// rounding: the parts add in another order); the forward convolution split by output rows must give
+// one thread's output bit for bit; and a closed pool runs everything on the calling thread.
 
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,10 +103,27 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     expect(p.stats.calls).toBe(1);
   });
 
+  it('splits the forward convolution by output rows, bit for bit as one thread', async () => {
+    const p = await pool(helpers);
+    // x's channels-last frame (random values stand in: the kernel reads it as it is), filter [3,3,Ci,Co].
+    region(XF, (N + 1) * R * C * Ci, 3);
+    region(DY, SIZE, 4);
+    new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
+    const args = (r0: number, r1: number, y: number) => [XF, TAPS, 9, DY, Ci, Co, H, W, R, C, r0, r1, y];
+    const outs = N * H * W * Co;
+    fns.convTaps!(...args(0, N * H, ONE));
+    f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
+    p.run('convTaps', splitRange(N * H, parts).map(([a, b]) => args(a, b, PARTS)));
+    expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+  });
+
   it('after close, runs every part on the calling thread', async () => {
     const p = await pool(helpers);
     p.close();
     expect(p.threads).toBe(1);
+    region(XF, (Ci * N + 1) * R * C, 1);
+    region(DY, N * H * W * Co, 2);
+    fns.filterGradTaps!(...filterGradArgs(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * SIZE);
     p.run('filterGradTaps', splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)));
     const one = f32().subarray(ONE / 4, ONE / 4 + SIZE);

@@ -1,10 +1,11 @@
-// The lab's filter-gradient kernel on more than one thread (lab-wasm.ts, labFilterGradTaps): helper
-// workers instantiate the same module on the same shared memory (tfjs-wasm's threaded build), and each
-// call is split into parts (rows of dy, each part summing into its own output) that the calling thread
-// and the helpers run at once. Only that kernel is split: a call takes milliseconds, so waking a helper
-// (tens of microseconds) is small beside it. Splitting the lab's batch-norm and element-wise passes
-// the same way gained nothing in the browser worker (ResNet-20: 113 split calls per step, whose waits
-// for the helper cost about what the split saved; measured on branch experiment/lab-kernel-threads).
+// The lab's filter-gradient and convolution kernels on more than one thread (lab-wasm.ts:
+// labFilterGradTaps, labConv2D): helper workers instantiate the same module on the same shared memory
+// (tfjs-wasm's threaded build), and each call is split into parts by rows (of dy, each part summing into
+// its own output; of the convolution's output) that the calling thread and the helpers run at once.
+// Only these kernels are split: a call takes milliseconds, so waking a helper (tens of microseconds)
+// is small beside it. Splitting the lab's batch-norm and element-wise passes the same way gained
+// nothing in the browser worker (ResNet-20: 113 split calls per step, whose waits for the helper cost
+// about what the split saved; measured on branch experiment/lab-kernel-threads).
 //
 // A helper sleeps in Atomics.wait on its own control block, a few int32s malloc'd in the shared heap:
 // [SEQ] job number, [DONE] last job finished, [OP] index into LAB_POOL_OPS, [ARGC] and the arguments
@@ -18,7 +19,7 @@
 // tfjs-wasm's single-threaded builds have no shared memory), every part runs on the calling thread.
 
 /** Kernels a helper can run (their index is what the control block carries). */
-export const LAB_POOL_OPS = ['filterGradTaps'] as const;
+export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps'] as const;
 export type LabPoolOp = (typeof LAB_POOL_OPS)[number];
 
 const SEQ = 0;

@@ -18,6 +18,7 @@ import {
   LAB_BN_MOMENTS,
   LAB_RELU_GRAD,
   labBatchNormFits,
+  labConv2D,
   labDepthToSpaceCrop,
   labFilterGradTaps,
   labFrameChannelsFirst,
@@ -137,7 +138,7 @@ describe('the lab wasm module', () => {
       e.p += len + 1; // the name, then its kind
       leb(bytes, e); // and its index
     }
-    expect(exported.sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'depthToSpaceCrop', 'filterGradTaps', 'frameChannelsFirst', 'framePhases', 'packGrid', 'reluGrad']);
+    expect(exported.sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'depthToSpaceCrop', 'filterGradTaps', 'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad']);
   });
 
   it('takes 2-D and 4-D float32 shapes whose channels are a multiple of 4', () => {
@@ -417,7 +418,25 @@ for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) for (let c = 0; c 
   err = Math.max(err, Math.abs(f[out + ((kh * 3 + kw) * Ci + c) * Co + o] - want));
   scale = Math.max(scale, Math.abs(want));
 }
-console.log(JSON.stringify({ relErr: err / scale }));
+// The forward convolution of the same x with dy's values as a filter [3, 3, Ci, Co], from a
+// channels-last frame.
+const xp = out + 9 * Ci * Co, w = xp + (N + 1) * R * C * Ci, y = w + 9 * Ci * Co;
+f.fill(0, xp, w);
+for (let n = 0; n < N; n++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let c = 0; c < Ci; c++)
+  f[xp + ((n * R + i + 1) * C + j + 1) * Ci + c] = x[((n * H + i) * W + j) * Ci + c];
+f.set(dy.slice(0, 9 * Ci * Co), w);
+lab.convTaps(xp * 4, taps * 4, 9, w * 4, Ci, Co, H, W, R, C, 0, N * H, y * 4);
+let yErr = 0, yScale = 0;
+for (let n = 0; n < N; n++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let o = 0; o < Co; o++) {
+  let want = 0;
+  for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) for (let c = 0; c < Ci; c++) {
+    const h = i + kh - 1, v = j + kw - 1;
+    if (h >= 0 && h < H && v >= 0 && v < W) want += x[((n * H + h) * W + v) * Ci + c] * dy[((kh * 3 + kw) * Ci + c) * Co + o];
+  }
+  yErr = Math.max(yErr, Math.abs(f[y + ((n * H + i) * W + j) * Co + o] - want));
+  yScale = Math.max(yScale, Math.abs(want));
+}
+console.log(JSON.stringify({ relErr: err / scale, convRelErr: yErr / yScale }));
 `;
 
 describe('labFilterGradTaps', () => {
@@ -460,12 +479,83 @@ describe('labFilterGradTaps', () => {
     tf.dispose([xt, dyt, dy6]);
   });
 
-  it('with relaxed SIMD (fused multiply-adds), in a Node started with it, equals the float64 sums', () => {
+  it('with relaxed SIMD (fused multiply-adds), in a Node started with it, equals the float64 sums (and so does convTaps)', () => {
     const out = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '-e', RELAXED_CHILD], {
       input: LAB_WASM_PLAIN_RELAXED,
       encoding: 'utf8',
     });
-    const { relErr: err } = JSON.parse(out) as { relErr: number };
+    const { relErr: err, convRelErr } = JSON.parse(out) as { relErr: number; convRelErr: number };
     expect(err).toBeLessThan(2e-6);
+    expect(convRelErr).toBeLessThan(2e-6);
+  });
+});
+
+/** y[n,i,j,co] = sum over kh,kw,ci of x[n, i+kh-pt, j+kw-pl, ci] * w[kh,kw,ci,co] (stride 1), in float64. */
+function conv64(x: Float32Array, w: Float32Array, [N, H, W, Ci]: readonly number[], [KH, KW, Co]: readonly number[], [pt, pb, pl, pr]: readonly number[]): Float64Array {
+  const Ho = H + pt + pb - KH + 1;
+  const Wo = W + pl + pr - KW + 1;
+  const y = new Float64Array(N * Ho * Wo * Co);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < Ho; i++) {
+      for (let j = 0; j < Wo; j++) {
+        const o = ((n * Ho + i) * Wo + j) * Co;
+        for (let kh = 0; kh < KH; kh++) {
+          const h = i + kh - pt;
+          if (h < 0 || h >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const v = j + kw - pl;
+            if (v < 0 || v >= W) continue;
+            for (let ci = 0; ci < Ci; ci++) {
+              const xv = x[((n * H + h) * W + v) * Ci + ci]!;
+              const wo = ((kh * KW + kw) * Ci + ci) * Co;
+              for (let co = 0; co < Co; co++) y[o + co]! += xv * w[wo + co]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+describe('labConv2D', () => {
+  it.each([
+    [[2, 8, 8, 16], [3, 3, 16], [1, 1, 1, 1]], // a ResNet layer
+    [[3, 7, 10, 4], [3, 3, 8], [1, 1, 1, 1]], // the fewest channels; 10 = 8 + 2 pixels past the 4-pixel tiles
+    [[2, 6, 5, 8], [5, 3, 24], [2, 1, 0, 2]], // uneven padding, a 5x3 kernel
+    [[1, 9, 9, 12], [3, 3, 16], [0, 0, 0, 0]], // no padding
+  ] as const)('x %j, filter %j, pads %j: equals the float64 sums', (shape, [KH, KW, Co], pads) => {
+    const [N, H, W, Ci] = shape;
+    const x = values(N * H * W * Ci, 71);
+    const w = values(KH * KW * Ci * Co, 72);
+    const Ho = H + pads[0] + pads[1] - KH + 1;
+    const Wo = W + pads[2] + pads[3] - KW + 1;
+    tf.dispose(tf.fill([2 * (N + 1) * (H + 2) * (W + 2) * Ci + N * Ho * Wo * Co], NaN)); // an output never written shows
+    const backend = tf.backend();
+    const xt = tf.tensor4d(x, [...shape]);
+    const wt = tf.tensor4d(w, [KH, KW, Ci, Co]);
+    const out = labConv2D(backend, xt, wt, pads) as TensorInfo;
+    expect(out.shape).toEqual([N, Ho, Wo, Co]);
+    const got = backend.readSync(out.dataId) as Float32Array;
+    expect(relErr(got, conv64(x, w, shape, [KH, KW, Co], pads))).toBeLessThan(2e-6);
+    backend.disposeData(out.dataId);
+    tf.dispose([xt, wt]);
+  });
+
+  it('declines channel counts and padding it does not take; frees its frame', () => {
+    const backend = tf.backend();
+    const dataIds = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    const [x3, w3, x4, w4, w8] = [[1, 4, 4, 3], [3, 3, 3, 8], [1, 4, 4, 4], [3, 3, 4, 4], [3, 3, 4, 8]].map((shape) => tf.ones(shape));
+    const ids = dataIds();
+    expect(labConv2D(backend, x3!, w3!, [1, 1, 1, 1])).toBeNull(); // 3 input channels
+    expect(labConv2D(backend, x4!, w4!, [1, 1, 1, 1])).toBeNull(); // 4 output channels
+    expect(labConv2D(backend, x4!, w8!, [-1, 1, 1, 1])).toBeNull(); // a crop
+    expect(dataIds()).toBe(ids);
+    const y = labConv2D(backend, x4!, w8!, [1, 1, 1, 1])!;
+    expect(dataIds()).toBe(ids + 1); // the output only: the frame is freed
+    // The top-left output pixel: 4 taps inside the image x 4 channels of ones.
+    expect(Array.from((backend.readSync(y.dataId) as Float32Array).slice(0, 8))).toEqual(Array(8).fill(16));
+    backend.disposeData(y.dataId);
+    tf.dispose([x3!, w3!, x4!, w4!, w8!]);
   });
 });

@@ -1,7 +1,7 @@
 // The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) on the wasm backend, running on
 // tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each (batchnorm.ts), the
 // ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and, as functions,
-// the filter gradient itself in one pass over x's frame and dy, the filter gradient's input frames and
+// the stride-1 convolution, the filter gradient itself in one pass over x's frame and dy, the filter gradient's input frames and
 // packed output gradient (for the matrix-product path it replaces where channels do not fit), and the
 // strided input gradient's depth-to-space and crop (conv-backprop.ts, prepacked.ts).
 //
@@ -10,9 +10,10 @@
 // each of those with relaxed SIMD, loaded where the engine has it: Chromium since 114, not Node 20),
 // so a kernel reads its inputs and writes its outputs where tfjs keeps the tensors, without copies.
 // Its work area (float64 sums per channel, the filter gradient's tap offsets) is malloc'd once in that
-// heap. Kernels run on the calling thread, except the filter gradient: in the browser worker it is
-// split by rows over helper threads as many as XNNPACK's (lab-threads.ts; ResNet-20 at batch 128, the
-// filter gradients 245 -> 138 ms per step on 2 threads).
+// heap. Kernels run on the calling thread, except the filter gradient and the stride-1 convolution
+// (labConv2D: the forward convolutions, and the input gradients through conv-backprop.ts): in the
+// browser worker they are split by rows over helper threads, as many as XNNPACK's (lab-threads.ts;
+// ResNet-20 at batch 128, the filter gradients 245 -> 138 ms per step on 2 threads).
 //
 // labWasm() returns null, and callers compose tfjs ops as before, where this cannot work: another
 // backend, tfjs-wasm internals not as expected (see wasm-heap.ts), an engine without WebAssembly SIMD
@@ -37,6 +38,9 @@ interface LabExports {
   framePhases(x: number, n: number, h: number, w: number, ci: number, sh: number, sw: number, r: number, c: number, top: number, left: number, out: number): void;
   filterGradTaps(xf: number, plane: number, taps: number, ntaps: number, dy: number, ho: number, wo: number, r: number, c: number,
     ci: number, co: number, r0: number, r1: number, out: number): void;
+  frameChannelsLast(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, top: number, left: number, out: number): void;
+  convTaps(xp: number, taps: number, ntaps: number, w: number, ci: number, co: number, ho: number, wo: number, r: number, c: number,
+    r0: number, r1: number, y: number): void;
 }
 
 /** Which build of the kernels runs: with relaxed SIMD (fused multiply-adds) or plain SIMD. */
@@ -329,6 +333,48 @@ export function labFilterGradTaps(
   }
   heap.disposeData(scratch.dataId);
   return out;
+}
+
+/**
+ * A stride-1, dilation-1 convolution of x [N,H,W,Ci] with filter [KH,KW,Ci,Co] and padding (top,
+ * bottom, left, right) >= 0, giving [N, Ho, Wo, Co]: x framed channels-last with zero borders, then
+ * every output pixel summed over taps and channels by the lab's kernel (kernels-as/lab-kernels.ts,
+ * convTaps), split by rows over the helper threads where there are any. Null where the lab's kernels
+ * are not available or the shapes do not fit (output channels a multiple of 8, input channels of 4).
+ */
+export function labConv2D(
+  backend: KernelBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  [pt, pb, pl, pr]: readonly [number, number, number, number],
+): TensorInfo | null {
+  const ok = x.shape.length === 4 && filter.shape.length === 4 && filter.dtype === 'float32' ? available(backend, x) : null;
+  if (ok == null) return null;
+  const [N, H, W, Ci] = x.shape as [number, number, number, number];
+  const [KH, KW, fCi, Co] = filter.shape as [number, number, number, number];
+  if (fCi !== Ci || Ci % 4 !== 0 || Co % 8 !== 0 || KH * KW > LAB_MAX_TAPS || Math.min(pt, pb, pl, pr) < 0) return null;
+  const Ho = H + pt + pb - KH + 1;
+  const Wo = W + pl + pr - KW + 1;
+  // The frame: pt zero rows above each image, and below it at least pb (shared with the next image's
+  // top rows, and one zero image after the last); likewise for columns.
+  const R = H + Math.max(pt, pb);
+  const C = W + Math.max(pl, pr);
+  if (Ho < 1 || Wo < 1 || Ho > R || Wo > C) return null;
+  const { heap, lab } = ok;
+  const xp = heap.makeOutput([(N + 1) * R * C, Ci], 'float32');
+  lab.fn.frameChannelsLast(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, xp));
+  const taps = lab.work + TAPS_AT;
+  const offsets = new Int32Array(heap.wasm.HEAPF32.buffer, taps, KH * KW);
+  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) offsets[kh * KW + kw] = kh * C + kw;
+  const y = heap.makeOutput([N, Ho, Wo, Co], 'float32');
+  const rows = N * Ho;
+  const parts = Math.min(labThreads(backend), rows);
+  const args = [ptr(heap, xp), taps, KH * KW, ptr(heap, filter), Ci, Co, Ho, Wo, R, C];
+  const yAt = ptr(heap, y);
+  if (parts <= 1) lab.fn.convTaps(...(args as [number, number, number, number, number, number, number, number, number, number]), 0, rows, yAt);
+  else lab.pool!.run('convTaps', splitRange(rows, parts).map(([r0, r1]) => [...args, r0, r1, yAt]));
+  heap.disposeData(xp.dataId);
+  return y;
 }
 
 // ---- kernels ----------------------------------------------------------------------------------------
