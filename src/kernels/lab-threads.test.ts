@@ -103,6 +103,23 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     expect(p.stats.calls).toBe(1);
   });
 
+  it('gives the same filter gradient, bit for bit, whether or not its helpers have started', async () => {
+    const p = await pool(helpers);
+    // A pool whose helpers never become ready: every part runs on the calling thread.
+    const ctrl = Array.from({ length: helpers }, (_, i) => 20 * MB + i * CTRL_INTS * 4);
+    const asleep = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ctrl, module, () => ({ terminate() {} }));
+    expect([asleep.parts, asleep.threads]).toEqual([parts, 1]); // helpers that never become ready
+    region(XF, (Ci * N + 1) * R * C, 1);
+    region(DY, N * H * W * Co, 2);
+    new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
+    const split = (q: LabPool, at: number) =>
+      q.run('filterGradTaps', splitRange(N * H, q.parts).map(([a, b], i) => filterGradArgs(a, b, at + i * SIZE * 4)));
+    split(p, PARTS);
+    split(asleep, PARTS + parts * SIZE * 4);
+    const f = f32();
+    expect(Array.from(f.subarray(PARTS / 4 + parts * SIZE, PARTS / 4 + 2 * parts * SIZE))).toEqual(Array.from(f.subarray(PARTS / 4, PARTS / 4 + parts * SIZE)));
+  });
+
   it('splits the forward convolution by output rows, bit for bit as one thread', async () => {
     const p = await pool(helpers);
     // x's channels-last frame (random values stand in: the kernel reads it as it is), filter [3,3,Ci,Co].

@@ -107,7 +107,16 @@ export class LabPool {
     }
   }
 
-  /** Threads a call is split over now: 1 + the helpers that are ready. */
+  /**
+   * Parts a call should be split into: 1 + the helpers started, ready or not (a part whose helper is
+   * not ready runs on the calling thread). Kernels whose parts sum into separate outputs then add up
+   * the same way whether or not the helpers have started, so a run gives the same numbers every time.
+   */
+  get parts(): number {
+    return 1 + this.helpers.length;
+  }
+
+  /** Threads a call runs on now: 1 + the helpers that are ready. */
   get threads(): number {
     if (this.broken) return 1;
     let n = 1;

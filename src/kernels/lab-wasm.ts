@@ -160,10 +160,15 @@ export function setLabRelaxedSimd(on: boolean): void {
   relaxedAllowed = on;
 }
 
-/** Threads the filter gradient is split over on this backend now: 1 + helpers ready (0: no lab kernels). */
+/**
+ * Parts the filter gradient and the convolution are split into on this backend (0: no lab kernels):
+ * 1 + the helper threads started, whether or not they are ready yet (lab-threads.ts, LabPool.parts),
+ * so that the filter gradient's partial sums add up the same way at every step of a run, and a
+ * resumed run repeats an uninterrupted one exactly.
+ */
 export function labThreads(backend: KernelBackend): number {
   const lab = labWasm(backend);
-  return lab == null ? 0 : splitting && lab.pool != null ? lab.pool.threads : 1;
+  return lab == null ? 0 : splitting && lab.pool != null ? lab.pool.parts : 1;
 }
 
 /** Waits up to ms for the helper threads to start; true if they did (or there are none). Tests, benchmarks. */
