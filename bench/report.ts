@@ -402,26 +402,30 @@ export function readmeSection(res: BenchResults): string {
   }
   lines.push(
     'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu, tf autodiff or a float64 hand computation in its ' +
-      "tests): the input gradient composed from XNNPACK's forward convolution (tfjs-wasm's own is a plain loop); the filter " +
-      'gradient (tfjs-wasm has none) as one matrix product per 3x3 tap over a zero-framed, channels-first copy of the input ' +
-      'that every tap reads at its own offset, with the output gradient written straight into the packed matrix weights ' +
-      'XNNPACK keeps for a held tensor (XNNPACK repacked it on one thread at every layer of every step; strided layers split ' +
-      "into their phase images first); the lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts, AssemblyScript, " +
-      "run on tfjs-wasm's heap in place) for batch norm's moments and gradient (two passes over the tensor each way instead " +
-      "of thirteen composed ones), the ReLU gradient, add+ReLU, the filter gradient's input frames and packed output " +
-      'gradient, and the strided input gradient\'s depth-to-space and crop; batch norm with a closed-form gradient and the ' +
+      "tests): the lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts, AssemblyScript), run on tfjs-wasm's heap in " +
+      'place, with fused multiply-adds where the engine has relaxed SIMD (Chromium; Node 20 only behind a flag), for ' +
+      '(1) the stride-1 convolutions: every forward convolution but the first layer (3 input channels) and the two strided ' +
+      "ones, which stay in XNNPACK, and every input gradient (tfjs-wasm's own is a plain loop), which is one stride-1 " +
+      'convolution of the output gradient with the rotated filter (for strided layers, phase-regrouped, then a ' +
+      'depth-to-space pass), from a zero-framed channels-last copy of the input, summed in 4-pixel x 8-channel register ' +
+      'tiles; (2) the filter gradient (tfjs-wasm has none) in one pass over a zero-framed channels-first copy of the input ' +
+      '(strided layers split into their phase images first) and the output gradient read in place, every 3x3 tap at its ' +
+      'own offset (where channels do not fit, one XNNPACK matrix product per tap on the output gradient written straight ' +
+      "into XNNPACK's packed weights); (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
+      'of thirteen composed ones), the ReLU gradient and add+ReLU. In the browser worker the convolution and filter-gradient ' +
+      'kernels split their rows over a helper worker on the shared heap, one per XNNPACK thread beyond the first ' +
+      '(src/kernels/lab-threads.ts). Also: batch norm with a closed-form gradient and the ' +
       'following ReLU fused in, a conv bias, residual addition and add+ReLU whose gradients save nothing (or only their ' +
       'output) for backprop, a backward pass that frees saved tensors and gradients as it goes (ResNet-110 at batch 128 did ' +
       'not fit in the 4 GiB wasm heap before it), buffer-sharing Identity and Cast, zero-insertion instead of AvgPoolGrad ' +
       "for the option-A shortcut, and two XNNPACK threads in the worker (tfjs-wasm asks for hardwareConcurrency / 2). " +
-      "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-lab-kernels` compares): the " +
-      "convolutions are about 90% of the step. The forward convolution runs at about 15 G multiply-adds per second per core, " +
-      "near what 128-bit SIMD without FMA allows (PyTorch uses AVX2 with FMA here, which bounds the ratio near 2.5x); the " +
-      "filter gradient takes about 1.3 (Node) to 1.5 (browser worker) times the forward convolution's time, most likely " +
-      "because its products, with only Ci rows each, stream both operands from memory once per tile of output; the input " +
-      "gradient 1.1 to 1.2 times. Splitting the lab's kernels " +
-      'over a second thread (a helper worker on the shared heap) gave nothing in the browser: waking the helper cost what ' +
-      'the split saved. ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
+      "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-lab-conv`, `--no-lab-taps`, " +
+      '`--no-lab-split` and `--no-lab-kernels` compare): the convolutions are still about 80% of the step. The lab\'s ' +
+      'convolution kernels run at about 20 to 25 G multiply-adds per second per core, near what 128-bit SIMD allows with ' +
+      'two 4-lane FMAs per cycle; PyTorch runs 8-lane AVX2 FMAs, which no WebAssembly engine offers. Splitting the lab\'s ' +
+      'batch-norm and element-wise kernels over the helper too gave nothing in the browser (branch ' +
+      'experiment/lab-kernel-threads): those calls are short, and waking the helper cost what the split saved. ' +
+      'ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
       'undercounts it), and a residual block costs about the same at both depths (the per-block times are in the ' +
       'ResNet-110 / ResNet-20 rows above), so the step ratio stays under 5.5 only where ResNet-20 carries more cost per ' +
       'block.',

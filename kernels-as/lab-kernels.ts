@@ -5,10 +5,12 @@
 // no start function, so instantiating it writes nothing. Built by `npm run kernels` (scripts/
 // build-kernels.ts) into src/kernels/lab-wasm.binary.ts; src/kernels/lab-wasm.ts loads it.
 //
-// The filter gradient's two operands (src/kernels/conv-backprop.ts): the input framed channels-first
-// (a 4x4 transpose in registers per 4 pixels x 4 channels, instead of tfjs's Transpose then PadV2) and
-// the output gradient written into XNNPACK's packed weights (two vector copies per 8 columns, instead
-// of a JS loop).
+// The convolutions of training (src/kernels/conv-backprop.ts): the stride-1 convolution (convTaps, the
+// forward pass and, with the rotated filter, the input gradient) from the input framed channels-last,
+// and the filter gradient (filterGradTaps) from the input framed channels-first (a 4x4 transpose in
+// registers per 4 pixels x 4 channels) and the output gradient as tfjs keeps it. Their multiply-adds
+// fuse into one FMA in the relaxed-SIMD builds (madd). For the matrix-product path that remains where
+// channels do not fit, the output gradient written into XNNPACK's packed weights (packGrid).
 //
 // Batch normalisation in two passes each way, instead of the five forward and eight backward full-size
 // passes that composing tfjs ops takes (src/kernels/batchnorm.ts has the formulas). Tensors are NHWC

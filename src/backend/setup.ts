@@ -7,7 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from '../kernels/conv-backprop.ts';
-import { setLabHelperThreads } from '../kernels/lab-wasm.ts';
+import { labWaitForHelpers, setLabHelperThreads } from '../kernels/lab-wasm.ts';
 import { ensureGradients } from './gradients.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
@@ -67,6 +67,9 @@ function backendStarted(name: BackendName): boolean {
   return tf.engine().registry[name] != null;
 }
 
+/** How long initBackend waits at most for the lab's kernel helper threads to start. */
+const HELPER_START_MS = 5000;
+
 /** Before the wasm module loads in a worker: make it create `threads` XNNPACK threads. */
 function requestWasmThreads(threads: number | undefined): void {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
@@ -92,6 +95,10 @@ async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'bac
     throw new BackendUnavailableError('wasm', 'tf.setBackend failed (are the .wasm files served?).');
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  // Start the lab's kernels and their helper threads now, and let them come up before training
+  // starts: a worker's nested worker starts only while its event loop runs, which the training steps
+  // leave little room for, and until then the caller runs the helpers' parts too (lab-threads.ts).
+  await labWaitForHelpers(tf.backend(), HELPER_START_MS);
   return { threads: wasm.getThreadsCount(), simd: simd === true };
 }
 
