@@ -27,7 +27,8 @@ test('CSP without unsafe-eval or inline scripts; wasm threads train under it; no
   expect(await response.text()).toContain('<meta http-equiv="Content-Security-Policy"');
 
   await openLab(page, '/?protocol=gcr&depth=8&batch=8&epochs=1&seed=5', 'wasm');
-  await expect(page.getByTestId('backend-adapter')).toContainText(/WebAssembly SIMD, [2-9] threads/); // threads started under the policy
+  // XNNPACK's threads and the lab kernels' helper threads started under the policy.
+  await expect(page.getByTestId('backend-adapter')).toContainText(/WebAssembly SIMD, [2-9] threads; lab kernels: relaxed SIMD \(FMA\), [2-9] threads/);
   // Refused under the policy (checked from page scripts: DevTools' own evaluation is exempt from CSP):
   // an inline script, and eval in a script the page loads.
   const refused = await page.evaluate(async () => {

@@ -7,7 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from '../kernels/conv-backprop.ts';
-import { labWaitForHelpers, setLabHelperThreads } from '../kernels/lab-wasm.ts';
+import { labWaitForHelpers, labWasmInfo, setLabHelperThreads, type LabWasmFlavour } from '../kernels/lab-wasm.ts';
 import { ensureGradients } from './gradients.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
@@ -34,6 +34,11 @@ export interface BackendInfo {
   threads: number;
   /** wasm: whether the SIMD binary is in use. */
   simd: boolean;
+  /**
+   * wasm: the lab's own kernels (src/kernels/lab-wasm.ts), where they run: their build (relaxed SIMD,
+   * with fused multiply-adds, or plain SIMD) and the threads their convolutions use.
+   */
+  lab?: { flavour: LabWasmFlavour; threads: number };
   /** webgl / webgpu: the GPU (renderer or adapter) as the browser names it. */
   adapterInfo?: string;
 }
@@ -99,7 +104,8 @@ async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'bac
   // starts: a worker's nested worker starts only while its event loop runs, which the training steps
   // leave little room for, and until then the caller runs the helpers' parts too (lab-threads.ts).
   await labWaitForHelpers(tf.backend(), HELPER_START_MS);
-  return { threads: wasm.getThreadsCount(), simd: simd === true };
+  const lab = labWasmInfo(tf.backend());
+  return { threads: wasm.getThreadsCount(), simd: simd === true, ...(lab != null ? { lab } : {}) };
 }
 
 async function setCpu(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'backend'>> {

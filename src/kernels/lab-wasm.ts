@@ -176,6 +176,15 @@ export async function labWaitForHelpers(backend: KernelBackend, ms: number): Pro
   return (await labWasm(backend)?.pool?.waitReady(ms)) ?? true;
 }
 
+/**
+ * What runs the lab's kernels on this backend, or null where they do not run: the build (relaxed SIMD
+ * with FMA, or plain SIMD) and the threads its convolution kernels use now (1 + the helpers ready).
+ */
+export function labWasmInfo(backend: KernelBackend): { flavour: LabWasmFlavour; threads: number } | null {
+  const lab = labWasm(backend);
+  return lab == null ? null : { flavour: lab.flavour, threads: lab.pool?.threads ?? 1 };
+}
+
 /** Which build of the lab's kernels runs on this backend, or null where none does. */
 export function labWasmFlavour(backend: KernelBackend): LabWasmFlavour | null {
   return labWasm(backend)?.flavour ?? null;

@@ -17,8 +17,11 @@ interface AdapterLike {
 
 function describe(info: SetupInfo): string {
   switch (info.backend) {
-    case 'wasm':
-      return `WebAssembly${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+    case 'wasm': {
+      const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+      const lab = info.lab ? `; lab kernels: ${info.lab.flavour === 'relaxed-simd' ? 'relaxed SIMD (FMA)' : 'SIMD'}, ${threads(info.lab.threads)}` : '';
+      return `WebAssembly${info.simd ? ' SIMD' : ''}, ${threads(info.threads)}${lab}`;
+    }
     case 'cpu':
       return 'JavaScript (tfjs-cpu), 1 thread';
     case 'webgl':
