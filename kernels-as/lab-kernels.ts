@@ -634,7 +634,9 @@ export function frameChannelsLast(x: usize, n: i32, h: i32, w: i32, ci: i32, r: 
  * Output-stationary: a tile of 4 pixels x 8 output channels is summed in registers (8 accumulators)
  * over every tap and input channel, then stored; per input channel, the tile's 8 weights are two
  * vector loads and each pixel's x value one broadcast. Pixels past a row's last multiple of 4 take a
- * tile of 1 pixel.
+ * tile of 1 pixel. The inner step is filterGradTaps' written out again on purpose: an AssemblyScript
+ * function cannot hand eight v128 accumulators back to its caller except through memory, which would
+ * cost 16 loads and stores per call of 8 to 64 steps.
  */
 export function convTaps(
   xp: usize, taps: usize, ntaps: i32, w: usize, ci: i32, co: i32, ho: i32, wo: i32, r: i32, c: i32,
