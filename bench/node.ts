@@ -27,7 +27,7 @@ export async function runNodeBench(plan: BenchPlan, log: Log, backends: Array<'w
   const out: BenchRecord[] = [];
   for (const backend of backends) {
     const info = await initBackend(backend as BackendName);
-    log(`node ${backend}: ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}`);
+    log(`node ${backend}: ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${info.lab ? `, lab kernels: ${info.lab.flavour}` : ''}`);
     const env = {
       context: 'node' as const,
       backend,

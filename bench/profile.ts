@@ -11,9 +11,11 @@
 //   npx tsx bench/profile.ts --no-lab-taps      (the filter gradient as matrix products, to compare)
 //   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient and convolutions on one thread)
 //   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
+//   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
+import { enableRelaxedSimd } from '../src/backend/relaxed-simd.node.ts';
 import { profileStep, type ProfileOptions } from './profile-core.ts';
 import type { WorkerBackend } from './browser/messages.ts';
 
@@ -31,6 +33,7 @@ const { values: a } = parseArgs({
     'no-lab-taps': { type: 'boolean', default: false },
     'no-lab-split': { type: 'boolean', default: false },
     'no-lab-conv': { type: 'boolean', default: false },
+    'no-relaxed-simd': { type: 'boolean', default: false },
   },
 });
 
@@ -52,6 +55,7 @@ if (a.browser) {
   const lines = await profileInBrowser(a.backend as WorkerBackend, opts, (l) => console.error(l));
   console.log(lines.join('\n'));
 } else {
+  if (!a['no-relaxed-simd']) enableRelaxedSimd(); // as the lab's CLI does
   await initBackend(a.backend as BackendName);
   const cpuMs = () => {
     const u = process.cpuUsage();

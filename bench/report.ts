@@ -403,7 +403,7 @@ export function readmeSection(res: BenchResults): string {
   lines.push(
     'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu, tf autodiff or a float64 hand computation in its ' +
       "tests): the lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts, AssemblyScript), run on tfjs-wasm's heap in " +
-      'place, with fused multiply-adds where the engine has relaxed SIMD (Chromium; Node 20 only behind a flag), for ' +
+      'place, with fused multiply-adds where the engine has relaxed SIMD (Chromium; in Node 20 behind a V8 flag that the lab\'s CLI and bench turn on), for ' +
       '(1) the stride-1 convolutions: every forward convolution but the first layer (3 input channels) and the two strided ' +
       "ones, which stay in XNNPACK, and every input gradient (tfjs-wasm's own is a plain loop), which is one stride-1 " +
       'convolution of the output gradient with the rotated filter (for strided layers, phase-regrouped, then a ' +

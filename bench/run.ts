@@ -15,6 +15,7 @@
 // step table into README.md's "## Speed" section, only that section).
 
 import { parseArgs } from 'node:util';
+import { enableRelaxedSimd } from '../src/backend/relaxed-simd.node.ts';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -59,6 +60,8 @@ if (!args['no-torch']) {
   if (records.length > 0) pytorch = findTorchPython()?.version;
 }
 if (!args['no-node']) {
+  // As the lab's CLI does: the lab's kernels with fused multiply-adds (Node 20 has relaxed SIMD behind a flag).
+  enableRelaxedSimd();
   const backends = (['wasm', 'cpu'] as const).filter(use);
   records.push(...(await runNodeBench(plan, log, [...backends])));
 }

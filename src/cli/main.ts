@@ -36,6 +36,7 @@ import {
   WeightsError,
 } from '../model/weights.ts';
 import { initBackend, type BackendName } from '../backend/setup.ts';
+import { enableRelaxedSimd } from '../backend/relaxed-simd.node.ts';
 import { loadCifarDir } from '../data/node-files.ts';
 import { computeStats } from '../data/batches.ts';
 
@@ -348,5 +349,6 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed directly (tsx src/cli/main.ts ...), not when imported by tests.
 if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  enableRelaxedSimd(); // before any wasm module compiles: the lab's kernels with fused multiply-adds
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }
