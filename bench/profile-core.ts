@@ -11,7 +11,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { labThreads, labWaitForHelpers, labWasmFlavour, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
+import { labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
 import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
@@ -68,7 +68,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   const prof = await tf.profile(step);
   model.dispose();
   solver.dispose();
-  const flavour = labWasmFlavour(tf.backend());
+  const flavour = labWasmInfo(tf.backend())?.flavour;
   const threads = labThreads(tf.backend());
   setLabWasm(true);
   setLabFilterGradTaps(true);

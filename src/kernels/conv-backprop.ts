@@ -4,11 +4,13 @@
 // it; its Conv2DBackpropInput exists but is a plain loop (not XNNPACK) and dominated the training step.
 // Both kernels are registered here, composed from the backend's own fast kernels (Conv2D, BatchMatMul,
 // Transpose, Reshape, PadV2, Slice; AvgPool for 1x1 kernels), so every heavy loop runs in XNNPACK,
-// except the filter gradient's products on wasm where the lab's kernels load (lab-wasm.ts): there one
-// pass of the lab's own kernel over x's frame and dy computes every tap (input channels a multiple of
-// 4, output channels of 8, as in every ResNet layer but the first), with fused multiply-adds where the
-// engine has relaxed SIMD and split over helper threads in the browser worker (ResNet-20, batch 128,
-// the filter gradients per step: browser worker 257 -> 138 ms, Node 451 -> 313 ms). The data movement
+// except on wasm where the lab's kernels load (lab-wasm.ts), for input channels a multiple of 4 and
+// output channels of 8 (every ResNet layer but the first): there one pass of the lab's own kernel over
+// x's frame and dy computes every tap of the filter gradient, and wasm's Conv2D is wrapped so that its
+// stride-1 convolutions (the forward ones and the input gradient's below) run in the lab's kernel too;
+// with fused multiply-adds where the engine has relaxed SIMD, and split over helper threads in the
+// browser worker (ResNet-20, batch 128, per step: filter gradients in the browser worker 257 -> 138 ms
+// and Node 451 -> 313 ms; with the convolutions, the browser worker's step 656 -> 544 ms). The data movement
 // around the products (x's frames, the packed dy, the input gradient's depth-to-space and crop) is done
 // in one pass each by the lab's SIMD kernels where they load, and by the tfjs kernels named here (or
 // JS) otherwise:
@@ -759,7 +761,8 @@ export const COMPOSED_KERNELS: Record<TrainingBackendName, { filter: boolean; in
 
 /**
  * Registers the composed Conv2DBackpropFilter / Conv2DBackpropInput for a backend (per
- * COMPOSED_KERNELS), and on wasm also the buffer-sharing Identity and Cast of no-copy.ts (tfjs-wasm
+ * COMPOSED_KERNELS), and on wasm also the Conv2D that runs stride-1 convolutions in the lab's kernel
+ * (makeLabConv2D), the buffer-sharing Identity and Cast of no-copy.ts (tfjs-wasm
  * copies a tensor for every tensor saved for backprop; ~2% of a ResNet-20 step) and the 1x1
  * AvgPoolGrad of pool-grad.ts (option A's shortcut gradient). Idempotent; may be
  * called before or after tf.setBackend (these kernels need no setup step).

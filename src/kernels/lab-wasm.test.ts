@@ -24,7 +24,7 @@ import {
   labFrameChannelsFirst,
   labFramePhases,
   labWasm,
-  labWasmFlavour,
+  labWasmInfo,
   setLabWasm,
 } from './lab-wasm.ts';
 import { relErr, values } from './test-utils.ts';
@@ -102,7 +102,7 @@ describe('the lab wasm module', () => {
 
   it('runs the plain-SIMD build in Node 20 (relaxed SIMD needs a flag there)', () => {
     const relaxedHere = WebAssembly.validate(Uint8Array.from(Buffer.from(LAB_WASM_PLAIN_RELAXED, 'base64')));
-    expect(labWasmFlavour(tf.backend())).toBe(relaxedHere ? 'relaxed-simd' : 'simd');
+    expect(labWasmInfo(tf.backend())).toEqual({ flavour: relaxedHere ? 'relaxed-simd' : 'simd', threads: 1 });
   });
 
   it.each([

@@ -1,13 +1,15 @@
 // The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) on the wasm backend, running on
 // tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each (batchnorm.ts), the
 // ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and, as functions,
-// the stride-1 convolution, the filter gradient itself in one pass over x's frame and dy, the filter gradient's input frames and
-// packed output gradient (for the matrix-product path it replaces where channels do not fit), and the
-// strided input gradient's depth-to-space and crop (conv-backprop.ts, prepacked.ts).
+// the stride-1 convolution, the filter gradient in one pass over x's frame and dy, the filter
+// gradient's input frames, its packed output gradient (for the matrix-product path that remains where
+// channels do not fit), and the strided input gradient's depth-to-space and crop (conv-backprop.ts,
+// prepacked.ts).
 //
 // The module is instantiated once per tfjs-wasm module with that module's own memory as its import
 // (shared in tfjs-wasm's threaded build, plain otherwise: lab-wasm.binary.ts has a build for each, and
-// each of those with relaxed SIMD, loaded where the engine has it: Chromium since 114, not Node 20),
+// each of those with relaxed SIMD, loaded where the engine has it: Chromium since 114, Node 20 once the
+// lab's CLI and benchmarks have set V8's flag for it, src/backend/relaxed-simd.node.ts),
 // so a kernel reads its inputs and writes its outputs where tfjs keeps the tensors, without copies.
 // Its work area (float64 sums per channel, the filter gradient's tap offsets) is malloc'd once in that
 // heap. Kernels run on the calling thread, except the filter gradient and the stride-1 convolution
@@ -51,7 +53,7 @@ interface Lab {
   /** Byte offset of the work area in the heap. */
   work: number;
   flavour: LabWasmFlavour;
-  /** Helper threads for the filter gradient (tfjs-wasm's threaded build in a browser worker), or null. */
+  /** Helper threads for the convolution kernels (tfjs-wasm's threaded build in a browser worker), or null. */
   pool: LabPool | null;
 }
 
@@ -79,13 +81,13 @@ let enabled = true;
 /** Helper threads to start with the module (lab-threads.ts); initBackend sets it. */
 let helperThreads = 0;
 let splitting = true;
-/** Most threads one filter gradient is split over (the caller and up to 3 helpers). */
+/** Most threads one call is split over (the caller and up to 3 helpers). */
 const MAX_PARTS = 4;
 
 /**
- * How many helper threads the lab's filter gradient starts with a tfjs-wasm module instantiated from
- * now on, where workers and a shared memory exist (at most 3). initBackend sets tfjs-wasm's own thread
- * count less one, so that the kernel uses every core XNNPACK does.
+ * How many helper threads the lab's convolution kernels start with a tfjs-wasm module instantiated
+ * from now on, where workers and a shared memory exist (at most 3). initBackend sets tfjs-wasm's own
+ * thread count less one, so that they use every core XNNPACK does.
  */
 export function setLabHelperThreads(n: number): void {
   helperThreads = Math.max(0, Math.min(MAX_PARTS - 1, Math.floor(n)));
@@ -133,7 +135,6 @@ function instantiate(heap: WasmBackendInternals): Lab | null {
     ? [['relaxed-simd', LAB_WASM_SHARED_RELAXED], ['simd', LAB_WASM_SHARED]]
     : [['relaxed-simd', LAB_WASM_PLAIN_RELAXED], ['simd', LAB_WASM_PLAIN]];
   for (const [flavour, b64] of builds) {
-    if (flavour === 'relaxed-simd' && !relaxedAllowed) continue;
     let module: WebAssembly.Module;
     let instance: WebAssembly.Instance;
     try {
@@ -148,16 +149,6 @@ function instantiate(heap: WasmBackendInternals): Lab | null {
     return { fn, work, flavour, pool: shared ? startPool(em, fn, memory, module) : null };
   }
   return null;
-}
-
-let relaxedAllowed = true;
-
-/**
- * Whether the relaxed-SIMD build may load where the engine has it (the default), for tests and
- * benchmarks that compare both; takes effect for tfjs-wasm modules not yet seen.
- */
-export function setLabRelaxedSimd(on: boolean): void {
-  relaxedAllowed = on;
 }
 
 /**
@@ -183,11 +174,6 @@ export async function labWaitForHelpers(backend: KernelBackend, ms: number): Pro
 export function labWasmInfo(backend: KernelBackend): { flavour: LabWasmFlavour; threads: number } | null {
   const lab = labWasm(backend);
   return lab == null ? null : { flavour: lab.flavour, threads: lab.pool?.threads ?? 1 };
-}
-
-/** Which build of the lab's kernels runs on this backend, or null where none does. */
-export function labWasmFlavour(backend: KernelBackend): LabWasmFlavour | null {
-  return labWasm(backend)?.flavour ?? null;
 }
 
 /** The lab's kernels for this backend, or null where they cannot run (callers compose tfjs ops). */
