@@ -11,7 +11,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
+import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
 import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
@@ -65,7 +65,9 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
     wall.push(performance.now() - t0);
     if (c0 !== undefined) cpu.push(o.cpuMs!() - c0);
   }
+  const pool0 = labPoolStats(tf.backend());
   const prof = await tf.profile(step);
+  const pool1 = labPoolStats(tf.backend());
   model.dispose();
   solver.dispose();
   const flavour = labWasmInfo(tf.backend())?.flavour;
@@ -91,6 +93,13 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
     `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`}${o.labConv === false ? ', convolutions in XNNPACK' : ''})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
       `kernels ${total.toFixed(0)} ms in the profiled step, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`,
   ];
+  if (pool0 != null && pool1 != null && pool1.calls > pool0.calls) {
+    // How evenly the split kernels' parts finish: the caller's own parts, then its wait for the helpers.
+    lines.push(
+      `lab kernels split over helper threads: ${pool1.calls - pool0.calls} calls in the profiled step, the caller's parts ` +
+        `${(pool1.ownMs - pool0.ownMs).toFixed(1)} ms, then ${(pool1.waitMs - pool0.waitMs).toFixed(1)} ms waiting for the helpers`,
+    );
+  }
   for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {
     lines.push(`${(isScope(name) ? `(${name})` : name).padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n}`);
   }

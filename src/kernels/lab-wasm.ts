@@ -162,6 +162,12 @@ export function labThreads(backend: KernelBackend): number {
   return lab == null ? 0 : splitting && lab.pool != null ? lab.pool.parts : 1;
 }
 
+/** The helper pool's counters (split calls, the caller's own parts and its waiting, ms), or null without helpers. */
+export function labPoolStats(backend: KernelBackend): { calls: number; ownMs: number; waitMs: number } | null {
+  const stats = labWasm(backend)?.pool?.stats;
+  return stats == null ? null : { ...stats };
+}
+
 /** Waits up to ms for the helper threads to start; true if they did (or there are none). Tests, benchmarks. */
 export async function labWaitForHelpers(backend: KernelBackend, ms: number): Promise<boolean> {
   return (await labWasm(backend)?.pool?.waitReady(ms)) ?? true;
