@@ -284,6 +284,12 @@ export function labDepthToSpaceCrop(
   return out;
 }
 
+/** Runs op once per argument list: over the helper threads where there are any, else here in turn. */
+function runParts(lab: Lab, op: LabPoolOp, parts: number[][]): void {
+  if (lab.pool != null) lab.pool.run(op, parts);
+  else for (const args of parts) (lab.fn[op] as (...a: number[]) => void)(...args);
+}
+
 /** Whether labFilterGradTaps takes these channel counts. */
 export function labFilterGradFits(ci: number, co: number, taps: number): boolean {
   return ci > 0 && co > 0 && ci % 4 === 0 && co % 8 === 0 && taps <= LAB_MAX_TAPS;
@@ -321,7 +327,7 @@ export function labFilterGradTaps(
   const parts = Math.min(labThreads(backend), rows);
   const run = (r0: number, r1: number, at: number) => [ptr(heap, xf), plane, taps, offsets.length, ptr(heap, dy), Ho, Wo, R, C, Ci, Co, r0, r1, at];
   if (parts <= 1) {
-    lab.fn.filterGradTaps(...(run(0, rows, ptr(heap, out)) as Parameters<LabExports['filterGradTaps']>));
+    runParts(lab, 'filterGradTaps', [run(0, rows, ptr(heap, out))]);
     return out;
   }
   // Each part sums its rows into its own output (the first into out, the others into a scratch
@@ -330,7 +336,7 @@ export function labFilterGradTaps(
   const scratch = heap.makeOutput([parts - 1, size], 'float32');
   const outAt = ptr(heap, out);
   const scratchAt = ptr(heap, scratch);
-  lab.pool!.run('filterGradTaps', splitRange(rows, parts).map(([r0, r1], p) => run(r0, r1, p === 0 ? outAt : scratchAt + (p - 1) * size * 4)));
+  runParts(lab, 'filterGradTaps', splitRange(rows, parts).map(([r0, r1], p) => run(r0, r1, p === 0 ? outAt : scratchAt + (p - 1) * size * 4)));
   const f = heap.wasm.HEAPF32;
   const o = outAt / 4;
   for (let p = 1; p < parts; p++) {
@@ -377,8 +383,7 @@ export function labConv2D(
   const parts = Math.min(labThreads(backend), rows);
   const args = [ptr(heap, xp), taps, KH * KW, ptr(heap, filter), Ci, Co, Ho, Wo, R, C];
   const yAt = ptr(heap, y);
-  if (parts <= 1) lab.fn.convTaps(...(args as [number, number, number, number, number, number, number, number, number, number]), 0, rows, yAt);
-  else lab.pool!.run('convTaps', splitRange(rows, parts).map(([r0, r1]) => [...args, r0, r1, yAt]));
+  runParts(lab, 'convTaps', splitRange(rows, Math.max(parts, 1)).map(([r0, r1]) => [...args, r0, r1, yAt]));
   heap.disposeData(xp.dataId);
   return y;
 }
