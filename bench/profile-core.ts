@@ -11,7 +11,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm } from '../src/kernels/lab-wasm.ts';
+import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm, setLabWinograd } from '../src/kernels/lab-wasm.ts';
 import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
@@ -33,6 +33,8 @@ export interface ProfileOptions {
   labSplit?: boolean;
   /** false: stride-1 convolutions (forward, and the input gradient's) in XNNPACK, not the lab's kernel. Default on. */
   labConv?: boolean;
+  /** false: 3x3 stride-1 convolutions by the lab's direct kernel, not Winograd's F(2x2, 3x3). Default on. */
+  winograd?: boolean;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
@@ -43,6 +45,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   setLabFilterGradTaps(o.labTaps !== false);
   setLabThreadSplitting(o.labSplit !== false);
   setLabConv(o.labConv !== false);
+  setLabWinograd(o.winograd !== false);
   await labWaitForHelpers(tf.backend(), 10_000);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);
@@ -90,7 +93,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   }
   const cpuText = cpu.length > 0 ? `, ${median(cpu).toFixed(0)} ms CPU (min ${Math.min(...cpu).toFixed(0)})` : '';
   const lines = [
-    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`}${o.labConv === false ? ', convolutions in XNNPACK' : ''})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
+    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`}${o.labConv === false ? ', convolutions in XNNPACK' : o.winograd === false ? ', direct 3x3 convolutions' : ''})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
       `kernels ${total.toFixed(0)} ms in the profiled step, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`,
   ];
   if (pool0 != null && pool1 != null && pool1.calls > pool0.calls) {

@@ -11,6 +11,7 @@
 //   npx tsx bench/profile.ts --no-lab-taps      (the filter gradient as matrix products, to compare)
 //   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient and convolutions on one thread)
 //   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
+//   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not F(2x2, 3x3))
 //   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
 
 import { parseArgs } from 'node:util';
@@ -33,6 +34,7 @@ const { values: a } = parseArgs({
     'no-lab-taps': { type: 'boolean', default: false },
     'no-lab-split': { type: 'boolean', default: false },
     'no-lab-conv': { type: 'boolean', default: false },
+    'no-winograd': { type: 'boolean', default: false },
     'no-relaxed-simd': { type: 'boolean', default: false },
   },
 });
@@ -48,6 +50,7 @@ const opts: ProfileOptions = {
   labTaps: !a['no-lab-taps'],
   labSplit: !a['no-lab-split'],
   labConv: !a['no-lab-conv'],
+  winograd: !a['no-winograd'],
 };
 
 if (a.browser) {

@@ -3,7 +3,8 @@
 // SIMD: Node 20 has no relaxed SIMD without a flag). The filter gradient split by rows over 2 and 3
 // threads, each part summing into its own output, must add up to what one thread gives (to float32
 // rounding: the parts add in another order); the forward convolution split by output rows must give
-// one thread's output bit for bit; and a closed pool runs everything on the calling thread.
+// one thread's output bit for bit, and so must the Winograd convolution split by tile rows (its filter
+// gradient adds up like the direct one's); and a closed pool runs everything on the calling thread.
 
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -75,6 +76,8 @@ const DY = 3 * MB;
 const TAPS = 4 * MB;
 const ONE = 5 * MB;
 const PARTS = 6 * MB;
+const U = 4 * MB + 4096;
+const WORK = 8 * MB;
 
 function filterGradArgs(r0: number, r1: number, out: number): number[] {
   return [XF, PLANE, TAPS, 9, DY, H, W, R, C, Ci, Co, r0, r1, out];
@@ -132,6 +135,43 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
     p.run('convTaps', splitRange(N * H, parts).map(([a, b]) => args(a, b, PARTS)));
     expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+  });
+
+  it('splits the Winograd convolution by tile rows, bit for bit as one thread', async () => {
+    const p = await pool(helpers);
+    region(XF, (N + 1) * R * C * Ci, 5);
+    region(DY, SIZE, 6);
+    fns.winogradFilter!(DY, Ci, Co, U);
+    const bt = 7; // blocks of 7 tiles: several per part, across tile rows, with a 3-tile tail
+    const work = 16 * (bt * (Ci + Co) + 32) * 4;
+    const args = (t0: number, t1: number, y: number, w: number) => [XF, U, Ci, Co, H, W, R, C, t0, t1, bt, w, y];
+    const outs = N * H * W * Co;
+    fns.convWinograd!(...args(0, (N * H) / 2, ONE, WORK));
+    f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
+    p.run('convWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS, WORK + i * work)));
+    expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+  });
+
+  it("splits the Winograd filter gradient by tile rows: the parts' sums add up to one thread's, to float32 rounding", async () => {
+    const p = await pool(helpers);
+    region(XF, (N + 1) * R * C * Ci, 7);
+    region(DY, N * H * W * Co, 8);
+    const bt = 7;
+    const work = 16 * (bt * (Ci + Co) + 32) * 4;
+    const du = 16 * Ci * Co;
+    const args = (t0: number, t1: number, out: number, w: number) => [XF, DY, Ci, Co, H, W, R, C, t0, t1, bt, w, out];
+    fns.filterGradWinograd!(...args(0, (N * H) / 2, ONE, WORK));
+    f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * du); // every part must write all of its output
+    p.run('filterGradWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS + i * du * 4, WORK + i * work)));
+    const one = f32().subarray(ONE / 4, ONE / 4 + du);
+    const scale = one.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    let worst = 0;
+    for (let i = 0; i < du; i++) {
+      let sum = 0;
+      for (let q = 0; q < parts; q++) sum += f32()[PARTS / 4 + q * du + i]!;
+      worst = Math.max(worst, Math.abs(sum - one[i]!));
+    }
+    expect(worst).toBeLessThan(1e-6 * scale);
   });
 
   it('after close, runs every part on the calling thread', async () => {

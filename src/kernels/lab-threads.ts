@@ -1,7 +1,8 @@
 // The lab's filter-gradient and convolution kernels on more than one thread (lab-wasm.ts:
-// labFilterGradTaps, labConv2D): helper workers instantiate the same module on the same shared memory
-// (tfjs-wasm's threaded build), and each call is split into parts by rows (of dy, each part summing into
-// its own output; of the convolution's output) that the calling thread and the helpers run at once.
+// labFilterGradTaps, labFilterGradWinograd, labConv2D): helper workers instantiate the same module on
+// the same shared memory (tfjs-wasm's threaded build), and each call is split into parts by rows (of
+// dy or of its 2x2 tiles for the filter gradient, each part summing into its own output; of the
+// convolution's output or its tiles) that the calling thread and the helpers run at once.
 // Only these kernels are split: a call takes milliseconds, so waking a helper (tens of microseconds)
 // is small beside it. Splitting the lab's batch-norm and element-wise passes the same way gained
 // nothing in the browser worker (ResNet-20: 113 split calls per step, whose waits for the helper cost
@@ -19,7 +20,7 @@
 // tfjs-wasm's single-threaded builds have no shared memory), every part runs on the calling thread.
 
 /** Kernels a helper can run (their index is what the control block carries). */
-export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps'] as const;
+export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd'] as const;
 export type LabPoolOp = (typeof LAB_POOL_OPS)[number];
 
 const SEQ = 0;

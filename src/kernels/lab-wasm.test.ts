@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { execFileSync } from 'node:child_process';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_PLAIN, LAB_WASM_PLAIN_RELAXED, LAB_WASM_SHARED, LAB_WASM_SHARED_RELAXED } from './lab-wasm.binary.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -21,11 +21,13 @@ import {
   labConv2D,
   labDepthToSpaceCrop,
   labFilterGradTaps,
+  labFilterGradWinograd,
   labFrameChannelsFirst,
   labFramePhases,
   labWasm,
   labWasmInfo,
   setLabWasm,
+  setLabWinograd,
 } from './lab-wasm.ts';
 import { relErr, values } from './test-utils.ts';
 
@@ -138,7 +140,10 @@ describe('the lab wasm module', () => {
       e.p += len + 1; // the name, then its kind
       leb(bytes, e); // and its index
     }
-    expect(exported.sort()).toEqual(['addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'depthToSpaceCrop', 'filterGradTaps', 'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad']);
+    expect(exported.sort()).toEqual([
+      'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'depthToSpaceCrop', 'filterGradTaps', 'filterGradWinograd',
+      'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad', 'winogradFilter', 'winogradFilterGrad',
+    ]);
   });
 
   it('takes 2-D and 4-D float32 shapes whose channels are a multiple of 4', () => {
@@ -391,6 +396,56 @@ function filterGrad64(x: Float32Array, dy: Float32Array, [N, H, W, Ci]: readonly
   return dw;
 }
 
+describe('labFilterGradWinograd', () => {
+  it.each([
+    [[2, 8, 8, 16], 16, [1, 1, 1, 1]], // a ResNet layer
+    [[3, 18, 22, 16], 16, [1, 1, 1, 1]], // 297 tiles in blocks of 64: the last 41 tiles, 10 of 4 then 1
+    [[1, 6, 5, 8], 16, [2, 0, 0, 1]], // uneven padding, even output
+    [[2, 8, 6, 8], 24, [1, 1, 1, 1]], // more output than input channels
+    [[2, 8, 8, 64], 64, [1, 1, 1, 1]], // ResNet's last stage
+  ] as const)('x %j, %i output channels, pads %j: equals the float64 sums', (shape, Co, pads) => {
+    const [N, H, W, Ci] = shape;
+    const [pt, pb, pl, pr] = pads;
+    const Ho = H + pt + pb - 2;
+    const Wo = W + pl + pr - 2;
+    const x = values(N * H * W * Ci, 63);
+    const dy = values(N * Ho * Wo * Co, 64);
+    tf.dispose(tf.fill([2 * (N + 1) * (H + 2) * (W + 2) * Ci + 32 * Ci * Co], NaN)); // an output never written shows
+    const backend = tf.backend();
+    const xt = tf.tensor4d(x, [...shape]);
+    const dyt = tf.tensor4d(dy, [N, Ho, Wo, Co]);
+    const out = labFilterGradWinograd(backend, xt, dyt, pads, [3, 3, Ci, Co]) as TensorInfo;
+    expect(out.shape).toEqual([3, 3, Ci, Co]);
+    const got = backend.readSync(out.dataId) as Float32Array;
+    expect(relErr(got, filterGrad64(x, dy, shape, [Ho, Wo, Co], 3, pt, pl))).toBeLessThan(2e-6);
+    backend.disposeData(out.dataId);
+    tf.dispose([xt, dyt]);
+  });
+
+  it('declines what it does not take, refuses shapes that do not match, frees its frame and work area', () => {
+    const backend = tf.backend();
+    const dataIds = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    const [x4, dy8, x5, dy5, x6, dy6, dy4] = [[1, 4, 4, 4], [1, 4, 4, 8], [1, 5, 5, 4], [1, 5, 5, 8], [1, 4, 4, 6], [1, 4, 4, 8], [1, 4, 4, 4]].map((sh) => tf.ones(sh));
+    const ids = dataIds();
+    const pads = [1, 1, 1, 1] as const;
+    expect(labFilterGradWinograd(backend, x5!, dy5!, pads, [3, 3, 4, 8])).toBeNull(); // odd output
+    expect(labFilterGradWinograd(backend, x6!, dy6!, pads, [3, 3, 6, 8])).toBeNull(); // 6 input channels
+    expect(labFilterGradWinograd(backend, x4!, dy4!, pads, [3, 3, 4, 4])).toBeNull(); // 4 output channels
+    expect(labFilterGradWinograd(backend, x4!, dy8!, [2, 2, 2, 2], [5, 5, 4, 8])).toBeNull(); // 5x5
+    setLabWinograd(false);
+    expect(labFilterGradWinograd(backend, x4!, dy8!, pads, [3, 3, 4, 8])).toBeNull();
+    setLabWinograd(true);
+    expect(() => labFilterGradWinograd(backend, x4!, dy8!, [0, 0, 0, 0], [3, 3, 4, 8])).toThrow(/do not fit a 3x3x4x8 filter/);
+    expect(dataIds()).toBe(ids);
+    const dw = labFilterGradWinograd(backend, x4!, dy8!, pads, [3, 3, 4, 8])!;
+    expect(dataIds()).toBe(ids + 1); // the output only
+    // The centre tap sees every pixel: 16 pixels x ones.
+    expect(Array.from((backend.readSync(dw.dataId) as Float32Array).slice(4 * 4 * 8, 4 * 4 * 8 + 8))).toEqual(Array(8).fill(16));
+    backend.disposeData(dw.dataId);
+    tf.dispose([x4!, dy8!, x5!, dy5!, x6!, dy6!, dy4!]);
+  });
+});
+
 /** The relaxed-SIMD build's filterGradTaps on one 3x3 'same' case, run in a Node that has relaxed SIMD. */
 const RELAXED_CHILD = `
 const bytes = Buffer.from(require('fs').readFileSync(0, 'utf8'), 'base64');
@@ -518,12 +573,21 @@ function conv64(x: Float32Array, w: Float32Array, [N, H, W, Ci]: readonly number
   return y;
 }
 
-describe('labConv2D', () => {
+describe.each([true, false])('labConv2D, Winograd for 3x3 filters %s', (wino) => {
+  beforeAll(() => setLabWinograd(wino));
+  afterAll(() => setLabWinograd(true));
+
   it.each([
     [[2, 8, 8, 16], [3, 3, 16], [1, 1, 1, 1]], // a ResNet layer
     [[3, 7, 10, 4], [3, 3, 8], [1, 1, 1, 1]], // the fewest channels; 10 = 8 + 2 pixels past the 4-pixel tiles
     [[2, 6, 5, 8], [5, 3, 24], [2, 1, 0, 2]], // uneven padding, a 5x3 kernel
     [[1, 9, 9, 12], [3, 3, 16], [0, 0, 0, 0]], // no padding
+    // Winograd: 297 tiles in blocks of 64 (the last 41: 10 of 4 tiles, then 1); uneven padding, even
+    // output; more output channels than input channels; 64 channels.
+    [[3, 18, 22, 16], [3, 3, 16], [1, 1, 1, 1]],
+    [[1, 6, 5, 8], [3, 3, 16], [2, 0, 0, 1]],
+    [[2, 8, 6, 8], [3, 3, 24], [1, 1, 1, 1]],
+    [[2, 8, 8, 64], [3, 3, 64], [1, 1, 1, 1]],
   ] as const)('x %j, filter %j, pads %j: equals the float64 sums', (shape, [KH, KW, Co], pads) => {
     const [N, H, W, Ci] = shape;
     const x = values(N * H * W * Ci, 71);
@@ -539,6 +603,24 @@ describe('labConv2D', () => {
     const got = backend.readSync(out.dataId) as Float32Array;
     expect(relErr(got, conv64(x, w, shape, [KH, KW, Co], pads))).toBeLessThan(2e-6);
     backend.disposeData(out.dataId);
+    tf.dispose([xt, wt]);
+  });
+
+  it(wino ? 'takes F(2x2, 3x3) for a 3x3 filter: rounds otherwise than the direct sums' : 'sums directly', () => {
+    const backend = tf.backend();
+    const xt = tf.tensor4d(values(2 * 8 * 8 * 16, 73), [2, 8, 8, 16]);
+    const wt = tf.tensor4d(values(9 * 16 * 16, 74), [3, 3, 16, 16]);
+    const run = (on: boolean) => {
+      setLabWinograd(on);
+      const out = labConv2D(backend, xt, wt, [1, 1, 1, 1]) as TensorInfo;
+      const v = Array.from(backend.readSync(out.dataId) as Float32Array);
+      backend.disposeData(out.dataId);
+      return v;
+    };
+    const direct = run(false);
+    const mine = run(wino);
+    if (wino) expect(mine).not.toEqual(direct);
+    else expect(mine).toEqual(direct);
     tf.dispose([xt, wt]);
   });
 
