@@ -404,14 +404,17 @@ export function readmeSection(res: BenchResults): string {
     'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu, tf autodiff or a float64 hand computation in its ' +
       "tests): the lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts, AssemblyScript), run on tfjs-wasm's heap in " +
       'place, with fused multiply-adds where the engine has relaxed SIMD (Chromium; in Node 20 behind a V8 flag that the lab\'s CLI and bench turn on), for ' +
-      '(1) the stride-1 convolutions: every forward convolution but the first layer (3 input channels) and the two strided ' +
-      "ones, which stay in XNNPACK, and every input gradient (tfjs-wasm's own is a plain loop), which is one stride-1 " +
-      'convolution of the output gradient with the rotated filter (for strided layers, phase-regrouped, then a ' +
-      'depth-to-space pass), from a zero-framed channels-last copy of the input, summed in 4-pixel x 8-channel register ' +
-      'tiles; (2) the filter gradient (tfjs-wasm has none) in one pass over a zero-framed channels-first copy of the input ' +
-      '(strided layers split into their phase images first) and the output gradient read in place, every 3x3 tap at its ' +
-      'own offset (where channels do not fit, one XNNPACK matrix product per tap on the output gradient written straight ' +
-      "into XNNPACK's packed weights); (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
+      '(1) the 3x3 stride-1 layers (every one but the first layer, 3 input channels, and the two strided ones): their ' +
+      "forward convolution, their input gradient (tfjs-wasm's own is a plain loop; it is the stride-1 convolution of the " +
+      "output gradient with the rotated filter) and their filter gradient (tfjs-wasm has none) by Winograd's F(2x2, 3x3) " +
+      '(Lavin & Gray 2016): 16 multiply-adds per 2x2 output tile and channel pair instead of 36, as 16 matrix products ' +
+      'between additions-only transforms, in blocks of tiles that stay in the L2 cache; (2) the other convolutions ' +
+      'directly: stride-1 ones from a zero-framed channels-last copy of the input in 4-pixel x 8-channel register tiles, the ' +
+      'strided input gradients phase-regrouped into one stride-1 convolution then a depth-to-space pass, and the filter ' +
+      'gradient in one pass over a zero-framed channels-first copy of the input (strided layers split into their phase ' +
+      'images first) and the output gradient read in place (where channels do not fit, one XNNPACK matrix product per tap ' +
+      "on the output gradient written straight into XNNPACK's packed weights); the first layer's and the strided forward " +
+      "convolutions stay in XNNPACK; (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
       'of thirteen composed ones), the ReLU gradient and add+ReLU. In the browser worker the convolution and filter-gradient ' +
       'kernels split their rows over a helper worker on the shared heap, one per XNNPACK thread beyond the first ' +
       '(src/kernels/lab-threads.ts). Also: batch norm with a closed-form gradient and the ' +
@@ -419,12 +422,14 @@ export function readmeSection(res: BenchResults): string {
       'output) for backprop, a backward pass that frees saved tensors and gradients as it goes (ResNet-110 at batch 128 did ' +
       'not fit in the 4 GiB wasm heap before it), buffer-sharing Identity and Cast, zero-insertion instead of AvgPoolGrad ' +
       "for the option-A shortcut, and two XNNPACK threads in the worker (tfjs-wasm asks for hardwareConcurrency / 2). " +
-      "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-lab-conv`, `--no-lab-taps`, " +
-      '`--no-lab-split` and `--no-lab-kernels` compare): the convolutions are still about 80% of the step. The lab\'s ' +
-      'convolution kernels run at about 20 to 25 G multiply-adds per second per core, near what 128-bit SIMD allows with ' +
-      'two 4-lane FMAs per cycle; PyTorch runs 8-lane AVX2 FMAs, which no WebAssembly engine offers. Splitting the lab\'s ' +
+      "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-winograd`, `--no-lab-conv`, " +
+      '`--no-lab-taps`, `--no-lab-split` and `--no-lab-kernels` compare): the convolutions are still about three quarters ' +
+      "of the step. Their matrix products run at about 25 G multiply-adds per second per core, near what 128-bit SIMD " +
+      'allows with two 4-lane FMAs per cycle; PyTorch runs 8-lane AVX2 FMAs, which no WebAssembly engine offers. In the ' +
+      "first stage (16 channels) Winograd's transforms cost nearly what its products save. Splitting the lab's " +
       'batch-norm and element-wise kernels over the helper too gave nothing in the browser (branch ' +
-      'experiment/lab-kernel-threads): those calls are short, and waking the helper cost what the split saved. ' +
+      'experiment/lab-kernel-threads), nor did letting the threads take smaller parts of each convolution as they come ' +
+      'free (branch experiment/lab-parts-stealing). ' +
       'ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
       'undercounts it), and a residual block costs about the same at both depths (the per-block times are in the ' +
       'ResNet-110 / ResNet-20 rows above), so the step ratio stays under 5.5 only where ResNet-20 carries more cost per ' +
