@@ -6,12 +6,12 @@
 // build-kernels.ts) into src/kernels/lab-wasm.binary.ts; src/kernels/lab-wasm.ts loads it.
 //
 // The convolutions of training (src/kernels/conv-backprop.ts): the stride-1 convolution (the forward
-// pass and, with the rotated filter, the input gradient) from the input framed channels-last, and the
-// filter gradient. With a 3x3 filter and an even output size, both by Winograd's F(2x2, 3x3)
+// pass and, with the rotated filter, the input gradient) and the filter gradient. With a 3x3 filter
+// and an even output size, both by Winograd's F(2x2, 3x3) from the input as tfjs keeps it
 // (convWinograd, filterGradWinograd: 16 multiply-adds per 2x2 output tile and channel pair instead of
-// 36); otherwise directly, the convolution tap by tap (convTaps) and the filter gradient (filterGradTaps)
-// from the input framed channels-first (a 4x4 transpose in registers per 4 pixels x 4 channels) and
-// the output gradient as tfjs keeps it. Their multiply-adds fuse into one FMA in the relaxed-SIMD
+// 36); otherwise directly, the convolution tap by tap (convTaps) from the input framed channels-last,
+// and the filter gradient (filterGradTaps) from the input framed channels-first (a 4x4 transpose in
+// registers per 4 pixels x 4 channels) and the output gradient as tfjs keeps it. Their multiply-adds fuse into one FMA in the relaxed-SIMD
 // builds (madd). For the matrix-product path that remains where channels do not fit, the output
 // gradient written into XNNPACK's packed weights (packGrid).
 //
@@ -789,29 +789,68 @@ function inputRow(a: v128, b: v128, c: v128, d: v128, p: usize, n: usize): void 
 
 /**
  * V = B^T d B for the tiles g0 .. g0+b-1 (tile g: tile row g / (wo/2), that is image and pair of
- * output rows, and tile column g % (wo/2)) from x's channels-last frame xp (frameChannelsLast): V[k]
- * [b, ci] at v + k*vk, 4 channels at a time.
+ * output rows, and tile column g % (wo/2)), read from x [n, h, w, ci] itself: tile (ti, tj)'s patch
+ * is x's rows 2ti - pt .. +3 and columns 2tj - pl .. +3, zero outside the image. Each of the patch's
+ * 16 pixels gets a pointer once per tile, to x or, outside the image, to zero (ci zero floats), so the
+ * channel loop loads without a test; no zero-framed copy of x is made (that copy measured no slower,
+ * but it took 10 MiB of ResNet-20's heap at batch 128). V[k] [b, ci] at v + k*vk, 4 channels at a time.
  */
-function winogradInput(xp: usize, ci: i32, ho: i32, wo: i32, r: i32, c: i32, g0: i32, b: i32, v: usize, vk: usize): void {
+function winogradInput(
+  x: usize, ci: i32, h: i32, w: i32, pt: i32, pl: i32, ho: i32, wo: i32, g0: i32, b: i32, v: usize, vk: usize, zero: usize,
+): void {
   const nt = wo >> 1;
   const th = ho >> 1;
   const px = <usize>ci << 2;
-  const rowPx = <usize>c * px;
   for (let t = 0; t < b; t++) {
     const g = g0 + t;
     const tr = g / nt;
     const img = tr / th;
     const ti = tr - img * th;
     const tj = g - tr * nt;
-    const p0 = xp + <usize>((img * r + 2 * ti) * c + 2 * tj) * px;
+    const i0 = 2 * ti - pt;
+    const j0 = 2 * tj - pl;
+    const base = x + <usize>(img * h) * <usize>w * px;
+    // Row i's start (or -1 outside the image), then each pixel's pointer.
+    let p00: usize = zero, p01: usize = zero, p02: usize = zero, p03: usize = zero;
+    let p10: usize = zero, p11: usize = zero, p12: usize = zero, p13: usize = zero;
+    let p20: usize = zero, p21: usize = zero, p22: usize = zero, p23: usize = zero;
+    let p30: usize = zero, p31: usize = zero, p32: usize = zero, p33: usize = zero;
+    const c0 = j0 >= 0 && j0 < w, c1 = j0 + 1 >= 0 && j0 + 1 < w, c2 = j0 + 2 >= 0 && j0 + 2 < w, c3 = j0 + 3 >= 0 && j0 + 3 < w;
+    if (i0 >= 0 && i0 < h) {
+      const row = base + <usize>(i0 * w + j0) * px;
+      if (c0) p00 = row;
+      if (c1) p01 = row + px;
+      if (c2) p02 = row + 2 * px;
+      if (c3) p03 = row + 3 * px;
+    }
+    if (i0 + 1 >= 0 && i0 + 1 < h) {
+      const row = base + <usize>((i0 + 1) * w + j0) * px;
+      if (c0) p10 = row;
+      if (c1) p11 = row + px;
+      if (c2) p12 = row + 2 * px;
+      if (c3) p13 = row + 3 * px;
+    }
+    if (i0 + 2 >= 0 && i0 + 2 < h) {
+      const row = base + <usize>((i0 + 2) * w + j0) * px;
+      if (c0) p20 = row;
+      if (c1) p21 = row + px;
+      if (c2) p22 = row + 2 * px;
+      if (c3) p23 = row + 3 * px;
+    }
+    if (i0 + 3 >= 0 && i0 + 3 < h) {
+      const row = base + <usize>((i0 + 3) * w + j0) * px;
+      if (c0) p30 = row;
+      if (c1) p31 = row + px;
+      if (c2) p32 = row + 2 * px;
+      if (c3) p33 = row + 3 * px;
+    }
     const vt = v + <usize>t * px;
     for (let ch: usize = 0; ch < px; ch += 16) {
-      const p = p0 + ch;
       // Rows of B^T d: e0 = d0 - d2, e1 = d1 + d2, e2 = d2 - d1, e3 = d1 - d3, column by column.
-      const d00 = v128.load(p), d01 = v128.load(p + px), d02 = v128.load(p + 2 * px), d03 = v128.load(p + 3 * px);
-      const d10 = v128.load(p + rowPx), d11 = v128.load(p + rowPx + px), d12 = v128.load(p + rowPx + 2 * px), d13 = v128.load(p + rowPx + 3 * px);
-      const d20 = v128.load(p + 2 * rowPx), d21 = v128.load(p + 2 * rowPx + px), d22 = v128.load(p + 2 * rowPx + 2 * px), d23 = v128.load(p + 2 * rowPx + 3 * px);
-      const d30 = v128.load(p + 3 * rowPx), d31 = v128.load(p + 3 * rowPx + px), d32 = v128.load(p + 3 * rowPx + 2 * px), d33 = v128.load(p + 3 * rowPx + 3 * px);
+      const d00 = v128.load(p00 + ch), d01 = v128.load(p01 + ch), d02 = v128.load(p02 + ch), d03 = v128.load(p03 + ch);
+      const d10 = v128.load(p10 + ch), d11 = v128.load(p11 + ch), d12 = v128.load(p12 + ch), d13 = v128.load(p13 + ch);
+      const d20 = v128.load(p20 + ch), d21 = v128.load(p21 + ch), d22 = v128.load(p22 + ch), d23 = v128.load(p23 + ch);
+      const d30 = v128.load(p30 + ch), d31 = v128.load(p31 + ch), d32 = v128.load(p32 + ch), d33 = v128.load(p33 + ch);
       const q = vt + ch;
       inputRow(f32x4.sub(d00, d20), f32x4.sub(d01, d21), f32x4.sub(d02, d22), f32x4.sub(d03, d23), q, vk);
       inputRow(f32x4.add(d10, d20), f32x4.add(d11, d21), f32x4.add(d12, d22), f32x4.add(d13, d23), q + 4 * vk, vk);
@@ -822,10 +861,11 @@ function winogradInput(xp: usize, ci: i32, ho: i32, wo: i32, r: i32, c: i32, g0:
 }
 
 /**
- * The convolution of convTaps for a 3x3 filter (taps kh*c + kw) by F(2x2, 3x3), from x's channels-last
- * frame xp and the filter's transform u (winogradFilter): for the tile rows q in [t0, t1) of
- * n*(ho/2) (tile row (img, ti) holding output rows 2ti and 2ti+1 of image img), y [n*ho, wo, co].
- * ho and wo even, ci a multiple of 4, co of 8. work: 16*(bt*(ci + co) + 32) floats of this call's own.
+ * A stride-1 convolution of x [n, h, w, ci] with a 3x3 filter, padded pt rows above and pl columns
+ * left (and as far below and right as the output needs), by F(2x2, 3x3), from the filter's transform
+ * u (winogradFilter): for the tile rows q in [t0, t1) of n*(ho/2) (tile row (img, ti) holding output
+ * rows 2ti and 2ti+1 of image img), y [n*ho, wo, co]. ho and wo even, ci a multiple of 4, co of 8.
+ * work: ci + 16 + 16*(bt*(ci + co) + 32) floats of this call's own.
  *
  * Tiles go bt at a time (bt chosen by the caller so that a block's V and M stay in the L2 cache):
  * their V = B^T d B into work as 16 matrices [bt, ci], then M[k] = V[k] u[k] as 16 matrices [bt, co]
@@ -833,7 +873,8 @@ function winogradInput(xp: usize, ci: i32, ho: i32, wo: i32, r: i32, c: i32, g0:
  * into y. A tile's result does not depend on which block or part it falls in.
  */
 export function convWinograd(
-  xp: usize, u: usize, ci: i32, co: i32, ho: i32, wo: i32, r: i32, c: i32, t0: i32, t1: i32, bt: i32, work: usize, y: usize,
+  x: usize, u: usize, ci: i32, co: i32, h: i32, w: i32, pt: i32, pl: i32, ho: i32, wo: i32, t0: i32, t1: i32, bt: i32,
+  work: usize, y: usize,
 ): void {
   const nt = wo >> 1;
   const th = ho >> 1;
@@ -841,6 +882,9 @@ export function convWinograd(
   const oRow = <usize>co << 2;
   const yRow = <usize>wo * oRow;
   const g1 = t1 * nt;
+  const zero = work;
+  memory.fill(zero, 0, px);
+  work += (px + 63) & ~63;
   for (let g0 = t0 * nt; g0 < g1; g0 += bt) {
     const b = min(bt, g1 - g0);
     // Bytes from V[k] to V[k+1] and M[k] to M[k+1]: a cache line more than the matrix (WINOGRAD_PAD),
@@ -849,7 +893,7 @@ export function convWinograd(
     const mk = (<usize>(b * co) << 2) + WINOGRAD_PAD;
     const v = work;
     const m = work + 16 * vk;
-    winogradInput(xp, ci, ho, wo, r, c, g0, b, v, vk);
+    winogradInput(x, ci, h, w, pt, pl, ho, wo, g0, b, v, vk, zero);
     // M[k] = V[k] u[k]: the inner step is convTaps' (see there why it is written out again).
     const b4 = b & ~3;
     const uk = <usize>(ci * co) << 2;
@@ -946,16 +990,20 @@ export function convWinograd(
  * Y = A^T M A and M[k] = sum over ch of V[k][ch] u[k][ch], the gradient of u[k] is
  * sum over tiles of V[k] (x [tiles, ci] transposed) times A dY A^T [tiles, co], 16 products summed
  * over the tiles; then the filter's g = G^T du G (winogradFilterGrad). For the tile rows [t0, t1) of
- * n*(ho/2) with dy [n*ho, wo, co]: du [16, ci, co] written in place. Same shapes and work area as
+ * n*(ho/2) with dy [n*ho, wo, co]: du [16, ci, co] written in place. Same x, shapes and work area as
  * convWinograd.
  *
  * The products go 4 input x 8 output channels in registers over a block's tiles (filterGradTaps'
  * inner step, see there), each block's sums added to du.
  */
 export function filterGradWinograd(
-  xp: usize, dy: usize, ci: i32, co: i32, ho: i32, wo: i32, r: i32, c: i32, t0: i32, t1: i32, bt: i32, work: usize, du: usize,
+  x: usize, dy: usize, ci: i32, co: i32, h: i32, w: i32, pt: i32, pl: i32, ho: i32, wo: i32, t0: i32, t1: i32, bt: i32,
+  work: usize, du: usize,
 ): void {
   memory.fill(du, 0, <usize>(16 * ci * co) << 2);
+  const zero = work;
+  memory.fill(zero, 0, <usize>ci << 2);
+  work += ((<usize>ci << 2) + 63) & ~63;
   const nt = wo >> 1;
   const th = ho >> 1;
   const px = <usize>ci << 2;
@@ -968,8 +1016,8 @@ export function filterGradWinograd(
     const vk = (<usize>(b * ci) << 2) + WINOGRAD_PAD;
     const wk = (<usize>(b * co) << 2) + WINOGRAD_PAD;
     const v = work;
-    const w = work + 16 * vk;
-    winogradInput(xp, ci, ho, wo, r, c, g0, b, v, vk);
+    const wm = work + 16 * vk;
+    winogradInput(x, ci, h, w, pt, pl, ho, wo, g0, b, v, vk, zero);
     // W = A dY A^T: dY's 2x2 tile [[a, b], [c, e]] gives rows (a, b), (a+c, b+e), (a-c, b-e), (-c, -e),
     // and each row (p, q) the columns p, p+q, p-q, -q.
     for (let t = 0; t < b; t++) {
@@ -979,7 +1027,7 @@ export function filterGradWinograd(
       const ti = tr - img * th;
       const tj = g - tr * nt;
       const d0 = dy + <usize>(img * ho + 2 * ti) * yRow + <usize>(2 * tj) * oRow;
-      const wt = w + <usize>t * oRow;
+      const wt = wm + <usize>t * oRow;
       for (let o: usize = 0; o < oRow; o += 16) {
         const p = d0 + o;
         const a = v128.load(p), bb = v128.load(p + oRow), cc = v128.load(p + yRow), e = v128.load(p + yRow + oRow);
@@ -993,7 +1041,7 @@ export function filterGradWinograd(
     // du[k] += V[k]^T W[k].
     for (let k = 0; k < 16; k++) {
       const vK = v + <usize>k * vk;
-      const wK = w + <usize>k * wk;
+      const wK = wm + <usize>k * wk;
       const uK = du + <usize>k * uk;
       for (let cb = 0; cb < ci; cb += 4) {
         for (let ob = 0; ob < co; ob += 8) {

@@ -139,12 +139,12 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
 
   it('splits the Winograd convolution by tile rows, bit for bit as one thread', async () => {
     const p = await pool(helpers);
-    region(XF, (N + 1) * R * C * Ci, 5);
+    region(XF, N * H * W * Ci, 5); // x itself: the Winograd kernels read no frame
     region(DY, SIZE, 6);
     fns.winogradFilter!(DY, Ci, Co, U);
     const bt = 7; // blocks of 7 tiles: several per part, across tile rows, with a 3-tile tail
-    const work = 16 * (bt * (Ci + Co) + 32) * 4;
-    const args = (t0: number, t1: number, y: number, w: number) => [XF, U, Ci, Co, H, W, R, C, t0, t1, bt, w, y];
+    const work = (Ci + 16 + 16 * (bt * (Ci + Co) + 32)) * 4;
+    const args = (t0: number, t1: number, y: number, w: number) => [XF, U, Ci, Co, H, W, 1, 1, H, W, t0, t1, bt, w, y];
     const outs = N * H * W * Co;
     fns.convWinograd!(...args(0, (N * H) / 2, ONE, WORK));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
@@ -154,12 +154,12 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
 
   it("splits the Winograd filter gradient by tile rows: the parts' sums add up to one thread's, to float32 rounding", async () => {
     const p = await pool(helpers);
-    region(XF, (N + 1) * R * C * Ci, 7);
+    region(XF, N * H * W * Ci, 7);
     region(DY, N * H * W * Co, 8);
     const bt = 7;
-    const work = 16 * (bt * (Ci + Co) + 32) * 4;
+    const work = (Ci + 16 + 16 * (bt * (Ci + Co) + 32)) * 4;
     const du = 16 * Ci * Co;
-    const args = (t0: number, t1: number, out: number, w: number) => [XF, DY, Ci, Co, H, W, R, C, t0, t1, bt, w, out];
+    const args = (t0: number, t1: number, out: number, w: number) => [XF, DY, Ci, Co, H, W, 1, 1, H, W, t0, t1, bt, w, out];
     fns.filterGradWinograd!(...args(0, (N * H) / 2, ONE, WORK));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * du); // every part must write all of its output
     p.run('filterGradWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS + i * du * 4, WORK + i * work)));

@@ -46,9 +46,9 @@ interface LabExports {
   convTaps(xp: number, taps: number, ntaps: number, w: number, ci: number, co: number, ho: number, wo: number, r: number, c: number,
     r0: number, r1: number, y: number): void;
   winogradFilter(w: number, ci: number, co: number, u: number): void;
-  convWinograd(xp: number, u: number, ci: number, co: number, ho: number, wo: number, r: number, c: number,
+  convWinograd(x: number, u: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
     t0: number, t1: number, bt: number, work: number, y: number): void;
-  filterGradWinograd(xp: number, dy: number, ci: number, co: number, ho: number, wo: number, r: number, c: number,
+  filterGradWinograd(x: number, dy: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
     t0: number, t1: number, bt: number, work: number, du: number): void;
   winogradFilterGrad(du: number, ci: number, co: number, dw: number): void;
 }
@@ -391,15 +391,14 @@ export function labConv2D(
   const C = W + Math.max(pl, pr);
   if (Ho < 1 || Wo < 1 || Ho > R || Wo > C) return null;
   const { heap, lab } = ok;
-  const xp = heap.makeOutput([(N + 1) * R * C, Ci], 'float32');
-  lab.fn.frameChannelsLast(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, xp));
   const y = heap.makeOutput([N, Ho, Wo, Co], 'float32');
   const yAt = ptr(heap, y);
   if (winograd && KH === 3 && KW === 3 && Ho % 2 === 0 && Wo % 2 === 0) {
-    convWinograd(heap, lab, labThreads(backend), ptr(heap, xp), ptr(heap, filter), [N, Ho, Wo, Ci, Co], R, C, yAt);
-    heap.disposeData(xp.dataId);
+    convWinograd(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
     return y;
   }
+  const xp = heap.makeOutput([(N + 1) * R * C, Ci], 'float32');
+  lab.fn.frameChannelsLast(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, xp));
   const taps = lab.work + TAPS_AT;
   const offsets = new Int32Array(heap.wasm.HEAPF32.buffer, taps, KH * KW);
   for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) offsets[kh * KW + kw] = kh * C + kw;
@@ -421,14 +420,19 @@ function winogradBlockTiles(ci: number, co: number): number {
   return Math.max(4, Math.floor(2048 / (ci + co) / 4) * 4);
 }
 
+/** Floats of one part's work area in convWinograd and filterGradWinograd: ci zeros, then 16 matrices each way, each followed by 64 bytes. */
+function winogradWorkFloats(bt: number, ci: number, co: number): number {
+  return ci + 16 + 16 * (bt * (ci + co) + 32);
+}
+
 /**
  * labConv2D's 3x3 case by Winograd's F(2x2, 3x3) (kernels-as/lab-kernels.ts, convWinograd) into y
- * [N, Ho, Wo, Co] from x's frame xp: the filter transformed once, then the tile rows (pairs of output
- * rows) split over the helper threads, each part with its own work area.
+ * [N, Ho, Wo, Co], read from x itself (no framed copy): the filter transformed once, then the tile rows
+ * (pairs of output rows) split over the helper threads, each part with its own work area.
  */
 function convWinograd(
-  heap: WasmBackendInternals, lab: Lab, threads: number, xpAt: number, filterAt: number,
-  [N, Ho, Wo, Ci, Co]: readonly [number, number, number, number, number], R: number, C: number, yAt: number,
+  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, filterAt: number,
+  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number], yAt: number,
 ): void {
   const u = heap.makeOutput([16, Ci, Co], 'float32');
   const uAt = ptr(heap, u);
@@ -436,11 +440,11 @@ function convWinograd(
   const tileRows = N * (Ho / 2);
   const parts = Math.max(1, Math.min(threads, tileRows));
   const bt = winogradBlockTiles(Ci, Co);
-  const workFloats = 16 * (bt * (Ci + Co) + 32); // 16 matrices each way, each followed by 64 bytes
+  const workFloats = winogradWorkFloats(bt, Ci, Co);
   const work = heap.makeOutput([parts, workFloats], 'float32');
   const workAt = ptr(heap, work);
   runParts(lab, 'convWinograd', splitRange(tileRows, parts).map(([t0, t1], p) =>
-    [xpAt, uAt, Ci, Co, Ho, Wo, R, C, t0, t1, bt, workAt + p * workFloats * 4, yAt]));
+    [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, workAt + p * workFloats * 4, yAt]));
   heap.disposeData(work.dataId);
   heap.disposeData(u.dataId);
 }
@@ -449,7 +453,7 @@ function convWinograd(
  * The filter gradient [3, 3, Ci, Co] of a stride-1 convolution of x [N,H,W,Ci] with a 3x3 filter and
  * padding (top, bottom, left, right), from dy [N, Ho, Wo, Co], by Winograd's F(2x2, 3x3) run backwards
  * (kernels-as/lab-kernels.ts, filterGradWinograd: 16 multiply-adds per 2x2 tile and channel pair where
- * filterGradTaps does 36): x framed channels-last as for labConv2D, the tile rows split over the
+ * filterGradTaps does 36), read from x itself as convWinograd does, the tile rows split over the
  * helper threads, each part summing into its own [16, Ci, Co], added up here and taken back to 3x3.
  * Null where the lab's kernels are not available, Winograd is off, or the shapes do not fit (Ho and Wo
  * even, Ci a multiple of 4, Co of 8).
@@ -471,19 +475,15 @@ export function labFilterGradWinograd(
   }
   if (Ho % 2 !== 0 || Wo % 2 !== 0 || Ho < 2 || Wo < 2) return null;
   const { heap, lab } = ok;
-  const R = H + Math.max(pt, pb);
-  const C = W + Math.max(pl, pr);
-  const xp = heap.makeOutput([(N + 1) * R * C, Ci], 'float32');
-  lab.fn.frameChannelsLast(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, xp));
   const tileRows = N * (Ho / 2);
   const parts = Math.max(1, Math.min(labThreads(backend), tileRows));
   const bt = winogradBlockTiles(Ci, Co);
-  const workFloats = 16 * (bt * (Ci + Co) + 32); // 16 matrices each way, each followed by 64 bytes
+  const workFloats = winogradWorkFloats(bt, Ci, Co);
   const size = 16 * Ci * Co;
   const work = heap.makeOutput([parts, workFloats + size], 'float32');
   const workAt = ptr(heap, work);
   const duAt = (p: number) => workAt + (parts * workFloats + p * size) * 4;
-  const args = [ptr(heap, xp), ptr(heap, dy), Ci, Co, Ho, Wo, R, C];
+  const args = [ptr(heap, x), ptr(heap, dy), Ci, Co, H, W, pt, pl, Ho, Wo];
   runParts(lab, 'filterGradWinograd', splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
   // The parts' sums, added in part order (the same order whether or not the helpers ran them).
   const f = heap.wasm.HEAPF32;
@@ -495,7 +495,6 @@ export function labFilterGradWinograd(
   const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
   lab.fn.winogradFilterGrad(duAt(0), Ci, Co, ptr(heap, dw));
   heap.disposeData(work.dataId);
-  heap.disposeData(xp.dataId);
   return dw;
 }
 
