@@ -345,6 +345,23 @@ export function addRelu(a: usize, b: usize, n: i32, out: usize): void {
   }
 }
 
+/**
+ * m rows of n floats from src (rows srcRow floats apart) to dst (rows dstRow floats apart), each dst
+ * row's floats from n to dstRow zeroed: channels padded to a multiple of 4 for the Winograd filter
+ * gradient (x [.., 3] to [.., 4]), and its result cut back (each tap's [4*co] to [3*co]).
+ */
+export function copyRows(src: usize, m: i32, srcRow: i32, dstRow: i32, n: i32, dst: usize): void {
+  const sb = <usize>srcRow << 2;
+  const db = <usize>dstRow << 2;
+  const nb = <usize>n << 2;
+  for (let i = 0; i < m; i++) {
+    const s = src + <usize>i * sb;
+    const d = dst + <usize>i * db;
+    for (let k: usize = 0; k < nb; k += 4) store<f32>(d + k, load<f32>(s + k));
+    for (let k = nb; k < db; k += 4) store<f32>(d + k, 0);
+  }
+}
+
 // ---- the filter gradient's operands (src/kernels/conv-backprop.ts, prepacked.ts) -------------------
 
 /** Writes the 4x4 transpose of rows r0..r3 (4 pixels x 4 channels) as 4 channel rows of 4 pixels. */

@@ -141,7 +141,7 @@ describe('the lab wasm module', () => {
       leb(bytes, e); // and its index
     }
     expect(exported.sort()).toEqual([
-      'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'depthToSpaceCrop', 'filterGradTaps', 'filterGradWinograd',
+      'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'copyRows', 'depthToSpaceCrop', 'filterGradTaps', 'filterGradWinograd',
       'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad', 'winogradFilter', 'winogradFilterGrad',
     ]);
   });
@@ -403,6 +403,8 @@ describe('labFilterGradWinograd', () => {
     [[1, 6, 5, 8], 16, [2, 0, 0, 1]], // uneven padding, even output
     [[2, 8, 6, 8], 24, [1, 1, 1, 1]], // more output than input channels
     [[2, 8, 8, 64], 64, [1, 1, 1, 1]], // ResNet's last stage
+    [[2, 8, 8, 3], 16, [1, 1, 1, 1]], // the first layer: 3 channels, padded to 4
+    [[1, 6, 6, 5], 8, [2, 0, 1, 1]], // 5 channels, padded to 8
   ] as const)('x %j, %i output channels, pads %j: equals the float64 sums', (shape, Co, pads) => {
     const [N, H, W, Ci] = shape;
     const [pt, pb, pl, pr] = pads;
@@ -429,7 +431,6 @@ describe('labFilterGradWinograd', () => {
     const ids = dataIds();
     const pads = [1, 1, 1, 1] as const;
     expect(labFilterGradWinograd(backend, x5!, dy5!, pads, [3, 3, 4, 8])).toBeNull(); // odd output
-    expect(labFilterGradWinograd(backend, x6!, dy6!, pads, [3, 3, 6, 8])).toBeNull(); // 6 input channels
     expect(labFilterGradWinograd(backend, x4!, dy4!, pads, [3, 3, 4, 4])).toBeNull(); // 4 output channels
     expect(labFilterGradWinograd(backend, x4!, dy8!, [2, 2, 2, 2], [5, 5, 4, 8])).toBeNull(); // 5x5
     setLabWinograd(false);
@@ -439,6 +440,10 @@ describe('labFilterGradWinograd', () => {
     expect(dataIds()).toBe(ids);
     const dw = labFilterGradWinograd(backend, x4!, dy8!, pads, [3, 3, 4, 8])!;
     expect(dataIds()).toBe(ids + 1); // the output only
+    const dw6 = labFilterGradWinograd(backend, x6!, dy6!, pads, [3, 3, 6, 8])!; // 6 channels, padded to 8
+    expect(dw6.shape).toEqual([3, 3, 6, 8]);
+    expect(dataIds()).toBe(ids + 2); // and its padded copies are freed
+    backend.disposeData(dw6.dataId);
     // The centre tap sees every pixel: 16 pixels x ones.
     expect(Array.from((backend.readSync(dw.dataId) as Float32Array).slice(4 * 4 * 8, 4 * 4 * 8 + 8))).toEqual(Array(8).fill(16));
     backend.disposeData(dw.dataId);
