@@ -404,17 +404,17 @@ export function readmeSection(res: BenchResults): string {
     'What makes the wasm step fast (src/kernels, each checked against tfjs-cpu, tf autodiff or a float64 hand computation in its ' +
       "tests): the lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts, AssemblyScript), run on tfjs-wasm's heap in " +
       'place, with fused multiply-adds where the engine has relaxed SIMD (Chromium; in Node 20 behind a V8 flag that the lab\'s CLI and bench turn on), for ' +
-      '(1) the 3x3 stride-1 layers (every one but the first layer, 3 input channels, and the two strided ones): their ' +
+      '(1) the 3x3 stride-1 layers (every one but the two strided ones): their ' +
       "forward convolution, their input gradient (tfjs-wasm's own is a plain loop; it is the stride-1 convolution of the " +
       "output gradient with the rotated filter) and their filter gradient (tfjs-wasm has none) by Winograd's F(2x2, 3x3) " +
       '(Lavin & Gray 2016): 16 multiply-adds per 2x2 output tile and channel pair instead of 36, as 16 matrix products ' +
-      'between additions-only transforms, in blocks of tiles that stay in the L2 cache; (2) the other convolutions ' +
-      'directly: stride-1 ones from a zero-framed channels-last copy of the input in 4-pixel x 8-channel register tiles, the ' +
-      'strided input gradients phase-regrouped into one stride-1 convolution then a depth-to-space pass, and the filter ' +
-      'gradient in one pass over a zero-framed channels-first copy of the input (strided layers split into their phase ' +
-      'images first) and the output gradient read in place (where channels do not fit, one XNNPACK matrix product per tap ' +
-      "on the output gradient written straight into XNNPACK's packed weights); the first layer's and the strided forward " +
-      "convolutions stay in XNNPACK; (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
+      'between additions-only transforms, in blocks of tiles that stay in the L2 cache (the first layer\'s 3 input channels ' +
+      'padded to 4 for its filter gradient; its forward convolution stays in XNNPACK); (2) the strided ones ' +
+      'directly: the forward convolution from a zero-framed channels-last copy of the input in 4-pixel x 8-channel register ' +
+      'tiles, the input gradient phase-regrouped into one stride-1 convolution that skips the regrouped filter\'s all-zero ' +
+      'taps, then a depth-to-space pass, and the filter gradient in one pass over the phase images of the input, framed ' +
+      'channels-first, and the output gradient read in place (where channels do not fit, one XNNPACK matrix product per tap ' +
+      "on the output gradient written straight into XNNPACK's packed weights); (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
       'of thirteen composed ones), the ReLU gradient and add+ReLU. In the browser worker the convolution and filter-gradient ' +
       'kernels split their rows over a helper worker on the shared heap, one per XNNPACK thread beyond the first ' +
       '(src/kernels/lab-threads.ts). Also: batch norm with a closed-form gradient and the ' +

@@ -7,13 +7,14 @@
 // except on wasm where the lab's kernels load (lab-wasm.ts), for input channels a multiple of 4 and
 // output channels of 8 (every ResNet layer but the first): there one pass of the lab's own kernel over
 // x's frame and dy computes every tap of the filter gradient, and wasm's Conv2D is wrapped so that its
-// stride-1 convolutions (the forward ones and the input gradient's below) run in the lab's kernel too;
+// convolutions (the forward ones, strided too, and the input gradient's below) run in the lab's kernel;
 // with fused multiply-adds where the engine has relaxed SIMD, and split over helper threads in the
 // browser worker (ResNet-20, batch 128, per step: filter gradients in the browser worker 257 -> 138 ms
 // and Node 451 -> 313 ms; with the convolutions, the browser worker's step 656 -> 544 ms). For a 3x3
 // filter at stride 1 with an even output size (every ResNet layer but the first and the strided ones)
 // both run by Winograd's F(2x2, 3x3) instead (lab-wasm.ts: labConv2D, labFilterGradWinograd; browser
-// worker step 483 -> 360 ms). The data movement
+// worker step 483 -> 360 ms), and so does the first layer's filter gradient, its 3 channels padded to
+// 4. The data movement
 // around the products (x's frames, the packed dy, the input gradient's depth-to-space and crop) is done
 // in one pass each by the lab's SIMD kernels where they load, and by the tfjs kernels named here (or
 // JS) otherwise:
@@ -613,6 +614,21 @@ export function phaseFilter(
 }
 
 /** Input gradient as one stride-1 Conv2D plus depth-to-space (see the file comment). */
+/**
+ * For labConv2D: per 8 output channels of a filter [KH, KW, Ci, Co] (values in that order), an int32
+ * whose bit t is set where tap t has a nonzero weight for any of them.
+ */
+export function tapMasks(values: Float32Array, [KH, KW, Ci, Co]: readonly number[]): Int32Array {
+  const masks = new Int32Array(Math.ceil(Co! / 8));
+  for (let t = 0; t < KH! * KW!; t++) {
+    for (let c = 0; c < Ci!; c++) {
+      const row = (t * Ci! + c) * Co!;
+      for (let o = 0; o < Co!; o++) if (values[row + o] !== 0) masks[o >> 3]! |= 1 << t;
+    }
+  }
+  return masks;
+}
+
 function makeInputGrad(backendName: string, fallback: KernelConfig | undefined): KernelFunc {
   return (args) => {
     const { inputs, backend: b, attrs } = args;
@@ -647,25 +663,33 @@ function makeInputGrad(backendName: string, fallback: KernelConfig | undefined):
     const Q = Math.ceil((H + pt) / sh);
     const r0 = Math.floor(pl / sw);
     const R = Math.ceil((W + pl) / sw);
-    const z = conv2dPadded(backendName, backend, dy, gInfo, [1, 1], [Mh - 1 - q0, Q - Ho, Mw - 1 - r0, R - Wo]);
-    dispose(backend, gInfo); // z: [N, Q-q0, R-r0, sh*sw*Ci]
+    const pads: [number, number, number, number] = [Mh - 1 - q0, Q - Ho, Mw - 1 - r0, R - Wo];
+    // Strided: the lab's kernel skips the regrouped filter's all-zero taps (for a 3x3 filter at
+    // stride 2, 9 of 2x2 taps x 4 phases are real: ResNet-20's two such input gradients at batch 128
+    // in Node, 12.6 -> 7.5 and 12.2 -> 7.4 ms).
+    const z =
+      (sh > 1 || sw > 1) && useLabConv && Math.min(...pads) >= 0
+        ? labConv2D(backend, dy, gInfo, pads, 1, tapMasks(g.values, g.shape))
+        : null;
+    const zz = z ?? conv2dPadded(backendName, backend, dy, gInfo, [1, 1], pads);
+    dispose(backend, gInfo); // zz: [N, Q-q0, R-r0, sh*sw*Ci]
 
     const rows = Q - q0;
     const cols = R - r0;
     const top = pt - sh * q0;
     const left = pl - sw * r0;
     // The phases to their places and the crop in one pass by the lab's wasm kernel where it loads.
-    const direct = sh > 1 || sw > 1 ? labDepthToSpaceCrop(backend, z, sh, sw, [H, W, Ci], top, left) : null;
+    const direct = sh > 1 || sw > 1 ? labDepthToSpaceCrop(backend, zz, sh, sw, [H, W, Ci], top, left) : null;
     if (direct != null) {
-      dispose(backend, z);
+      dispose(backend, zz);
       return direct;
     }
-    let full = z; // becomes [N, rows*sh, cols*sw, Ci]
+    let full = zz; // becomes [N, rows*sh, cols*sw, Ci]
     if (sh > 1) {
       // [N*rows, cols, sh, sw*Ci] -> [N*rows, sh, cols, sw*Ci]: row phase moves next to the row index.
-      const zr = callKernel(backendName, backend, Reshape, { x: z }, { shape: [N * rows, cols, sh, sw * Ci] });
+      const zr = callKernel(backendName, backend, Reshape, { x: zz }, { shape: [N * rows, cols, sh, sw * Ci] });
       const t = callKernel(backendName, backend, Transpose, { x: zr }, { perm: [0, 2, 1, 3] });
-      dispose(backend, z, zr);
+      dispose(backend, zz, zr);
       full = t;
     }
     const shaped = callKernel(backendName, backend, Reshape, { x: full }, { shape: [N, rows * sh, cols * sw, Ci] });
@@ -699,13 +723,13 @@ function makeLabConv2D(fallback: KernelConfig): KernelFunc {
     const { inputs, backend, attrs } = args;
     const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as Conv2DAttrs;
-    const stride1 = (Array.isArray(a.strides) ? a.strides : [a.strides, a.strides]).every((v) => v === 1);
+    const [sh, sw] = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
     const dil1 = a.dilations == null || (Array.isArray(a.dilations) ? a.dilations : [a.dilations, a.dilations]).every((v) => v === 1);
-    if (useLabConv && stride1 && dil1 && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.shape.length === 4 && filter.shape.length === 4) {
+    if (useLabConv && sh === sw && dil1 && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.shape.length === 4 && filter.shape.length === 4) {
       const info = backend_util.computeConv2DInfo(
         x.shape as [number, number, number, number],
         filter.shape as [number, number, number, number],
-        1,
+        [sh, sw],
         1,
         a.pad,
         a.dimRoundingMode,
@@ -713,7 +737,7 @@ function makeLabConv2D(fallback: KernelConfig): KernelFunc {
         'channelsLast',
       );
       const { top, bottom, left, right } = info.padInfo;
-      const y = labConv2D(backend as KernelBackend, x, filter, [top, bottom, left, right]);
+      const y = labConv2D(backend as KernelBackend, x, filter, [top, bottom, left, right], sh);
       if (y != null) {
         if (y.shape[1] === info.outHeight && y.shape[2] === info.outWidth) return y;
         (backend as KernelBackend).disposeData(y.dataId);

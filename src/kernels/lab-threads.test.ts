@@ -129,7 +129,7 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     region(XF, (N + 1) * R * C * Ci, 3);
     region(DY, SIZE, 4);
     new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
-    const args = (r0: number, r1: number, y: number) => [XF, TAPS, 9, DY, Ci, Co, H, W, R, C, r0, r1, y];
+    const args = (r0: number, r1: number, y: number) => [XF, TAPS, 9, DY, Ci, Co, H, W, R, C, 1, 0, r0, r1, y];
     const outs = N * H * W * Co;
     fns.convTaps!(...args(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);

@@ -485,7 +485,7 @@ f.fill(0, xp, w);
 for (let n = 0; n < N; n++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let c = 0; c < Ci; c++)
   f[xp + ((n * R + i + 1) * C + j + 1) * Ci + c] = x[((n * H + i) * W + j) * Ci + c];
 f.set(dy.slice(0, 9 * Ci * Co), w);
-lab.convTaps(xp * 4, taps * 4, 9, w * 4, Ci, Co, H, W, R, C, 0, N * H, y * 4);
+lab.convTaps(xp * 4, taps * 4, 9, w * 4, Ci, Co, H, W, R, C, 1, 0, 0, N * H, y * 4);
 let yErr = 0, yScale = 0;
 for (let n = 0; n < N; n++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let o = 0; o < Co; o++) {
   let want = 0;
@@ -550,20 +550,22 @@ describe('labFilterGradTaps', () => {
   });
 });
 
-/** y[n,i,j,co] = sum over kh,kw,ci of x[n, i+kh-pt, j+kw-pl, ci] * w[kh,kw,ci,co] (stride 1), in float64. */
-function conv64(x: Float32Array, w: Float32Array, [N, H, W, Ci]: readonly number[], [KH, KW, Co]: readonly number[], [pt, pb, pl, pr]: readonly number[]): Float64Array {
-  const Ho = H + pt + pb - KH + 1;
-  const Wo = W + pl + pr - KW + 1;
+/** y[n,i,j,co] = sum over kh,kw,ci of x[n, s*i+kh-pt, s*j+kw-pl, ci] * w[kh,kw,ci,co], in float64. */
+function conv64(
+  x: Float32Array, w: Float32Array, [N, H, W, Ci]: readonly number[], [KH, KW, Co]: readonly number[], [pt, pb, pl, pr]: readonly number[], s = 1,
+): Float64Array {
+  const Ho = Math.floor((H + pt + pb - KH) / s) + 1;
+  const Wo = Math.floor((W + pl + pr - KW) / s) + 1;
   const y = new Float64Array(N * Ho * Wo * Co);
   for (let n = 0; n < N; n++) {
     for (let i = 0; i < Ho; i++) {
       for (let j = 0; j < Wo; j++) {
         const o = ((n * Ho + i) * Wo + j) * Co;
         for (let kh = 0; kh < KH; kh++) {
-          const h = i + kh - pt;
+          const h = s * i + kh - pt;
           if (h < 0 || h >= H) continue;
           for (let kw = 0; kw < KW; kw++) {
-            const v = j + kw - pl;
+            const v = s * j + kw - pl;
             if (v < 0 || v >= W) continue;
             for (let ci = 0; ci < Ci; ci++) {
               const xv = x[((n * H + h) * W + v) * Ci + ci]!;
@@ -583,30 +585,37 @@ describe.each([true, false])('labConv2D, Winograd for 3x3 filters %s', (wino) =>
   afterAll(() => setLabWinograd(true));
 
   it.each([
-    [[2, 8, 8, 16], [3, 3, 16], [1, 1, 1, 1]], // a ResNet layer
-    [[3, 7, 10, 4], [3, 3, 8], [1, 1, 1, 1]], // the fewest channels; 10 = 8 + 2 pixels past the 4-pixel tiles
-    [[2, 6, 5, 8], [5, 3, 24], [2, 1, 0, 2]], // uneven padding, a 5x3 kernel
-    [[1, 9, 9, 12], [3, 3, 16], [0, 0, 0, 0]], // no padding
+    [[2, 8, 8, 16], [3, 3, 16], [1, 1, 1, 1], 1], // a ResNet layer
+    [[3, 7, 10, 4], [3, 3, 8], [1, 1, 1, 1], 1], // the fewest channels; 10 = 8 + 2 pixels past the 4-pixel tiles
+    [[2, 6, 5, 8], [5, 3, 24], [2, 1, 0, 2], 1], // uneven padding, a 5x3 kernel
+    [[1, 9, 9, 12], [3, 3, 16], [0, 0, 0, 0], 1], // no padding
     // Winograd: 297 tiles in blocks of 64 (the last 41: 10 of 4 tiles, then 1); uneven padding, even
     // output; more output channels than input channels; 64 channels.
-    [[3, 18, 22, 16], [3, 3, 16], [1, 1, 1, 1]],
-    [[1, 6, 5, 8], [3, 3, 16], [2, 0, 0, 1]],
-    [[2, 8, 6, 8], [3, 3, 24], [1, 1, 1, 1]],
-    [[2, 8, 8, 64], [3, 3, 64], [1, 1, 1, 1]],
-  ] as const)('x %j, filter %j, pads %j: equals the float64 sums', (shape, [KH, KW, Co], pads) => {
+    [[3, 18, 22, 16], [3, 3, 16], [1, 1, 1, 1], 1],
+    [[1, 6, 5, 8], [3, 3, 16], [2, 0, 0, 1], 1],
+    [[2, 8, 6, 8], [3, 3, 24], [1, 1, 1, 1], 1],
+    [[2, 8, 8, 64], [3, 3, 64], [1, 1, 1, 1], 1],
+    // Strided (always the direct kernel): ResNet's downsampling layer, odd sizes, tfjs's 'same' padding
+    // (none above, one below), a 1x1 projection, stride 3.
+    [[2, 8, 8, 16], [3, 3, 32], [1, 1, 1, 1], 2],
+    [[2, 9, 11, 16], [3, 3, 32], [1, 1, 1, 1], 2],
+    [[3, 10, 13, 8], [3, 3, 8], [0, 1, 0, 1], 2],
+    [[2, 16, 16, 16], [1, 1, 32], [0, 0, 0, 0], 2],
+    [[1, 10, 9, 4], [3, 3, 8], [1, 1, 1, 1], 3],
+  ] as const)('x %j, filter %j, pads %j, stride %j: equals the float64 sums', (shape, [KH, KW, Co], pads, stride) => {
     const [N, H, W, Ci] = shape;
     const x = values(N * H * W * Ci, 71);
     const w = values(KH * KW * Ci * Co, 72);
-    const Ho = H + pads[0] + pads[1] - KH + 1;
-    const Wo = W + pads[2] + pads[3] - KW + 1;
+    const Ho = Math.floor((H + pads[0] + pads[1] - KH) / stride) + 1;
+    const Wo = Math.floor((W + pads[2] + pads[3] - KW) / stride) + 1;
     tf.dispose(tf.fill([2 * (N + 1) * (H + 2) * (W + 2) * Ci + N * Ho * Wo * Co], NaN)); // an output never written shows
     const backend = tf.backend();
     const xt = tf.tensor4d(x, [...shape]);
     const wt = tf.tensor4d(w, [KH, KW, Ci, Co]);
-    const out = labConv2D(backend, xt, wt, pads) as TensorInfo;
+    const out = labConv2D(backend, xt, wt, pads, stride) as TensorInfo;
     expect(out.shape).toEqual([N, Ho, Wo, Co]);
     const got = backend.readSync(out.dataId) as Float32Array;
-    expect(relErr(got, conv64(x, w, shape, [KH, KW, Co], pads))).toBeLessThan(2e-6);
+    expect(relErr(got, conv64(x, w, shape, [KH, KW, Co], pads, stride))).toBeLessThan(2e-6);
     backend.disposeData(out.dataId);
     tf.dispose([xt, wt]);
   });
@@ -626,6 +635,28 @@ describe.each([true, false])('labConv2D, Winograd for 3x3 filters %s', (wino) =>
     const mine = run(wino);
     if (wino) expect(mine).not.toEqual(direct);
     else expect(mine).toEqual(direct);
+    tf.dispose([xt, wt]);
+  });
+
+  it('skips the taps its masks clear, for the 8 output channels each mask covers', () => {
+    const backend = tf.backend();
+    const shape = [2, 6, 6, 8] as const;
+    const x = values(2 * 6 * 6 * 8, 75);
+    const w = values(4 * 8 * 16, 76); // a 2x2 filter, 8 -> 16 channels
+    // Group 0 (channels 0-7) without taps 0 and 3, group 1 without tap 2: as if those weights were 0.
+    const masks = Int32Array.from([0b0110, 0b1011]);
+    const w0 = Float32Array.from(w);
+    for (let t = 0; t < 4; t++) {
+      for (let c = 0; c < 8; c++) {
+        for (let o = 0; o < 16; o++) if (!(masks[o >> 3]! & (1 << t))) w0[(t * 8 + c) * 16 + o] = 0;
+      }
+    }
+    const xt = tf.tensor4d(x, [...shape]);
+    const wt = tf.tensor4d(w, [2, 2, 8, 16]);
+    const out = labConv2D(backend, xt, wt, [1, 0, 1, 0], 1, masks)!;
+    const got = backend.readSync(out.dataId) as Float32Array;
+    expect(relErr(got, conv64(x, w0, shape, [2, 2, 16], [1, 0, 1, 0]))).toBeLessThan(2e-6);
+    backend.disposeData(out.dataId);
     tf.dispose([xt, wt]);
   });
 
