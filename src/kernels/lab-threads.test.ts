@@ -79,6 +79,20 @@ const PARTS = 6 * MB;
 const U = 4 * MB + 4096;
 const WORK = 8 * MB;
 
+/** The parts' outputs (size floats each, from PARTS on) add up to one thread's at ONE, to float32 rounding. */
+function expectPartsAddUp(size: number, parts: number): void {
+  const f = f32();
+  const one = f.subarray(ONE / 4, ONE / 4 + size);
+  const scale = one.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  let worst = 0;
+  for (let i = 0; i < size; i++) {
+    let sum = 0;
+    for (let q = 0; q < parts; q++) sum += f[PARTS / 4 + q * size + i]!;
+    worst = Math.max(worst, Math.abs(sum - one[i]!));
+  }
+  expect(worst).toBeLessThan(1e-6 * scale);
+}
+
 function filterGradArgs(r0: number, r1: number, out: number): number[] {
   return [XF, PLANE, TAPS, 9, DY, H, W, R, C, Ci, Co, r0, r1, out];
 }
@@ -94,15 +108,7 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     fns.filterGradTaps!(...filterGradArgs(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * SIZE); // every part must write all of its output
     p.run('filterGradTaps', splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)));
-    const one = f32().subarray(ONE / 4, ONE / 4 + SIZE);
-    const scale = one.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    let worst = 0;
-    for (let i = 0; i < SIZE; i++) {
-      let sum = 0;
-      for (let q = 0; q < parts; q++) sum += f32()[PARTS / 4 + q * SIZE + i]!;
-      worst = Math.max(worst, Math.abs(sum - one[i]!));
-    }
-    expect(worst).toBeLessThan(1e-6 * scale);
+    expectPartsAddUp(SIZE, parts);
     expect(p.stats.calls).toBe(1);
   });
 
@@ -163,15 +169,7 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     fns.filterGradWinograd!(...args(0, (N * H) / 2, ONE, WORK));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * du); // every part must write all of its output
     p.run('filterGradWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS + i * du * 4, WORK + i * work)));
-    const one = f32().subarray(ONE / 4, ONE / 4 + du);
-    const scale = one.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    let worst = 0;
-    for (let i = 0; i < du; i++) {
-      let sum = 0;
-      for (let q = 0; q < parts; q++) sum += f32()[PARTS / 4 + q * du + i]!;
-      worst = Math.max(worst, Math.abs(sum - one[i]!));
-    }
-    expect(worst).toBeLessThan(1e-6 * scale);
+    expectPartsAddUp(du, parts);
   });
 
   it('after close, runs every part on the calling thread', async () => {

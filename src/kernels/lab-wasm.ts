@@ -307,6 +307,20 @@ function runParts(lab: Lab, op: LabPoolOp, parts: number[][]): void {
   else for (const args of parts) (lab.fn[op] as (...a: number[]) => void)(...args);
 }
 
+/**
+ * Adds `count` blocks of `size` floats, one after another from byte offset `from`, into the `size`
+ * floats at `out`: a split filter gradient's partial sums, in part order (the same order whether or
+ * not the helpers ran them).
+ */
+function addParts(heap: WasmBackendInternals, out: number, from: number, count: number, size: number): void {
+  const f = heap.wasm.HEAPF32;
+  const o = out / 4;
+  for (let p = 0; p < count; p++) {
+    const s0 = from / 4 + p * size;
+    for (let i = 0; i < size; i++) f[o + i] = f[o + i]! + f[s0 + i]!;
+  }
+}
+
 /** Whether labFilterGradTaps takes these channel counts. */
 export function labFilterGradFits(ci: number, co: number, taps: number): boolean {
   return ci > 0 && co > 0 && ci % 4 === 0 && co % 8 === 0 && taps <= LAB_MAX_TAPS;
@@ -354,12 +368,7 @@ export function labFilterGradTaps(
   const outAt = ptr(heap, out);
   const scratchAt = ptr(heap, scratch);
   runParts(lab, 'filterGradTaps', splitRange(rows, parts).map(([r0, r1], p) => run(r0, r1, p === 0 ? outAt : scratchAt + (p - 1) * size * 4)));
-  const f = heap.wasm.HEAPF32;
-  const o = outAt / 4;
-  for (let p = 1; p < parts; p++) {
-    const s0 = scratchAt / 4 + (p - 1) * size;
-    for (let i = 0; i < size; i++) f[o + i] = f[o + i]! + f[s0 + i]!;
-  }
+  addParts(heap, outAt, scratchAt, parts - 1, size);
   heap.disposeData(scratch.dataId);
   return out;
 }
@@ -527,13 +536,7 @@ function filterGradWinograd(
   const duAt = (p: number) => workAt + (parts * workFloats + p * size) * 4;
   const args = [xAt, dyAt, Ci, Co, H, W, pt, pl, Ho, Wo];
   runParts(lab, 'filterGradWinograd', splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
-  // The parts' sums, added in part order (the same order whether or not the helpers ran them).
-  const f = heap.wasm.HEAPF32;
-  const d0 = duAt(0) / 4;
-  for (let p = 1; p < parts; p++) {
-    const dp = duAt(p) / 4;
-    for (let i = 0; i < size; i++) f[d0 + i] = f[d0 + i]! + f[dp + i]!;
-  }
+  addParts(heap, duAt(0), duAt(1), parts - 1, size);
   const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
   lab.fn.winogradFilterGrad(duAt(0), Ci, Co, ptr(heap, dw));
   heap.disposeData(work.dataId);
