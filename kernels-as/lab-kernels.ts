@@ -900,7 +900,7 @@ function winogradInput(
  *
  * Tiles go bt at a time (bt chosen by the caller so that a block's V and M stay in the L2 cache):
  * their V = B^T d B into work as 16 matrices [bt, ci], then M[k] = V[k] u[k] as 16 matrices [bt, co]
- * (4 tiles x 8 output channels in registers over the input channels, as in convTaps), then Y = A^T M A
+ * (by convTaps: 4 tiles x 8 output channels in registers over the input channels), then Y = A^T M A
  * into y. A tile's result does not depend on which block or part it falls in.
  */
 export function convWinograd(
@@ -925,66 +925,11 @@ export function convWinograd(
     const v = work;
     const m = work + 16 * vk;
     winogradInput(x, ci, h, w, pt, pl, ho, wo, g0, b, v, vk, zero);
-    // M[k] = V[k] u[k]: the inner step is convTaps' (see there why it is written out again).
-    const b4 = b & ~3;
+    // M[k] = V[k] u[k]: convTaps with one tap at offset 0 (the first int32 of zero) over a grid of one
+    // row of b "pixels" (tiles).
     const uk = <usize>(ci * co) << 2;
     for (let k = 0; k < 16; k++) {
-      const vK = v + <usize>k * vk;
-      const uK = u + <usize>k * uk;
-      const mK = m + <usize>k * mk;
-      for (let t = 0; t < b4; t += 4) {
-        const a0 = vK + <usize>t * px;
-        for (let ob = 0; ob < co; ob += 8) {
-          let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-          let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-          let a = a0;
-          let wb = uK + (<usize>ob << 2);
-          for (let ch = 0; ch < ci; ch++) {
-            const w0 = v128.load(wb);
-            const w1 = v128.load(wb, 16);
-            let s = v128.load32_splat(a);
-            a00 = madd(s, w0, a00);
-            a01 = madd(s, w1, a01);
-            s = v128.load32_splat(a + px);
-            a10 = madd(s, w0, a10);
-            a11 = madd(s, w1, a11);
-            s = v128.load32_splat(a + 2 * px);
-            a20 = madd(s, w0, a20);
-            a21 = madd(s, w1, a21);
-            s = v128.load32_splat(a + 3 * px);
-            a30 = madd(s, w0, a30);
-            a31 = madd(s, w1, a31);
-            a += 4;
-            wb += oRow;
-          }
-          const o = mK + <usize>t * oRow + (<usize>ob << 2);
-          v128.store(o, a00);
-          v128.store(o, a01, 16);
-          v128.store(o + oRow, a10);
-          v128.store(o + oRow, a11, 16);
-          v128.store(o + 2 * oRow, a20);
-          v128.store(o + 2 * oRow, a21, 16);
-          v128.store(o + 3 * oRow, a30);
-          v128.store(o + 3 * oRow, a31, 16);
-        }
-      }
-      for (let t = b4; t < b; t++) {
-        for (let ob = 0; ob < co; ob += 8) {
-          let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
-          let a = vK + <usize>t * px;
-          let wb = uK + (<usize>ob << 2);
-          for (let ch = 0; ch < ci; ch++) {
-            const s = v128.load32_splat(a);
-            a00 = madd(s, v128.load(wb), a00);
-            a01 = madd(s, v128.load(wb, 16), a01);
-            a += 4;
-            wb += oRow;
-          }
-          const o = mK + <usize>t * oRow + (<usize>ob << 2);
-          v128.store(o, a00);
-          v128.store(o, a01, 16);
-        }
-      }
+      convTaps(v + <usize>k * vk, zero, 1, u + <usize>k * uk, ci, co, 1, b, 1, b, 1, 0, 0, 1, m + <usize>k * mk);
     }
     // Y = A^T M A, 4 output channels at a time: rows s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 of A^T M,
     // then the same across each row.

@@ -618,7 +618,7 @@ export function phaseFilter(
  * For labConv2D: per 8 output channels of a filter [KH, KW, Ci, Co] (values in that order), an int32
  * whose bit t is set where tap t has a nonzero weight for any of them.
  */
-export function tapMasks(values: Float32Array, [KH, KW, Ci, Co]: readonly number[]): Int32Array {
+function tapMasks(values: Float32Array, [KH, KW, Ci, Co]: readonly number[]): Int32Array {
   const masks = new Int32Array(Math.ceil(Co! / 8));
   for (let t = 0; t < KH! * KW!; t++) {
     for (let c = 0; c < Ci!; c++) {
