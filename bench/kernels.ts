@@ -3,8 +3,8 @@
 // src/kernels/conv-backprop.ts (the filter gradient both as chosen per shape and forced to the dilated
 // Conv2D form). Prints one table row per shape: the median (or, with --stat min, the fastest, which is
 // steadier on a busy machine) of --reps runs after a warm-up. --clock cpu times with the process's CPU
-// time instead of the wall clock (Node runs tfjs-wasm on one thread, so this ignores time lost to other
-// processes on a shared machine).
+// time instead of the wall clock (this tool starts tfjs-wasm's single-threaded build with tf.setBackend,
+// so this ignores time lost to other processes on a shared machine).
 //
 //   npx tsx bench/kernels.ts --backend wasm --batch 32,128 --reps 7 --stat min
 //   npx tsx bench/kernels.ts --backend wasm --batch 128 --reps 7 --stat min --clock cpu

@@ -1,6 +1,7 @@
 // The Node part of `npm run bench`: tfjs-wasm and tfjs-cpu in this process, one backend at a time
 // (bare steps, the lab's loop as the CLI runs it, drift, data pipeline, evaluation: bench/suite.ts).
-// Node's tfjs-wasm runs one thread.
+// Node's tfjs-wasm runs on every core as in the browser worker (tfjs-wasm's threaded build, loaded by
+// src/backend/wasm-threads.node.ts).
 
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
 import { loadCifarDir } from '../src/data/node-files.ts';

@@ -1,8 +1,8 @@
 // Where a training step's time and memory go, per kernel (tf.profile, bench/profile-core.ts), on one
 // backend in Node or, with --browser, in a headless-Chromium worker set up as the lab's (2 XNNPACK
 // threads on wasm). A tool for the speed work behind `npm run bench`, not part of it. In Node the step
-// is also timed by the process's CPU time (tfjs-wasm runs on one thread there, so CPU time is steadier
-// on a machine shared with other work).
+// is also timed by the process's CPU time, all threads together (with --threads 1, steadier than wall
+// time on a machine shared with other work).
 //
 //   npx tsx bench/profile.ts --backend wasm --depth 20 --batch 128 --top 20
 //   npx tsx bench/profile.ts --browser --depth 110          (the browser worker: threads show here)
@@ -13,6 +13,7 @@
 //   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
 //   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not F(2x2, 3x3))
 //   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
+//   npx tsx bench/profile.ts --threads 1        (Node: tfjs-wasm's single-threaded build, to compare)
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
@@ -36,6 +37,7 @@ const { values: a } = parseArgs({
     'no-lab-conv': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     'no-relaxed-simd': { type: 'boolean', default: false },
+    threads: { type: 'string' },
   },
 });
 
@@ -59,7 +61,7 @@ if (a.browser) {
   console.log(lines.join('\n'));
 } else {
   if (!a['no-relaxed-simd']) enableRelaxedSimd(); // as the lab's CLI does
-  await initBackend(a.backend as BackendName);
+  await initBackend(a.backend as BackendName, a.threads != null ? { threads: Number(a.threads) } : {});
   const cpuMs = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;

@@ -1,9 +1,12 @@
-// initBackend in Node: wasm and cpu start with gradients and training kernels in place, a small conv
-// net (conv, batch norm, ReLU, stride-2 conv, global pool, dense) trains on wasm with the same
+// initBackend in Node: wasm (on every core: tfjs-wasm's threaded build) and cpu start with gradients
+// and training kernels in place, a small conv net (conv, batch norm, ReLU, stride-2 conv, global pool, dense) trains on wasm with the same
 // gradients as on cpu, memory stays flat, and GPU backends fail with a clear error.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { batchNormTrain } from '../kernels/batchnorm.ts';
 import { BackendUnavailableError, initBackend } from './setup.ts';
 import { nodeWasmDir } from './wasm-paths.node.ts';
@@ -77,7 +80,13 @@ describe('initBackend in Node', () => {
     const wasm = await initBackend('wasm');
     expect(wasm.backend).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
-    expect(wasm.threads).toBeGreaterThanOrEqual(1);
+    // One thread per core, at most 4: tfjs-wasm's threaded build on a shared memory (wasm-threads.node.ts),
+    // and the lab's kernels split over as many (their helpers have started: initBackend waits for them).
+    const threads = Math.min(4, availableParallelism());
+    expect(wasm.threads).toBe(threads);
+    expect(wasm.lab?.threads).toBe(threads);
+    const memory = (tf.backend() as unknown as { wasm: { wasmMemory?: WebAssembly.Memory } }).wasm.wasmMemory;
+    expect(memory?.buffer instanceof SharedArrayBuffer).toBe(threads > 1);
     expect(typeof wasm.simd).toBe('boolean');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     const cpu = await initBackend('cpu');
@@ -141,6 +150,26 @@ describe('initBackend in Node', () => {
       const diff = tf.max(tf.abs(tf.sub(tf.transpose(nchw, [0, 2, 3, 1]), nhwc))).dataSync()[0]!;
       expect(diff).toBeLessThan(1e-5);
     });
+  });
+
+  it("falls back to tfjs-wasm's single-threaded build, with a warning, where the threaded one cannot start", () => {
+    // A child Node whose temporary folder does not exist: the threaded build's pthread script cannot be
+    // written, so its start fails; the backend still starts and computes.
+    const child = `
+const os = await import('node:os');
+os.default.tmpdir = () => '/nonexistent/folder';
+const { initBackend } = await import('./src/backend/setup.ts');
+const tf = await import('@tensorflow/tfjs-core');
+const info = await initBackend('wasm', { threads: 2 });
+const y = tf.conv2d(tf.ones([1, 4, 4, 4]), tf.ones([3, 3, 4, 4]), 1, 'same');
+console.log(JSON.stringify({ threads: info.threads, lab: info.lab?.threads, sum: tf.sum(y).dataSync()[0] }));
+`;
+    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['--input-type=module', '-e', child], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/threaded build did not start in Node \(ENOENT.*\); using its single-threaded one/);
+    // The 16 outputs' 3x3 windows cover 100 pixels inside the 4x4 image (4 corners x 4, 8 edges x 6,
+    // 4 inner x 9), each over 4 channels, for 4 filters: 1600.
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ threads: 1, lab: 1, sum: 1600 });
   });
 
   it('refuses webgl and webgpu in Node with a named error', async () => {

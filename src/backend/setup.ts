@@ -15,11 +15,13 @@ export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'cpu', 'webgl', 'w
 
 export interface InitBackendOptions {
   /**
-   * wasm in a browser worker: how many threads XNNPACK should use. tfjs-wasm sizes its pool as
+   * wasm: how many threads XNNPACK should use (and the lab's convolution kernels, with threads - 1
+   * helpers). In a browser worker tfjs-wasm sizes its pool as
    * min(4, max(1, navigator.hardwareConcurrency / 2)) when the module loads, so we set
-   * hardwareConcurrency to 2 * threads before the first setBackend('wasm'). Default: the number of
-   * cores, at most 4 (2 threads on a 2-core machine: 1.72 s -> 1.16 s per ResNet-20 step).
-   * Ignored in Node (tfjs-wasm runs single-threaded there) and once the wasm module has loaded.
+   * hardwareConcurrency to 2 * threads before the first setBackend('wasm'). In Node, more than one
+   * thread loads tfjs-wasm's threaded build by our own loader (wasm-threads.node.ts); 1 keeps tfjs's
+   * single-threaded one. Default: the number of cores, at most 4 (2 threads on a 2-core machine:
+   * 1.72 s -> 1.16 s per ResNet-20 step in the browser worker). Ignored once the wasm module has loaded.
    */
   threads?: number;
   /** Where the .wasm binaries are: a folder prefix or a file map for setWasmPaths. Default: found. */
@@ -75,15 +77,37 @@ function backendStarted(name: BackendName): boolean {
 /** How long initBackend waits at most for the lab's kernel helper threads to start. */
 const HELPER_START_MS = 5000;
 
+/** Threads wanted: `threads`, else the number of cores; at least 1, at most 4. */
+function wantedThreads(threads: number | undefined): number {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?(): number } | undefined;
+  const cores = nav?.hardwareConcurrency ?? os?.availableParallelism?.() ?? 1;
+  return Math.max(1, Math.min(4, Math.floor(threads ?? cores)));
+}
+
 /** Before the wasm module loads in a worker: make it create `threads` XNNPACK threads. */
 function requestWasmThreads(threads: number | undefined): void {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   if (nav == null) return;
-  const cores = nav.hardwareConcurrency ?? 1;
-  const wanted = Math.max(1, Math.min(4, Math.floor(threads ?? cores)));
+  const wanted = wantedThreads(threads);
   Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * wanted, configurable: true });
   // The lab's filter gradient splits its work over as many threads (lab-wasm.ts, lab-threads.ts).
   setLabHelperThreads(wanted - 1);
+}
+
+/** Before the wasm module loads in Node: tfjs-wasm's threaded build and the lab's helpers, if wanted. */
+async function requestNodeWasmThreads(threads: number | undefined): Promise<void> {
+  const wanted = wantedThreads(threads);
+  if (wanted <= 1) return;
+  const [{ useThreadedWasm }, { spawnNodeHelper }] = await Promise.all([import('./wasm-threads.node.ts'), import('../kernels/lab-helper.node.ts')]);
+  try {
+    useThreadedWasm(wanted);
+  } catch (e) {
+    console.warn(`${e instanceof Error ? e.message : String(e)} Using tfjs-wasm's single-threaded build.`);
+    return;
+  }
+  setLabHelperThreads(wanted - 1, spawnNodeHelper);
 }
 
 async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'backend'>> {
@@ -93,7 +117,8 @@ async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'bac
     if (opts.wasmPaths != null) wasm.setWasmPaths(opts.wasmPaths);
     else if (isNode()) wasm.setWasmPaths((await import('./wasm-paths.node.ts')).nodeWasmDir());
     else wasm.setWasmPaths((await import('./wasm-urls.browser.ts')).WASM_FILE_URLS);
-    if (!isNode()) requestWasmThreads(opts.threads);
+    if (isNode()) await requestNodeWasmThreads(opts.threads);
+    else requestWasmThreads(opts.threads);
   }
   if (opts.trainingKernels !== false) registerTrainingKernels('wasm');
   if (!(await tf.setBackend('wasm'))) {

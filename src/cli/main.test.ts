@@ -33,6 +33,8 @@ describe('lab summary', () => {
     [['train', '--config', 'depth=20&solver=lbfgs', '--out', '/tmp/x'], /solver.*one of/],
     [['train', '--config', 'depth=20'], /--out DIR/],
     [['eval'], /--weights FILE/],
+    [['train', '--config', 'depth=20', '--out', '/tmp/x', '--threads', '9'], /--threads must be 1 to 4/],
+    [['train', '--config', 'depth=20', '--out', '/tmp/x', '--threads', '0'], /--threads must be a whole number >= 1/],
     [['frobnicate'], /unknown command/],
   ])('%j fails with a one-line reason and exit code 2', async (args, why) => {
     const r = await lab(...args);

@@ -1,8 +1,8 @@
 // The headless lab: `npm run lab -- <command>`. Same model, data and training code as the page.
 //
 //   summary --depth D [--config Q] [--json]            layers and trainable parameters
-//   train   --config Q --out DIR [--epochs E] [--max-steps S] [--backend B] [--data DIR] [--eval-limit N]
-//   eval    --weights FILE [--data DIR] [--limit N] [--backend B] [--json]
+//   train   --config Q --out DIR [--epochs E] [--max-steps S] [--backend B] [--threads T] [--data DIR] [--eval-limit N]
+//   eval    --weights FILE [--data DIR] [--limit N] [--backend B] [--threads T] [--json]
 //   inspect --weights FILE [--recalibrate] [--limit N] [--train-limit N] ...   per-class error, confusion matrix (inspect.ts)
 //   queue   FILE --out DIR [--from I --to J] [train's options]             a list of runs, one bundle each (queue.ts)
 //
@@ -44,10 +44,11 @@ export class UsageError extends Error {}
 
 const USAGE = `usage: npm run lab -- <command> [options]
   summary --depth D [--config "depth=56&block=..."] [--json]
-  train   --config "<share-URL query>" --out DIR [--epochs E] [--max-steps S] [--backend wasm|cpu] [--data DIR] [--eval-limit N]
-  eval    --weights FILE(.safetensors | model.json) [--data DIR] [--limit N] [--backend wasm|cpu] [--json]
+  train   --config "<share-URL query>" --out DIR [--epochs E] [--max-steps S] [--backend wasm|cpu] [--threads T] [--data DIR] [--eval-limit N]
+  eval    --weights FILE(.safetensors | model.json) [--data DIR] [--limit N] [--backend wasm|cpu] [--threads T] [--json]
   inspect --weights FILE(.safetensors | model.json | .rlab) [--recalibrate] [--limit N] [--train-limit N] [--data DIR] [--backend wasm|cpu] [--json]
-  queue   FILE --out DIR [--from I] [--to J] [--epochs E] [--max-steps S] [--eval-limit N] [--backend wasm|cpu] [--data DIR]
+  queue   FILE --out DIR [--from I] [--to J] [--epochs E] [--max-steps S] [--eval-limit N] [--backend wasm|cpu] [--threads T] [--data DIR]
+--threads: wasm's threads (default: the number of cores, at most 4; 1 = tfjs-wasm's single-threaded build)
 share-URL keys: ${CONFIG_KEYS.join(', ')}`;
 
 const DEFAULT_DATA = 'public/data/cifar-10-batches-bin';
@@ -66,6 +67,13 @@ export function backendArg(v: string | undefined): BackendName {
   const b = (v ?? 'wasm') as BackendName;
   if (!['wasm', 'cpu'].includes(b)) throw new UsageError(`--backend must be wasm or cpu in Node (webgl and webgpu need a browser), got "${v}"`);
   return b;
+}
+
+/** --threads: wasm's threads, 1 to 4 (initBackend's default, the number of cores, when not given). */
+export function threadsArg(v: string | undefined): { threads?: number } {
+  const n = positiveInt('threads', v);
+  if (n !== undefined && n > 4) throw new UsageError(`--threads must be 1 to 4 (tfjs-wasm's thread pool and the lab's kernels use at most 4), got "${v}"`);
+  return n === undefined ? {} : { threads: n };
 }
 
 /** Loaded data sets by folder: a queue of runs in one process reads the files once. */
@@ -168,6 +176,7 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<Tra
       epochs: { type: 'string' },
       'max-steps': { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       out: { type: 'string' },
       data: { type: 'string' },
       'eval-limit': { type: 'string' },
@@ -180,7 +189,7 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<Tra
   if (epochs !== undefined) config.epochs = epochs;
   const maxSteps = positiveInt('max-steps', values['max-steps']);
   const evalLimit = positiveInt('eval-limit', values['eval-limit']);
-  const backend = await initBackend(backendArg(values.backend));
+  const backend = await initBackend(backendArg(values.backend), threadsArg(values.threads));
   const data = await loadData(values.data);
   const out = resolve(values.out);
   await mkdir(out, { recursive: true });
@@ -287,12 +296,19 @@ export function buildModel(spec: ReturnType<typeof modelSpec>, values: Record<st
 async function evaluate(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { weights: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      weights: { type: 'string' },
+      data: { type: 'string' },
+      limit: { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     strict: true,
   });
   if (!values.weights) throw new UsageError('eval needs --weights FILE (a .safetensors file or a model.json saved by the lab)');
   const limit = positiveInt('limit', values.limit);
-  const backend = await initBackend(backendArg(values.backend));
+  const backend = await initBackend(backendArg(values.backend), threadsArg(values.threads));
   const { config, model, steps } = await loadWeightsFile(values.weights);
   const data = await loadData(values.data);
   const experiment = resolveExperiment(config);

@@ -182,6 +182,7 @@ export async function queue(argv: string[]): Promise<void> {
       'max-steps': { type: 'string' },
       'eval-limit': { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       data: { type: 'string' },
     },
     allowPositionals: true,
@@ -206,7 +207,7 @@ export async function queue(argv: string[]): Promise<void> {
   const maxSteps = positiveInt('max-steps', values['max-steps']) ?? null;
   const evalLimit = positiveInt('eval-limit', values['eval-limit']) ?? null;
   const passThrough: string[] = [];
-  for (const k of ['epochs', 'max-steps', 'eval-limit', 'backend', 'data'] as const) {
+  for (const k of ['epochs', 'max-steps', 'eval-limit', 'backend', 'threads', 'data'] as const) {
     if (values[k] !== undefined) passThrough.push(`--${k}`, values[k]!);
   }
   const out = resolve(values.out);

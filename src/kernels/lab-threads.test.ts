@@ -1,31 +1,26 @@
 // The lab's kernel thread pool (lab-threads.ts) for real: helpers are Node worker threads running
-// helperLoop on a shared WebAssembly memory made here, with the lab module's shared-memory build (plain
+// helperLoop (lab-helper.node.ts, as initBackend starts them in Node) on a shared WebAssembly memory made here, with the lab module's shared-memory build (plain
 // SIMD: Node 20 has no relaxed SIMD without a flag). The filter gradient split by rows over 2 and 3
 // threads, each part summing into its own output, must add up to what one thread gives (to float32
 // rounding: the parts add in another order); the forward convolution split by output rows must give
 // one thread's output bit for bit, and so must the Winograd convolution split by tile rows (its filter
 // gradient adds up like the direct one's); and a closed pool runs everything on the calling thread.
 
-import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_SHARED } from './lab-wasm.binary.ts';
-import { CTRL_INTS, helperLoop, LAB_POOL_OPS, LabPool, splitRange, type LabPoolOp } from './lab-threads.ts';
+import { spawnNodeHelper, workerExecArgv } from './lab-helper.node.ts';
+import { CTRL_INTS, LabPool, splitRange, type LabPoolOp } from './lab-threads.ts';
 
 const module = new WebAssembly.Module(Buffer.from(LAB_WASM_SHARED, 'base64'));
 const memory = new WebAssembly.Memory({ initial: 512, maximum: 65536, shared: true }); // 32 MiB
 const fns = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<string, (...a: number[]) => void>;
 const f32 = () => new Float32Array(memory.buffer);
 
-const HELPER_SOURCE = `const { workerData } = require('node:worker_threads');
-(${helperLoop.toString()})(workerData.module, workerData.memory, workerData.ctrlPtr, workerData.ops);`;
-
 const pools: LabPool[] = [];
 let nextCtrl = 64;
 async function pool(helpers: number): Promise<LabPool> {
   const ptrs = Array.from({ length: helpers }, () => (nextCtrl += CTRL_INTS * 4) - CTRL_INTS * 4);
-  const p = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, (m, mem, ctrlPtr) =>
-    new Worker(HELPER_SOURCE, { eval: true, workerData: { module: m, memory: mem, ctrlPtr, ops: [...LAB_POOL_OPS] } }),
-  );
+  const p = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, spawnNodeHelper);
   expect(await p.waitReady(20_000)).toBe(true);
   expect(p.threads).toBe(helpers + 1);
   pools.push(p);
@@ -48,6 +43,18 @@ function region(byteOffset: number, n: number, seed: number): Float32Array {
 }
 
 const MB = 1 << 20;
+
+describe('workerExecArgv (the Node options our worker threads start with)', () => {
+  it("keeps loaders and V8 flags, drops --input-type and the main script's -e / -p code", () => {
+    expect(workerExecArgv(['--import', 'tsx', '--input-type=module', '-e', 'code()', '--experimental-wasm-relaxed-simd'])).toEqual([
+      '--import',
+      'tsx',
+      '--experimental-wasm-relaxed-simd',
+    ]);
+    expect(workerExecArgv(['--input-type', 'module', '--print', '1+1', '--eval=x', '--require', 'r.cjs'])).toEqual(['--require', 'r.cjs']);
+    expect(workerExecArgv([])).toEqual([]);
+  });
+});
 
 describe('splitRange', () => {
   it('covers [0, total) in order, ranges aligned except the last, as even as the alignment allows', () => {

@@ -91,6 +91,14 @@ const labs = new WeakMap<object, Lab | null>();
 let enabled = true;
 /** Helper threads to start with the module (lab-threads.ts); initBackend sets it. */
 let helperThreads = 0;
+/** A browser helper: a module worker that runs helperLoop (lab-helper.worker.ts). */
+function spawnBrowserHelper(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlPtr: number): { terminate(): void } {
+  const worker = new Worker(new URL('./lab-helper.worker.ts', import.meta.url), { type: 'module', name: 'lab-kernels-helper' });
+  worker.postMessage({ module, memory, ctrlPtr });
+  return worker;
+}
+/** How helpers start: a browser worker, or a Node worker thread (lab-helper.node.ts; initBackend picks). */
+let spawnHelper: SpawnHelper = spawnBrowserHelper;
 let splitting = true;
 let winograd = true;
 /** Most threads one call is split over (the caller and up to 3 helpers). */
@@ -101,8 +109,9 @@ const MAX_PARTS = 4;
  * from now on, where workers and a shared memory exist (at most 3). initBackend sets tfjs-wasm's own
  * thread count less one, so that they use every core XNNPACK does.
  */
-export function setLabHelperThreads(n: number): void {
+export function setLabHelperThreads(n: number, spawn: SpawnHelper = spawnBrowserHelper): void {
   helperThreads = Math.max(0, Math.min(MAX_PARTS - 1, Math.floor(n)));
+  spawnHelper = spawn;
 }
 
 /** Whether 3x3 convolutions take Winograd's F(2x2, 3x3) (true) or the direct kernel, to compare. */
@@ -127,20 +136,14 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** A browser helper: a module worker that runs helperLoop (lab-helper.worker.ts). */
-const spawnBrowserHelper: SpawnHelper = (module, memory, ctrlPtr) => {
-  const worker = new Worker(new URL('./lab-helper.worker.ts', import.meta.url), { type: 'module', name: 'lab-kernels-helper' });
-  worker.postMessage({ module, memory, ctrlPtr });
-  return worker;
-};
 
 function startPool(em: EmscriptenParts, fn: LabExports, memory: WebAssembly.Memory, module: WebAssembly.Module): LabPool | null {
-  if (helperThreads === 0 || typeof Worker === 'undefined' || typeof Atomics === 'undefined') return null;
+  if (helperThreads === 0 || (spawnHelper === spawnBrowserHelper && typeof Worker === 'undefined') || typeof Atomics === 'undefined') return null;
   const ctrl = em._malloc!(helperThreads * CTRL_INTS * 4);
   if (!ctrl) return null;
   new Int32Array(memory.buffer, ctrl, helperThreads * CTRL_INTS).fill(0);
   const ptrs = Array.from({ length: helperThreads }, (_, i) => ctrl + i * CTRL_INTS * 4);
-  return new LabPool(fn as unknown as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, spawnBrowserHelper);
+  return new LabPool(fn as unknown as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, spawnHelper);
 }
 
 function instantiate(heap: WasmBackendInternals): Lab | null {
