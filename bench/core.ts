@@ -50,8 +50,15 @@ export interface BenchRecord {
   tensorDrift?: number;
   /** 'loop': steps the drift was measured over. */
   driftSteps?: number;
-  /** 'loop': median of the bare step on the same backend and context, and loop / bare. */
+  /**
+   * 'loop': median of the bare step on the same backend and context, and loop / bare (fastest steps,
+   * report.ts overheadOf). With pairedRounds, the bare steps were measured in turns with the loop's
+   * (bareMinMs their fastest); without, bareMs is the train-step record's median.
+   */
   bareMs?: number;
+  bareMinMs?: number;
+  /** 'loop': rounds of (bare steps, loop steps) measured in turns (StepPlan.rounds). */
+  pairedRounds?: number;
   overhead?: number;
   /** 'train-step' on a GPU backend: synchronous GPU-to-CPU reads (readSync/dataSync) during one step. */
   syncReads?: number;
@@ -159,6 +166,43 @@ export async function timeBareSteps(exp: Experiment, split: CifarSplit, stats: D
     model.dispose();
     solver.dispose();
   }
+}
+
+/**
+ * The loop against the bare step, measured in turns (plan.rounds times each, bare first), so that
+ * other work on a shared machine weighs on both alike: one 'loop' record with the loop's intervals
+ * and the bare steps' median and fastest. The overhead itself is filled in by report.ts.
+ */
+export async function pairedLoop(
+  plan: { depth: number; batch: number; warmup: number; steps: number; rounds?: number },
+  bare: () => Promise<number[]>,
+  loop: () => Promise<number[]>,
+  base: Pick<BenchRecord, 'backend' | 'context' | 'threads' | 'software'>,
+  note: string,
+): Promise<BenchRecord> {
+  const rounds = Math.max(1, plan.rounds ?? 1);
+  const bareTimes: number[] = [];
+  const loopTimes: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    bareTimes.push(...(await bare()));
+    loopTimes.push(...(await loop()));
+  }
+  const ms = median(loopTimes);
+  return {
+    what: 'loop',
+    model: `resnet${plan.depth}`,
+    batch: plan.batch,
+    ...base,
+    medianMs: ms,
+    imagesPerSec: (plan.batch * 1000) / ms,
+    steps: loopTimes.length,
+    warmup: plan.warmup,
+    minMs: Math.min(...loopTimes),
+    bareMs: median(bareTimes),
+    bareMinMs: Math.min(...bareTimes),
+    pairedRounds: rounds,
+    note: `${note}; bare step and loop measured in turns, ${rounds} x (${plan.steps} bare, ${plan.steps} loop steps)`,
+  };
 }
 
 export interface LoopTiming {

@@ -11,6 +11,12 @@ export interface StepPlan {
   budgetMs?: number;
   /** Extra share-URL keys (block variant, shortcut). */
   extra?: string;
+  /**
+   * The loop plan: measure the bare step and the loop this many times each, in turns (bare, loop,
+   * bare, loop, ...; each warmup + steps), so that both see the same machine. The loop's overhead is
+   * then judged against these bare steps, not against the train-step record taken minutes earlier.
+   */
+  rounds?: number;
   /** Why this size (e.g. "batch 16: tfjs-cpu is too slow for 128"). */
   note?: string;
 }
@@ -48,7 +54,7 @@ export function makePlan(quick: boolean): BenchPlan {
       wasmSteps: [R(20, 128, 1, 5)],
       cpuSteps: [R(8, 16, 1, 2, { note: 'ResNet-8 at batch 16: tfjs-cpu takes about a minute per ResNet-20 step at 128' })],
       gpuSteps: [R(8, 8, 1, 1, { note: 'ResNet-8 at batch 8: software GPU' })],
-      loop: R(20, 128, 1, 5),
+      loop: R(20, 128, 1, 3, { rounds: 2 }),
       variants: [],
       drift: R(8, 16, 2, 60, { note: 'ResNet-8 at batch 16 (60 steps with --quick)' }),
       browserBackends: ['wasm', 'webgl'],
@@ -66,7 +72,7 @@ export function makePlan(quick: boolean): BenchPlan {
       R(20, 128, 0, 1, { note: 'one step at batch 128, no warm-up' }),
     ],
     gpuSteps: [R(8, 8, 1, 3, { note: 'ResNet-8 at batch 8: software GPU' }), R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' })],
-    loop: R(20, 128, 2, 10),
+    loop: R(20, 128, 2, 5, { rounds: 3 }),
     variants: [
       R(20, 128, 1, 5, { extra: 'block=norelu-bnbefore' }),
       R(20, 128, 1, 5, { extra: 'block=relu-bnafter' }),

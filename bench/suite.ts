@@ -9,6 +9,7 @@ import type { DataStats } from '../src/data/batches.ts';
 import {
   experimentFor,
   median,
+  pairedLoop,
   tensorDrift,
   timeBareSteps,
   timeDataPipeline,
@@ -132,22 +133,17 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
 
   if (sections.loop && !dead) {
     const lp = sections.loop;
-    const loop = await timeLoop(experimentFor(lp.depth, lp.batch, lp.extra), data, stats, { warmup: lp.warmup, steps: lp.steps });
-    const bare = out.find((r) => r.what === 'train-step' && r.model === modelName(lp.depth) && r.batch === lp.batch && !r.variant);
-    const ms = median(loop.intervals);
-    push({
-      what: 'loop',
-      model: modelName(lp.depth),
-      batch: lp.batch,
-      ...base,
-      medianMs: ms,
-      imagesPerSec: (lp.batch * 1000) / ms,
-      steps: loop.intervals.length,
-      warmup: lp.warmup,
-      minMs: Math.min(...loop.intervals),
-      ...(bare ? { bareMs: bare.medianMs, overhead: ms / bare.medianMs } : {}),
-      note: 'Trainer.run as the CLI runs it (sampling, augmentation, schedule, loss read-back, callbacks)',
-    });
+    const exp = experimentFor(lp.depth, lp.batch, lp.extra);
+    const opts = { warmup: lp.warmup, steps: lp.steps };
+    push(
+      await pairedLoop(
+        lp,
+        async () => (await timeBareSteps(exp, data.train, stats, { ...opts, peak: false })).times,
+        async () => (await timeLoop(exp, data, stats, opts)).intervals,
+        base,
+        'Trainer.run as the CLI runs it (sampling, augmentation, schedule, loss read-back, callbacks)',
+      ),
+    );
   }
 
   if (sections.drift && !dead) {

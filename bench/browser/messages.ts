@@ -2,7 +2,7 @@
 // Types only.
 
 import type { BenchRecord } from '../core.ts';
-import type { BenchPlan } from '../plan.ts';
+import type { BenchPlan, StepPlan } from '../plan.ts';
 import type { ProfileOptions } from '../profile-core.ts';
 
 export type WorkerBackend = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
@@ -20,8 +20,16 @@ export interface ProfileRequest {
   options: Omit<ProfileOptions, 'cpuMs'>;
 }
 
+/** Bare training steps only (the loop's turns, main.ts labLoop): their times in ms. */
+export interface BareRequest {
+  type: 'bare';
+  backend: WorkerBackend;
+  plan: StepPlan;
+}
+
 export type WorkerReply =
   | { type: 'log'; line: string }
   | { type: 'done'; records: BenchRecord[] }
   | { type: 'profiled'; lines: string[] }
+  | { type: 'bare-done'; times: number[] }
   | { type: 'failed'; message: string };
