@@ -421,13 +421,17 @@ export function readmeSection(res: BenchResults): string {
       'taps, then a depth-to-space pass, and the filter gradient in one pass over the phase images of the input, framed ' +
       'channels-first, and the output gradient read in place (where channels do not fit, one XNNPACK matrix product per tap ' +
       "on the output gradient written straight into XNNPACK's packed weights); (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
-      'of thirteen composed ones), the ReLU gradient and add+ReLU. In the browser worker the convolution and filter-gradient ' +
-      'kernels split their rows over a helper worker on the shared heap, one per XNNPACK thread beyond the first ' +
+      'of thirteen composed ones), the ReLU gradient and add+ReLU. The convolution and filter-gradient ' +
+      'kernels split their rows over a helper worker (a worker thread in Node) on the shared heap, one per XNNPACK thread beyond the first ' +
       '(src/kernels/lab-threads.ts). Also: batch norm with a closed-form gradient and the ' +
       'following ReLU fused in, a conv bias, residual addition and add+ReLU whose gradients save nothing (or only their ' +
       'output) for backprop, a backward pass that frees saved tensors and gradients as it goes (ResNet-110 at batch 128 did ' +
       'not fit in the 4 GiB wasm heap before it), buffer-sharing Identity and Cast, zero-insertion instead of AvgPoolGrad ' +
-      "for the option-A shortcut, and two XNNPACK threads in the worker (tfjs-wasm asks for hardwareConcurrency / 2). " +
+      "for the option-A shortcut, and two XNNPACK threads (in the worker tfjs-wasm asks for hardwareConcurrency / 2; in " +
+      "Node, where tfjs-wasm only loads its single-threaded build, the lab loads the threaded one itself: " +
+      'src/backend/wasm-threads.node.ts, `--threads 1` in the CLI and bench/profile.ts to compare). ' +
+      "The loop's overhead is judged against bare steps measured in turns with it (bare, loop, bare, loop, ...), " +
+      'since on a shared machine the speed of the same step moves by a quarter within minutes. ' +
       "What is left (`npx tsx bench/profile.ts --browser --depth 110` lists the kernels; `--no-winograd`, `--no-lab-conv`, " +
       '`--no-lab-taps`, `--no-lab-split` and `--no-lab-kernels` compare): the convolutions are still about three quarters ' +
       "of the step. Their matrix products run at about 25 G multiply-adds per second per core, near what 128-bit SIMD " +
