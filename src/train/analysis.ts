@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ResNet } from '../model/resnet.ts';
 import type { CifarSplit } from '../data/cifar.ts';
 import { testBatches, type DataProtocol, type DataStats } from '../data/batches.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface AnalyseOptions {
   /** Analyse the first `limit` images only (default: the whole split). */
@@ -85,7 +86,7 @@ export async function analyseModel(
     }
     done += b.n;
     options.onProgress?.(done, total);
-    await (options.between ? options.between() : new Promise<void>((r) => setTimeout(r, 0)));
+    await (options.between ? options.between() : yieldToEventLoop());
   }
   const confusion = confusionMatrix(labels, predicted, classes);
   let wrong = 0;

@@ -6,6 +6,7 @@ import type { ResNet } from '../model/resnet.ts';
 import type { CifarSplit } from '../data/cifar.ts';
 import type { DataProtocol } from '../data/preprocess.ts';
 import { testBatches, type DataStats } from '../data/batches.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface EvaluateOptions {
   /** Evaluate the first `limit` images only (default: the whole split). */
@@ -38,7 +39,7 @@ export async function evaluateModel(
     wrong = next;
     done += b.n;
     options.onProgress?.(done, total);
-    await (options.between ? options.between() : new Promise<void>((r) => setTimeout(r, 0)));
+    await (options.between ? options.between() : yieldToEventLoop());
   }
   const w = (await wrong.data())[0];
   wrong.dispose();

@@ -18,6 +18,7 @@ import { disposeStats, type BnBatchStats, type ResNet } from '../model/resnet.ts
 import type { CifarSplit } from '../data/cifar.ts';
 import { testBatches, type DataProtocol, type DataStats } from '../data/batches.ts';
 import { evaluateModel, type EvaluateOptions } from './evaluate.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 
 /** Every BN layer's running_mean and running_var, by parameter name. */
 export interface RunningStatsSnapshot {
@@ -92,7 +93,7 @@ export async function recalibrateBatchNorm(
     k++;
     done += b.n;
     options.onProgress?.(done, total);
-    await (options.between ? options.between() : new Promise<void>((r) => setTimeout(r, 0)));
+    await (options.between ? options.between() : yieldToEventLoop());
   }
   return { batches: k, images: done, previous };
 }

@@ -20,6 +20,7 @@ import { formatConfigQuery } from '../state/config.ts';
 import { checkArchitecture, readModelValues, type WeightValues } from '../model/weights.ts';
 import { evaluateModel } from './evaluate.ts';
 import { frugalVariableGrads } from '../kernels/backprop.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface TrainData {
   train: CifarSplit;
@@ -378,31 +379,4 @@ export function trainOnBatch(
   model.updateRunningStats(stats, bnMomentum);
   disposeStats(stats);
   return out;
-}
-
-/** A message to ourselves: a task that timers do not clamp (see yieldToEventLoop). */
-let channel: { port: MessagePort; waiting: (() => void)[] } | undefined;
-
-/**
- * Let the event loop run (messages to a worker, timers) between steps. Not by setTimeout(0): a
- * browser clamps a timer set from inside a timer's task, five deep, to 4 ms (the HTML spec's timer
- * nesting rule), and each step's timer would be (measured in a Chromium worker: 4.4 ms per yield by
- * setTimeout(0), 0.1 ms by a MessageChannel message). setImmediate in Node, a message through a
- * MessageChannel in a browser.
- */
-export function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { setImmediate?: (f: () => void) => unknown };
-  if (typeof g.setImmediate === 'function') return new Promise((resolve) => g.setImmediate!(resolve));
-  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
-  if (channel === undefined) {
-    const { port1, port2 } = new MessageChannel();
-    const waiting: (() => void)[] = [];
-    port1.onmessage = () => waiting.shift()?.();
-    channel = { port: port2, waiting };
-  }
-  const c = channel;
-  return new Promise((resolve) => {
-    c.waiting.push(resolve);
-    c.port.postMessage(null);
-  });
 }
