@@ -57,8 +57,9 @@ export interface BenchRecord {
    */
   bareMs?: number;
   bareMinMs?: number;
-  /** 'loop': rounds of (bare steps, loop steps) measured in turns (StepPlan.rounds). */
+  /** 'loop': rounds of (bare steps, loop steps) measured in turns (StepPlan.rounds), and each round's medians. */
   pairedRounds?: number;
+  pairs?: { bareMs: number; loopMs: number }[];
   overhead?: number;
   /** 'train-step' on a GPU backend: synchronous GPU-to-CPU reads (readSync/dataSync) during one step. */
   syncReads?: number;
@@ -170,8 +171,10 @@ export async function timeBareSteps(exp: Experiment, split: CifarSplit, stats: D
 
 /**
  * The loop against the bare step, measured in turns (plan.rounds times each, bare first), so that
- * other work on a shared machine weighs on both alike: one 'loop' record with the loop's intervals
- * and the bare steps' median and fastest. The overhead itself is filled in by report.ts.
+ * other work on a shared machine weighs on both alike: one 'loop' record with the loop's intervals,
+ * the bare steps' median and fastest, and each round's two medians (`pairs`: report.ts judges the
+ * overhead by the median of the rounds' loop / bare, a paired comparison that slow drifts of the
+ * machine's speed cancel out of).
  */
 export async function pairedLoop(
   plan: { depth: number; batch: number; warmup: number; steps: number; rounds?: number },
@@ -183,9 +186,13 @@ export async function pairedLoop(
   const rounds = Math.max(1, plan.rounds ?? 1);
   const bareTimes: number[] = [];
   const loopTimes: number[] = [];
+  const pairs: { bareMs: number; loopMs: number }[] = [];
   for (let r = 0; r < rounds; r++) {
-    bareTimes.push(...(await bare()));
-    loopTimes.push(...(await loop()));
+    const b = await bare();
+    const l = await loop();
+    bareTimes.push(...b);
+    loopTimes.push(...l);
+    pairs.push({ bareMs: median(b), loopMs: median(l) });
   }
   const ms = median(loopTimes);
   return {
@@ -201,6 +208,7 @@ export async function pairedLoop(
     bareMs: median(bareTimes),
     bareMinMs: Math.min(...bareTimes),
     pairedRounds: rounds,
+    pairs,
     note: `${note}; bare step and loop measured in turns, ${rounds} x (${plan.steps} bare, ${plan.steps} loop steps)`,
   };
 }
