@@ -91,12 +91,6 @@ const labs = new WeakMap<object, Lab | null>();
 let enabled = true;
 /** Helper threads to start with the module (lab-threads.ts); initBackend sets it. */
 let helperThreads = 0;
-/** A browser helper: a module worker that runs helperLoop (lab-helper.worker.ts). */
-function spawnBrowserHelper(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlPtr: number): { terminate(): void } {
-  const worker = new Worker(new URL('./lab-helper.worker.ts', import.meta.url), { type: 'module', name: 'lab-kernels-helper' });
-  worker.postMessage({ module, memory, ctrlPtr });
-  return worker;
-}
 /** How helpers start: a browser worker, or a Node worker thread (lab-helper.node.ts; initBackend picks). */
 let spawnHelper: SpawnHelper = spawnBrowserHelper;
 let splitting = true;
@@ -136,9 +130,16 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** A browser helper: a module worker that runs helperLoop (lab-helper.worker.ts). */
+function spawnBrowserHelper(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlPtr: number): { terminate(): void } {
+  const worker = new Worker(new URL('./lab-helper.worker.ts', import.meta.url), { type: 'module', name: 'lab-kernels-helper' });
+  worker.postMessage({ module, memory, ctrlPtr });
+  return worker;
+}
 
 function startPool(em: EmscriptenParts, fn: LabExports, memory: WebAssembly.Memory, module: WebAssembly.Module): LabPool | null {
-  if (helperThreads === 0 || (spawnHelper === spawnBrowserHelper && typeof Worker === 'undefined') || typeof Atomics === 'undefined') return null;
+  // Where a helper cannot start (no Worker), LabPool keeps the calls on this thread.
+  if (helperThreads === 0 || typeof Atomics === 'undefined') return null;
   const ctrl = em._malloc!(helperThreads * CTRL_INTS * 4);
   if (!ctrl) return null;
   new Int32Array(memory.buffer, ctrl, helperThreads * CTRL_INTS).fill(0);
