@@ -16,8 +16,10 @@
 // helpers) gives the same result. The tfjs-wasm kernels never run during one of these calls, so the
 // helpers do not take cores from XNNPACK's own threads.
 //
-// Until a helper has instantiated the module and set READY, and wherever there are no helpers (Node:
-// tfjs-wasm's single-threaded builds have no shared memory), every part runs on the calling thread.
+// Until a helper has instantiated the module and set READY, and wherever there are no helpers
+// (tfjs-wasm's single-threaded builds have no shared memory: one thread asked for, or a threaded build
+// that could not start), every part runs on the calling thread. Helpers are browser workers
+// (lab-helper.worker.ts) or Node worker threads (lab-helper.node.ts).
 
 /** Kernels a helper can run (their index is what the control block carries). */
 export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd'] as const;

@@ -14,9 +14,9 @@
 // so a kernel reads its inputs and writes its outputs where tfjs keeps the tensors, without copies.
 // Its work area (float64 sums per channel, the filter gradient's tap offsets) is malloc'd once in that
 // heap. Kernels run on the calling thread, except the filter gradient and the stride-1 convolution
-// (labConv2D: the forward convolutions, and the input gradients through conv-backprop.ts): in the
-// browser worker they are split by rows (of output or of 2x2 tiles) over helper threads, as many as
-// XNNPACK's (lab-threads.ts; ResNet-20 at batch 128, the direct filter gradients 245 -> 138 ms per
+// (labConv2D: the forward convolutions, and the input gradients through conv-backprop.ts): on
+// tfjs-wasm's threaded build (the browser worker, and Node with more than one thread) they are split by
+// rows (of output or of 2x2 tiles) over helper threads, one fewer than XNNPACK's (lab-threads.ts; ResNet-20 at batch 128, the direct filter gradients 245 -> 138 ms per
 // step on 2 threads).
 //
 // labWasm() returns null, and callers compose tfjs ops as before, where this cannot work: another
