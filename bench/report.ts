@@ -364,7 +364,7 @@ export function readmeSection(res: BenchResults): string {
   );
   lines.push('');
   lines.push('```sh');
-  lines.push('npm run bench             # about 20 minutes on 2 cores: PyTorch, Node (wasm, cpu), Chromium worker (wasm, WebGL, WebGPU, cpu)');
+  lines.push('npm run bench             # about 15 minutes on 2 cores: PyTorch, Node (wasm, cpu), Chromium worker (wasm, WebGL, WebGPU, cpu)');
   lines.push('npm run bench -- --quick  # under 3 minutes: ResNet-20 only, no WebGPU, fewer steps');
   lines.push('```');
   lines.push('');
