@@ -16,6 +16,8 @@ import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.t
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
 export interface ProfileOptions {
+  /** XNNPACK's threads, where they should differ from the lab's (initBackend's xnnpackThreads). */
+  xnnpackThreads?: number;
   depth: number;
   batch: number;
   /** Extra configuration query ("block=relu-bnafter", "shortcut=B"). */

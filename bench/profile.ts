@@ -14,6 +14,7 @@
 //   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not F(2x2, 3x3))
 //   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
 //   npx tsx bench/profile.ts --threads 1        (Node: tfjs-wasm's single-threaded build, to compare)
+//   npx tsx bench/profile.ts --xnnpack-threads N (XNNPACK's own threads, apart from the lab kernels' split)
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
@@ -38,10 +39,12 @@ const { values: a } = parseArgs({
     'no-winograd': { type: 'boolean', default: false },
     'no-relaxed-simd': { type: 'boolean', default: false },
     threads: { type: 'string' },
+    'xnnpack-threads': { type: 'string' },
   },
 });
 
 const opts: ProfileOptions = {
+  ...(a['xnnpack-threads'] != null ? { xnnpackThreads: Number(a['xnnpack-threads']) } : {}),
   depth: Number(a.depth),
   batch: Number(a.batch),
   extra: a.extra,
@@ -61,7 +64,10 @@ if (a.browser) {
   console.log(lines.join('\n'));
 } else {
   if (!a['no-relaxed-simd']) enableRelaxedSimd(); // as the lab's CLI does
-  await initBackend(a.backend as BackendName, a.threads != null ? { threads: Number(a.threads) } : {});
+  await initBackend(a.backend as BackendName, {
+    ...(a.threads != null ? { threads: Number(a.threads) } : {}),
+    ...(a['xnnpack-threads'] != null ? { xnnpackThreads: Number(a['xnnpack-threads']) } : {}),
+  });
   const cpuMs = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;

@@ -446,7 +446,9 @@ export function readmeSection(res: BenchResults): string {
       "first stage (16 channels) Winograd's transforms cost nearly what its products save. Splitting the lab's " +
       'batch-norm and element-wise kernels over the helper too gave nothing in the browser (branch ' +
       'experiment/lab-kernel-threads), nor did letting the threads take smaller parts of each convolution as they come ' +
-      'free (branch experiment/lab-parts-stealing). ' +
+      'free (branch experiment/lab-parts-stealing), nor did giving XNNPACK a single thread so that its threads\' ' +
+      'spinning between operations leaves the second core to the helper (`--xnnpack-threads 1`: ResNet-20 in the ' +
+      'browser worker 346-372 ms against 337-341 with two, taken in turns). ' +
       'ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
       'undercounts it), and a residual block costs about the same at both depths (the per-block times are in the ' +
       'ResNet-110 / ResNet-20 rows above), so the step ratio stays under 5.5 only where ResNet-20 carries more cost per ' +

@@ -25,7 +25,7 @@ self.addEventListener('message', (e: MessageEvent<RunRequest | ProfileRequest | 
 });
 
 async function profile({ backend, options }: ProfileRequest): Promise<string[]> {
-  const info = await initBackend(backend);
+  const info = await initBackend(backend, options.xnnpackThreads !== undefined ? { xnnpackThreads: options.xnnpackThreads } : {});
   const lines = await profileStep(backend, options);
   return [`browser worker, ${info.threads} thread(s)`, ...lines];
 }

@@ -24,6 +24,11 @@ export interface InitBackendOptions {
    * 1.72 s -> 1.16 s per ResNet-20 step in the browser worker). Ignored once the wasm module has loaded.
    */
   threads?: number;
+  /**
+   * wasm: XNNPACK's own threads, when they should differ from `threads` (the lab's kernels keep
+   * threads - 1 helpers). Default: `threads`.
+   */
+  xnnpackThreads?: number;
   /** Where the .wasm binaries are: a folder prefix or a file map for setWasmPaths. Default: found. */
   wasmPaths?: string | Record<string, string>;
   /** Register the composed gradient kernels of src/kernels (default true). */
@@ -87,22 +92,22 @@ function wantedThreads(threads: number | undefined): number {
 }
 
 /** Before the wasm module loads in a worker: make it create `threads` XNNPACK threads. */
-function requestWasmThreads(threads: number | undefined): void {
+function requestWasmThreads(threads: number | undefined, xnnpackThreads: number | undefined): void {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   if (nav == null) return;
   const wanted = wantedThreads(threads);
-  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * wanted, configurable: true });
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * wantedThreads(xnnpackThreads ?? wanted), configurable: true });
   // The lab's filter gradient splits its work over as many threads (lab-wasm.ts, lab-threads.ts).
   setLabHelperThreads(wanted - 1);
 }
 
 /** Before the wasm module loads in Node: tfjs-wasm's threaded build and the lab's helpers, if wanted. */
-async function requestNodeWasmThreads(threads: number | undefined): Promise<void> {
+async function requestNodeWasmThreads(threads: number | undefined, xnnpackThreads: number | undefined): Promise<void> {
   const wanted = wantedThreads(threads);
   if (wanted <= 1) return;
   const [{ useThreadedWasm }, { spawnNodeHelper }] = await Promise.all([import('./wasm-threads.node.ts'), import('../kernels/lab-helper.node.ts')]);
   try {
-    useThreadedWasm(wanted);
+    useThreadedWasm(wantedThreads(xnnpackThreads ?? wanted));
   } catch (e) {
     console.warn(`${e instanceof Error ? e.message : String(e)} Using tfjs-wasm's single-threaded build.`);
     return;
@@ -117,8 +122,8 @@ async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'bac
     if (opts.wasmPaths != null) wasm.setWasmPaths(opts.wasmPaths);
     else if (isNode()) wasm.setWasmPaths((await import('./wasm-paths.node.ts')).nodeWasmDir());
     else wasm.setWasmPaths((await import('./wasm-urls.browser.ts')).WASM_FILE_URLS);
-    if (isNode()) await requestNodeWasmThreads(opts.threads);
-    else requestWasmThreads(opts.threads);
+    if (isNode()) await requestNodeWasmThreads(opts.threads, opts.xnnpackThreads);
+    else requestWasmThreads(opts.threads, opts.xnnpackThreads);
   }
   if (opts.trainingKernels !== false) registerTrainingKernels('wasm');
   if (!(await tf.setBackend('wasm'))) {
