@@ -172,6 +172,17 @@ console.log(JSON.stringify({ threads: info.threads, lab: info.lab?.threads, sum:
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ threads: 1, lab: 1, sum: 1600 });
   });
 
+  it("gives XNNPACK its own thread count where asked (xnnpackThreads), the lab's kernels keeping theirs", () => {
+    const child = `
+const { initBackend } = await import('./src/backend/setup.ts');
+const info = await initBackend('wasm', { threads: 2, xnnpackThreads: 1 });
+console.log(JSON.stringify({ threads: info.threads, lab: info.lab?.threads }));
+`;
+    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['--input-type=module', '-e', child], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ threads: 1, lab: 2 });
+  });
+
   it('refuses webgl and webgpu in Node with a named error', async () => {
     await expect(initBackend('webgl')).rejects.toThrow(BackendUnavailableError);
     await expect(initBackend('webgpu')).rejects.toThrow(/only in browsers/);
