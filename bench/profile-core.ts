@@ -11,7 +11,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm, setLabWinograd } from '../src/kernels/lab-wasm.ts';
+import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm, setLabWinograd, setLabWinogradTile } from '../src/kernels/lab-wasm.ts';
 import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
@@ -35,8 +35,10 @@ export interface ProfileOptions {
   labSplit?: boolean;
   /** false: stride-1 convolutions (forward, and the input gradient's) in XNNPACK, not the lab's kernel. Default on. */
   labConv?: boolean;
-  /** false: 3x3 stride-1 convolutions by the lab's direct kernel, not Winograd's F(2x2, 3x3). Default on. */
+  /** false: 3x3 stride-1 convolutions by the lab's direct kernel, not Winograd's. Default on. */
   winograd?: boolean;
+  /** Winograd's output tile: 4 (F(4x4, 3x3), the default) or 2 (F(2x2, 3x3)), to compare. */
+  winogradTile?: 2 | 4;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
@@ -48,6 +50,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   setLabThreadSplitting(o.labSplit !== false);
   setLabConv(o.labConv !== false);
   setLabWinograd(o.winograd !== false);
+  setLabWinogradTile(o.winogradTile ?? 4);
   await labWaitForHelpers(tf.backend(), 10_000);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);

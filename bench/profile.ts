@@ -11,7 +11,8 @@
 //   npx tsx bench/profile.ts --no-lab-taps      (the filter gradient as matrix products, to compare)
 //   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient and convolutions on one thread)
 //   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
-//   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not F(2x2, 3x3))
+//   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not Winograd's)
+//   npx tsx bench/profile.ts --winograd-tile 2  (Winograd's F(2x2, 3x3) everywhere, not F(4x4, 3x3))
 //   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
 //   npx tsx bench/profile.ts --threads 1        (Node: tfjs-wasm's single-threaded build, to compare)
 //   npx tsx bench/profile.ts --xnnpack-threads N (XNNPACK's own threads, apart from the lab kernels' split)
@@ -37,6 +38,7 @@ const { values: a } = parseArgs({
     'no-lab-split': { type: 'boolean', default: false },
     'no-lab-conv': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
+    'winograd-tile': { type: 'string', default: '4' },
     'no-relaxed-simd': { type: 'boolean', default: false },
     threads: { type: 'string' },
     'xnnpack-threads': { type: 'string' },
@@ -56,6 +58,7 @@ const opts: ProfileOptions = {
   labSplit: !a['no-lab-split'],
   labConv: !a['no-lab-conv'],
   winograd: !a['no-winograd'],
+  winogradTile: a['winograd-tile'] === '2' ? 2 : 4,
 };
 
 if (a.browser) {

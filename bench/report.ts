@@ -419,9 +419,9 @@ export function readmeSection(res: BenchResults): string {
       'place, with fused multiply-adds where the engine has relaxed SIMD (Chromium; in Node 20 behind a V8 flag that the lab\'s CLI and bench turn on), for ' +
       '(1) the 3x3 stride-1 layers (every one but the two strided ones): their ' +
       "forward convolution, their input gradient (tfjs-wasm's own is a plain loop; it is the stride-1 convolution of the " +
-      "output gradient with the rotated filter) and their filter gradient (tfjs-wasm has none) by Winograd's F(2x2, 3x3) " +
-      '(Lavin & Gray 2016): 16 multiply-adds per 2x2 output tile and channel pair instead of 36, as 16 matrix products ' +
-      'between additions-only transforms, in blocks of tiles that stay in the L2 cache (the first layer\'s 3 input channels ' +
+      "output gradient with the rotated filter) and their filter gradient (tfjs-wasm has none) by Winograd's F(4x4, 3x3) " +
+      '(Lavin & Gray 2016): 36 multiply-adds per 4x4 output tile and channel pair instead of 144, as 36 matrix products ' +
+      'between transforms with small constant coefficients (F(2x2, 3x3) where the output size is even but not a multiple of 4), in blocks of tiles that stay in the L2 cache (the first layer\'s 3 input channels ' +
       'padded to 4 for its filter gradient; its forward convolution stays in XNNPACK); (2) the strided ones ' +
       'directly: the forward convolution from a zero-framed channels-last copy of the input in 4-pixel x 8-channel register ' +
       'tiles, the input gradient phase-regrouped into one stride-1 convolution that skips the regrouped filter\'s all-zero ' +

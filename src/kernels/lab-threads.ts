@@ -22,7 +22,7 @@
 // (lab-helper.worker.ts) or Node worker threads (lab-helper.node.ts).
 
 /** Kernels a helper can run (their index is what the control block carries). */
-export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd'] as const;
+export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd', 'convWinograd4', 'filterGradWinograd4'] as const;
 export type LabPoolOp = (typeof LAB_POOL_OPS)[number];
 
 const SEQ = 0;

@@ -28,6 +28,7 @@ import {
   labWasmInfo,
   setLabWasm,
   setLabWinograd,
+  setLabWinogradTile,
 } from './lab-wasm.ts';
 import { relErr, values } from './test-utils.ts';
 
@@ -141,8 +142,9 @@ describe('the lab wasm module', () => {
       leb(bytes, e); // and its index
     }
     expect(exported.sort()).toEqual([
-      'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'copyRows', 'depthToSpaceCrop', 'filterGradTaps', 'filterGradWinograd',
-      'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad', 'winogradFilter', 'winogradFilterGrad',
+      'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'convWinograd4', 'copyRows', 'depthToSpaceCrop', 'filterGradTaps',
+      'filterGradWinograd', 'filterGradWinograd4', 'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad',
+      'winogradFilter', 'winogradFilter4', 'winogradFilterGrad', 'winogradFilterGrad4',
     ]);
   });
 
@@ -396,10 +398,21 @@ function filterGrad64(x: Float32Array, dy: Float32Array, [N, H, W, Ci]: readonly
   return dw;
 }
 
-describe('labFilterGradWinograd', () => {
+/**
+ * Largest relative error allowed against float64 sums: F(4x4, 3x3)'s transforms (coefficients up to
+ * 8 and 1/24) round more than F(2x2, 3x3)'s or the direct sums (64 channels: 6.8e-6 against 2e-6).
+ */
+const WINOGRAD_TOLERANCE = { 4: 1.5e-5, 2: 2e-6 } as const;
+
+describe.each([4, 2] as const)('labFilterGradWinograd, tile %i', (tile) => {
+  beforeAll(() => setLabWinogradTile(tile));
+  afterAll(() => setLabWinogradTile(4));
+
   it.each([
     [[2, 8, 8, 16], 16, [1, 1, 1, 1]], // a ResNet layer
-    [[3, 18, 22, 16], 16, [1, 1, 1, 1]], // 297 tiles in blocks of 64: the last 41 tiles, 10 of 4 then 1
+    [[3, 18, 22, 16], 16, [1, 1, 1, 1]], // F(2x2): 297 tiles in blocks of 64: the last 41 tiles, 10 of 4 then 1
+    [[3, 20, 24, 16], 16, [1, 1, 1, 1]], // F(4x4): 90 tiles in blocks of 28, a last one shorter
+    [[2, 8, 8, 16], 8, [0, 2, 2, 0]], // uneven padding, an output a multiple of 4
     [[1, 6, 5, 8], 16, [2, 0, 0, 1]], // uneven padding, even output
     [[2, 8, 6, 8], 24, [1, 1, 1, 1]], // more output than input channels
     [[2, 8, 8, 64], 64, [1, 1, 1, 1]], // ResNet's last stage
@@ -419,7 +432,7 @@ describe('labFilterGradWinograd', () => {
     const out = labFilterGradWinograd(backend, xt, dyt, pads, [3, 3, Ci, Co]) as TensorInfo;
     expect(out.shape).toEqual([3, 3, Ci, Co]);
     const got = backend.readSync(out.dataId) as Float32Array;
-    expect(relErr(got, filterGrad64(x, dy, shape, [Ho, Wo, Co], 3, pt, pl))).toBeLessThan(2e-6);
+    expect(relErr(got, filterGrad64(x, dy, shape, [Ho, Wo, Co], 3, pt, pl))).toBeLessThan(WINOGRAD_TOLERANCE[tile]);
     backend.disposeData(out.dataId);
     tf.dispose([xt, dyt]);
   });
@@ -580,9 +593,19 @@ function conv64(
   return y;
 }
 
-describe.each([true, false])('labConv2D, Winograd for 3x3 filters %s', (wino) => {
-  beforeAll(() => setLabWinograd(wino));
-  afterAll(() => setLabWinograd(true));
+describe.each([
+  ['F(4x4, 3x3)', true, 4],
+  ['F(2x2, 3x3)', true, 2],
+  ['no Winograd', false, 4],
+] as const)('labConv2D, 3x3 filters by %s', (_, wino, tile) => {
+  beforeAll(() => {
+    setLabWinograd(wino);
+    setLabWinogradTile(tile);
+  });
+  afterAll(() => {
+    setLabWinograd(true);
+    setLabWinogradTile(4);
+  });
 
   it.each([
     [[2, 8, 8, 16], [3, 3, 16], [1, 1, 1, 1], 1], // a ResNet layer
@@ -595,6 +618,9 @@ describe.each([true, false])('labConv2D, Winograd for 3x3 filters %s', (wino) =>
     [[1, 6, 5, 8], [3, 3, 16], [2, 0, 0, 1], 1],
     [[2, 8, 6, 8], [3, 3, 24], [1, 1, 1, 1], 1],
     [[2, 8, 8, 64], [3, 3, 64], [1, 1, 1, 1], 1],
+    // F(4x4, 3x3): 90 tiles in blocks of 28 (a last one shorter); uneven padding, an output a multiple of 4.
+    [[3, 20, 24, 16], [3, 3, 16], [1, 1, 1, 1], 1],
+    [[2, 8, 8, 8], [3, 3, 16], [2, 0, 0, 2], 1],
     // Strided (always the direct kernel): ResNet's downsampling layer, odd sizes, tfjs's 'same' padding
     // (none above, one below), a 1x1 projection, stride 3.
     [[2, 8, 8, 16], [3, 3, 32], [1, 1, 1, 1], 2],
@@ -615,26 +641,33 @@ describe.each([true, false])('labConv2D, Winograd for 3x3 filters %s', (wino) =>
     const out = labConv2D(backend, xt, wt, pads, stride) as TensorInfo;
     expect(out.shape).toEqual([N, Ho, Wo, Co]);
     const got = backend.readSync(out.dataId) as Float32Array;
-    expect(relErr(got, conv64(x, w, shape, [KH, KW, Co], pads, stride))).toBeLessThan(2e-6);
+    const tol = wino && KH === 3 && KW === 3 && stride === 1 ? WINOGRAD_TOLERANCE[Ho % 4 === 0 && Wo % 4 === 0 ? tile : 2] : 2e-6;
+    expect(relErr(got, conv64(x, w, shape, [KH, KW, Co], pads, stride))).toBeLessThan(tol);
     backend.disposeData(out.dataId);
     tf.dispose([xt, wt]);
   });
 
-  it(wino ? 'takes F(2x2, 3x3) for a 3x3 filter: rounds otherwise than the direct sums' : 'sums directly', () => {
+  it.each([8, 6])('%ix%i output: takes the kernel it names where the size allows, else F(2x2, 3x3) or the direct sums', (size) => {
     const backend = tf.backend();
-    const xt = tf.tensor4d(values(2 * 8 * 8 * 16, 73), [2, 8, 8, 16]);
+    const xt = tf.tensor4d(values(2 * size * size * 16, 73), [2, size, size, 16]);
     const wt = tf.tensor4d(values(9 * 16 * 16, 74), [3, 3, 16, 16]);
-    const run = (on: boolean) => {
+    const run = (on: boolean, t: 2 | 4) => {
       setLabWinograd(on);
+      setLabWinogradTile(t);
       const out = labConv2D(backend, xt, wt, [1, 1, 1, 1]) as TensorInfo;
       const v = Array.from(backend.readSync(out.dataId) as Float32Array);
       backend.disposeData(out.dataId);
       return v;
     };
-    const direct = run(false);
-    const mine = run(wino);
-    if (wino) expect(mine).not.toEqual(direct);
-    else expect(mine).toEqual(direct);
+    // Each way rounds its own way: equal results mean the same kernel ran.
+    const direct = run(false, 4);
+    const f2 = run(true, 2);
+    const f4 = run(true, 4);
+    const mine = run(wino, tile);
+    expect(f2).not.toEqual(direct);
+    if (size % 4 === 0) expect(f4).not.toEqual(f2);
+    else expect(f4).toEqual(f2); // 6 is not a multiple of 4: F(2x2, 3x3)
+    expect(mine).toEqual(!wino ? direct : tile === 4 ? f4 : f2);
     tf.dispose([xt, wt]);
   });
 

@@ -1,8 +1,8 @@
 // The lab's own WebAssembly SIMD kernels (kernels-as/lab-kernels.ts) on the wasm backend, running on
 // tfjs-wasm's heap in place: batch norm's moments and gradient in two passes each (batchnorm.ts), the
 // ReLU gradient and add-then-ReLU of a residual block (fused.ts), as tfjs kernels; and, as functions,
-// the stride-1 convolution and the filter gradient (by Winograd's F(2x2, 3x3) for 3x3 filters with an
-// even output size, else directly: the filter gradient in one pass over x's frame and dy), the filter
+// the stride-1 convolution and the filter gradient (by Winograd's F(4x4, 3x3) for 3x3 filters with an
+// output size a multiple of 4, F(2x2, 3x3) with an even one, else directly: the filter gradient in one pass over x's frame and dy), the filter
 // gradient's input frames, its packed output gradient (for the matrix-product path that remains where
 // channels do not fit), and the strided input gradient's depth-to-space and crop (conv-backprop.ts,
 // prepacked.ts).
@@ -51,6 +51,12 @@ interface LabExports {
   filterGradWinograd(x: number, dy: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
     t0: number, t1: number, bt: number, work: number, du: number): void;
   winogradFilterGrad(du: number, ci: number, co: number, dw: number): void;
+  winogradFilter4(w: number, ci: number, co: number, u: number, tmp: number): void;
+  convWinograd4(x: number, u: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
+    t0: number, t1: number, bt: number, work: number, y: number): void;
+  filterGradWinograd4(x: number, dy: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
+    t0: number, t1: number, bt: number, work: number, du: number): void;
+  winogradFilterGrad4(du: number, ci: number, co: number, dw: number, tmp: number): void;
   copyRows(src: number, m: number, srcRow: number, dstRow: number, n: number, dst: number): void;
 }
 
@@ -95,6 +101,8 @@ let helperThreads = 0;
 let spawnHelper: SpawnHelper = spawnBrowserHelper;
 let splitting = true;
 let winograd = true;
+/** Output tile of labConv2D's Winograd: 4 (F(4x4, 3x3)) where the output size is a multiple of 4, or 2. */
+let winogradTile: 2 | 4 = 4;
 /** Most threads one call is split over (the caller and up to 3 helpers). */
 const MAX_PARTS = 4;
 
@@ -108,9 +116,14 @@ export function setLabHelperThreads(n: number, spawn: SpawnHelper = spawnBrowser
   spawnHelper = spawn;
 }
 
-/** Whether 3x3 convolutions take Winograd's F(2x2, 3x3) (true) or the direct kernel, to compare. */
+/** Whether 3x3 convolutions take Winograd's algorithms (true) or the direct kernel, to compare. */
 export function setLabWinograd(on: boolean): void {
   winograd = on;
+}
+
+/** labConv2D's Winograd tile: F(4x4, 3x3) (4, where the output size allows) or F(2x2, 3x3) (2), to compare. */
+export function setLabWinogradTile(tile: 2 | 4): void {
+  winogradTile = tile;
 }
 
 /** Whether calls are split over the helper threads (true) or kept on the calling thread, to compare. */
@@ -387,7 +400,10 @@ export function labFilterGradTaps(
  * output height and width takes Winograd's F(2x2, 3x3) instead (convWinograd: 16 multiply-adds per
  * 2x2 tile and channel pair instead of 36; ResNet-20's 3x3 layers at batch 128 in Node, 64 channels
  * 12.3 -> 6.2 ms, 32 channels 12.7 -> 7.2 ms, 16 channels 12.6 -> 10.6 ms, where the transforms of its
- * 4x more pixels per multiply-add cost nearly what the products save). Null where the lab's kernels
+ * 4x more pixels per multiply-add cost nearly what the products save), and where the output size is
+ * a multiple of 4, F(4x4, 3x3) (convWinograd4: 36 multiply-adds per 4x4 tile and channel pair where
+ * F(2x2, 3x3) does 64, and 36 transformed values to move per 16 output pixels instead of 64; the same
+ * layers 7.3 -> 5.1, 3.6 -> 2.6 and 3.2 -> 2.2 ms). Null where the lab's kernels
  * are not available or the shapes do not fit (output channels a multiple of 8, input channels of 4:
  * the first layer's forward convolution, 3 channels, stays in XNNPACK, 4.7 ms at batch 128 in Node
  * against 5.5 ms by Winograd with its channels padded to 4).
@@ -415,6 +431,10 @@ export function labConv2D(
   const { heap, lab } = ok;
   const y = heap.makeOutput([N, Ho, Wo, Co], 'float32');
   const yAt = ptr(heap, y);
+  if (winograd && winogradTile === 4 && stride === 1 && KH === 3 && KW === 3 && Ho % 4 === 0 && Wo % 4 === 0) {
+    convWinograd4(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
+    return y;
+  }
   if (winograd && stride === 1 && KH === 3 && KW === 3 && Ho % 2 === 0 && Wo % 2 === 0) {
     convWinograd(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
     return y;
@@ -485,8 +505,43 @@ function convWinograd(
 }
 
 /**
+ * Tiles per block of convWinograd4 and filterGradWinograd4: as winogradBlockTiles, a block's 36
+ * transformed matrices each way (36 * bt * (ci + co) floats) take about 128 KiB (ResNet-20's forward
+ * layers at batch 128 in Node measured alike with 64 and 256 KiB).
+ */
+function winograd4BlockTiles(ci: number, co: number): number {
+  return Math.max(4, Math.floor(32768 / 36 / (ci + co) / 4) * 4);
+}
+
+/** Floats of one part's work area in convWinograd4: ci zeros (to a 64-byte line), 192 floats of pointers and scratch, 36 matrices each way with 64 bytes after each. */
+function winograd4WorkFloats(bt: number, ci: number, co: number): number {
+  return ci + 16 + 192 + 36 * (bt * (ci + co) + 32);
+}
+
+/** labConv2D's 3x3 case by F(4x4, 3x3) (kernels-as/lab-kernels.ts, convWinograd4), as convWinograd. */
+function convWinograd4(
+  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, filterAt: number,
+  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number], yAt: number,
+): void {
+  const u = heap.makeOutput([36 * Ci * Co + 72], 'float32');
+  const uAt = ptr(heap, u);
+  lab.fn.winogradFilter4(filterAt, Ci, Co, uAt, uAt + 36 * Ci * Co * 4);
+  const tileRows = N * (Ho / 4);
+  const parts = Math.max(1, Math.min(threads, tileRows));
+  const bt = winograd4BlockTiles(Ci, Co);
+  const workFloats = winograd4WorkFloats(bt, Ci, Co);
+  const work = heap.makeOutput([parts, workFloats], 'float32');
+  const workAt = ptr(heap, work);
+  runParts(lab, 'convWinograd4', splitRange(tileRows, parts).map(([t0, t1], p) =>
+    [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, workAt + p * workFloats * 4, yAt]));
+  heap.disposeData(work.dataId);
+  heap.disposeData(u.dataId);
+}
+
+/**
  * The filter gradient [3, 3, Ci, Co] of a stride-1 convolution of x [N,H,W,Ci] with a 3x3 filter and
  * padding (top, bottom, left, right), from dy [N, Ho, Wo, Co], by Winograd's F(2x2, 3x3) run backwards
+ * (F(4x4, 3x3) where Ho and Wo are multiples of 4 and setLabWinogradTile has not asked for 2x2 tiles)
  * (kernels-as/lab-kernels.ts, filterGradWinograd: 16 multiply-adds per 2x2 tile and channel pair where
  * filterGradTaps does 36), read from x itself as convWinograd does, the tile rows split over the
  * helper threads, each part summing into its own [16, Ci, Co], added up here and taken back to 3x3.
@@ -511,18 +566,41 @@ export function labFilterGradWinograd(
   }
   if (Ho % 2 !== 0 || Wo % 2 !== 0 || Ho < 2 || Wo < 2) return null;
   const { heap, lab } = ok;
+  const grad = winogradTile === 4 && Ho % 4 === 0 && Wo % 4 === 0 ? filterGradWinograd4 : filterGradWinograd;
   if (Ci % 4 !== 0) {
     // The first layer (3 channels): with zero channels up to a multiple of 4, then their rows cut off.
     const Cp = Ci + 4 - (Ci % 4);
     const xPad = padChannels(heap, lab, x, Cp);
-    const dwPad = filterGradWinograd(heap, lab, labThreads(backend), ptr(heap, xPad), ptr(heap, dy), [N, H, W, Cp, Co], [pt, pl, Ho, Wo]);
+    const dwPad = grad(heap, lab, labThreads(backend), ptr(heap, xPad), ptr(heap, dy), [N, H, W, Cp, Co], [pt, pl, Ho, Wo]);
     const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
     lab.fn.copyRows(ptr(heap, dwPad), 9, Cp * Co, Ci * Co, Ci * Co, ptr(heap, dw));
     heap.disposeData(dwPad.dataId);
     heap.disposeData(xPad.dataId);
     return dw;
   }
-  return filterGradWinograd(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, dy), [N, H, W, Ci, Co], [pt, pl, Ho, Wo]);
+  return grad(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, dy), [N, H, W, Ci, Co], [pt, pl, Ho, Wo]);
+}
+
+/** labFilterGradWinograd's sums by F(4x4, 3x3) (filterGradWinograd4), Ci a multiple of 4: dw [3, 3, Ci, Co]. */
+function filterGradWinograd4(
+  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, dyAt: number,
+  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number],
+): TensorInfo {
+  const tileRows = N * (Ho / 4);
+  const parts = Math.max(1, Math.min(threads, tileRows));
+  const bt = winograd4BlockTiles(Ci, Co);
+  const workFloats = winograd4WorkFloats(bt, Ci, Co);
+  const size = 36 * Ci * Co;
+  const work = heap.makeOutput([parts, workFloats + size], 'float32');
+  const workAt = ptr(heap, work);
+  const duAt = (p: number) => workAt + (parts * workFloats + p * size) * 4;
+  const args = [xAt, dyAt, Ci, Co, H, W, pt, pl, Ho, Wo];
+  runParts(lab, 'filterGradWinograd4', splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
+  addParts(heap, duAt(0), duAt(1), parts - 1, size);
+  const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
+  lab.fn.winogradFilterGrad4(duAt(0), Ci, Co, ptr(heap, dw), workAt);
+  heap.disposeData(work.dataId);
+  return dw;
 }
 
 /** labFilterGradWinograd's sums, Ci a multiple of 4: dw [3, 3, Ci, Co]. */
