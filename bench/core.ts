@@ -60,6 +60,13 @@ export interface BenchRecord {
   /** 'loop': rounds of (bare steps, loop steps) measured in turns (StepPlan.rounds), and each round's medians. */
   pairedRounds?: number;
   pairs?: { bareMs: number; loopMs: number }[];
+  /**
+   * 'train-step' of the deep model (BenchPlan.depthRatio): its steps and the shallow model's measured
+   * in turns, each round's two medians, and the median of the rounds' deep / shallow.
+   */
+  depthPairs?: { shallowMs: number; deepMs: number }[];
+  depthRatio?: number;
+  depthRatioTo?: string;
   overhead?: number;
   /** 'train-step' on a GPU backend: synchronous GPU-to-CPU reads (readSync/dataSync) during one step. */
   syncReads?: number;
@@ -167,6 +174,25 @@ export async function timeBareSteps(exp: Experiment, split: CifarSplit, stats: D
     model.dispose();
     solver.dispose();
   }
+}
+
+/**
+ * Two depths' bare steps measured in turns (shallow then deep, `rounds` times): each round's medians
+ * and the median of the rounds' deep / shallow, the step-time ratio with slow drifts of a shared
+ * machine's speed cancelled out (as pairedLoop does for the loop's overhead).
+ */
+export async function pairedDepths(
+  rounds: number,
+  shallow: () => Promise<number[]>,
+  deep: () => Promise<number[]>,
+): Promise<{ pairs: { shallowMs: number; deepMs: number }[]; ratio: number }> {
+  const pairs: { shallowMs: number; deepMs: number }[] = [];
+  for (let r = 0; r < Math.max(1, rounds); r++) {
+    const s = median(await shallow());
+    const d = median(await deep());
+    pairs.push({ shallowMs: s, deepMs: d });
+  }
+  return { pairs, ratio: median(pairs.map((p) => p.deepMs / p.shallowMs)) };
 }
 
 /**

@@ -31,6 +31,12 @@ export interface BenchPlan {
   gpuSteps: StepPlan[];
   /** The lab's loop against the bare step (ResNet-20 at 128). */
   loop: StepPlan;
+  /**
+   * ResNet-110 / ResNet-20 step times measured in turns (shallow steps, deep steps, repeated `rounds`
+   * times) on wasm, Node and browser worker: the ratio target judged on the same minutes of the
+   * machine, not on two train-step records taken minutes apart. Full run only.
+   */
+  depthRatio?: { shallow: StepPlan; deep: StepPlan; rounds: number };
   /** Block variants and shortcuts of ResNet-20 in the browser worker's lab loop (full run only). */
   variants: StepPlan[];
   /** Tensor-count drift over a long loop: a small model so 500 steps fit. */
@@ -73,6 +79,7 @@ export function makePlan(quick: boolean): BenchPlan {
     ],
     gpuSteps: [R(8, 8, 1, 3, { note: 'ResNet-8 at batch 8: software GPU' }), R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' })],
     loop: R(20, 128, 1, 4, { rounds: 5 }),
+    depthRatio: { shallow: R(20, 128, 1, 5), deep: R(110, 128, 1, 3), rounds: 3 },
     variants: [
       R(20, 128, 1, 5, { extra: 'block=norelu-bnbefore' }),
       R(20, 128, 1, 5, { extra: 'block=relu-bnafter' }),

@@ -9,6 +9,7 @@ import type { DataStats } from '../src/data/batches.ts';
 import {
   experimentFor,
   median,
+  pairedDepths,
   pairedLoop,
   tensorDrift,
   timeBareSteps,
@@ -41,6 +42,8 @@ export interface SuiteSections {
   drift?: StepPlan;
   data?: boolean;
   eval?: boolean;
+  /** BenchPlan.depthRatio, attached to the deep model's train-step record. */
+  depthRatio?: BenchPlan['depthRatio'];
 }
 
 function noteOf(...parts: (string | undefined | false)[]): string | undefined {
@@ -52,7 +55,14 @@ function noteOf(...parts: (string | undefined | false)[]): string | undefined {
 export function sectionsFor(backend: SuiteEnv['backend'], context: BenchContext, plan: BenchPlan): SuiteSections {
   switch (backend) {
     case 'wasm':
-      return { steps: plan.wasmSteps, loop: context === 'node' ? plan.loop : undefined, drift: plan.drift, data: true, eval: true };
+      return {
+        steps: plan.wasmSteps,
+        loop: context === 'node' ? plan.loop : undefined,
+        drift: plan.drift,
+        data: true,
+        eval: true,
+        depthRatio: plan.depthRatio,
+      };
     case 'cpu':
       return { steps: context === 'node' ? plan.cpuSteps : plan.cpuSteps.slice(0, 1) };
     case 'webgl':
@@ -205,6 +215,26 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
     }
   }
   await runSteps(sections.steps.filter(big));
+
+  const dr = sections.depthRatio;
+  const deepRecord = dr && out.find((r) => r.what === 'train-step' && r.model === modelName(dr.deep.depth) && r.batch === dr.deep.batch && !r.variant && !r.failed);
+  if (dr && deepRecord && !dead) {
+    const times = (p: StepPlan) => async () =>
+      (await timeBareSteps(experimentFor(p.depth, p.batch, p.extra), data.train, stats, { warmup: p.warmup, steps: p.steps, peak: false })).times;
+    try {
+      const { pairs, ratio } = await pairedDepths(dr.rounds, times(dr.shallow), times(dr.deep));
+      deepRecord.depthPairs = pairs;
+      deepRecord.depthRatio = ratio;
+      deepRecord.depthRatioTo = modelName(dr.shallow.depth);
+      deepRecord.note = noteOf(
+        deepRecord.note,
+        `depthRatio: ${dr.rounds} rounds of ${dr.shallow.steps} ${modelName(dr.shallow.depth)} steps then ${dr.deep.steps} of this one, each after ${dr.shallow.warmup} warm-up`,
+      );
+      log(`  ${modelName(dr.deep.depth)} / ${modelName(dr.shallow.depth)} in turns: ${ratio.toFixed(2)} (${pairs.map((p) => (p.deepMs / p.shallowMs).toFixed(2)).join(', ')})`);
+    } catch (e) {
+      log(`  depth ratio on ${backend}/${context} failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
   if (!dead) log(`  ${backend}/${context}: ${tf.memory().numTensors} tensors alive at the end`);
   return out;
 }
