@@ -452,7 +452,8 @@ export function readmeSection(res: BenchResults): string {
       'of thirteen composed ones), the ReLU gradient and add+ReLU. The convolution and filter-gradient ' +
       'kernels split their rows over a helper worker (a worker thread in Node) on the shared heap, one per XNNPACK thread beyond the first ' +
       '(src/kernels/lab-threads.ts). Also: batch norm with a closed-form gradient and the ' +
-      'following ReLU fused in, a conv bias, residual addition and add+ReLU whose gradients save nothing (or only their ' +
+      'following ReLU fused in, a conv bias taken into the batch norm that follows it (gcr: no pass of its own, its ' +
+      'gradient summed as the batch norm writes dx), residual addition and add+ReLU whose gradients save nothing (or only their ' +
       'output) for backprop, a backward pass that frees saved tensors and gradients as it goes (ResNet-110 at batch 128 did ' +
       'not fit in the 4 GiB wasm heap before it), buffer-sharing Identity and Cast, zero-insertion instead of AvgPoolGrad ' +
       "for the option-A shortcut, and two XNNPACK threads (in the worker tfjs-wasm asks for hardwareConcurrency / 2; in " +

@@ -228,39 +228,72 @@ function gradSums4(dy: usize, x: usize, y: usize, relu: bool, m: i32, row: usize
   }
 }
 
-/** dx = a*g - k1*(x - mean) - k2 over 16 channels; a, k1, k2, mean are float32 [16] at the pointers. */
-function gradApply16(dy: usize, x: usize, y: usize, relu: bool, m: i32, row: usize, a: usize, k1: usize, k2: usize, mean: usize, dx: usize): void {
+/**
+ * dx = a*g - k1*(x - mean) - k2 over 16 channels; a, k1, k2, mean are float32 [16] at the pointers.
+ * Where sdx is not 0, also the sums of dx over the rows, added to the float64 totals there (the
+ * gradient of a bias added before the batch norm).
+ */
+function gradApply16(
+  dy: usize, x: usize, y: usize, relu: bool, m: i32, row: usize, a: usize, k1: usize, k2: usize, mean: usize, dx: usize, sdx: usize,
+): void {
   const a0 = v128.load(a, 0), a1 = v128.load(a, 16), a2 = v128.load(a, 32), a3 = v128.load(a, 48);
   const c0 = v128.load(k1, 0), c1 = v128.load(k1, 16), c2 = v128.load(k1, 32), c3 = v128.load(k1, 48);
   const e0 = v128.load(k2, 0), e1 = v128.load(k2, 16), e2 = v128.load(k2, 32), e3 = v128.load(k2, 48);
   const u0 = v128.load(mean, 0), u1 = v128.load(mean, 16), u2 = v128.load(mean, 32), u3 = v128.load(mean, 48);
   let pd = dy, px = x, py = y, po = dx;
-  for (let r = 0; r < m; r++) {
-    const g0 = masked(v128.load(pd, 0), py, relu);
-    const g1 = masked(v128.load(pd, 16), py + 16, relu);
-    const g2 = masked(v128.load(pd, 32), py + 32, relu);
-    const g3 = masked(v128.load(pd, 48), py + 48, relu);
-    v128.store(po, f32x4.sub(f32x4.sub(f32x4.mul(a0, g0), f32x4.mul(c0, f32x4.sub(v128.load(px, 0), u0))), e0), 0);
-    v128.store(po, f32x4.sub(f32x4.sub(f32x4.mul(a1, g1), f32x4.mul(c1, f32x4.sub(v128.load(px, 16), u1))), e1), 16);
-    v128.store(po, f32x4.sub(f32x4.sub(f32x4.mul(a2, g2), f32x4.mul(c2, f32x4.sub(v128.load(px, 32), u2))), e2), 32);
-    v128.store(po, f32x4.sub(f32x4.sub(f32x4.mul(a3, g3), f32x4.mul(c3, f32x4.sub(v128.load(px, 48), u3))), e3), 48);
-    pd += row;
-    px += row;
-    py += row;
-    po += row;
+  for (let r = 0; r < m; ) {
+    const end = min(r + BLOCK, m);
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    for (; r < end; r++) {
+      const g0 = masked(v128.load(pd, 0), py, relu);
+      const g1 = masked(v128.load(pd, 16), py + 16, relu);
+      const g2 = masked(v128.load(pd, 32), py + 32, relu);
+      const g3 = masked(v128.load(pd, 48), py + 48, relu);
+      const d0 = f32x4.sub(f32x4.sub(f32x4.mul(a0, g0), f32x4.mul(c0, f32x4.sub(v128.load(px, 0), u0))), e0);
+      const d1 = f32x4.sub(f32x4.sub(f32x4.mul(a1, g1), f32x4.mul(c1, f32x4.sub(v128.load(px, 16), u1))), e1);
+      const d2 = f32x4.sub(f32x4.sub(f32x4.mul(a2, g2), f32x4.mul(c2, f32x4.sub(v128.load(px, 32), u2))), e2);
+      const d3 = f32x4.sub(f32x4.sub(f32x4.mul(a3, g3), f32x4.mul(c3, f32x4.sub(v128.load(px, 48), u3))), e3);
+      v128.store(po, d0, 0);
+      v128.store(po, d1, 16);
+      v128.store(po, d2, 32);
+      v128.store(po, d3, 48);
+      s0 = f32x4.add(s0, d0);
+      s1 = f32x4.add(s1, d1);
+      s2 = f32x4.add(s2, d2);
+      s3 = f32x4.add(s3, d3);
+      pd += row;
+      px += row;
+      py += row;
+      po += row;
+    }
+    if (sdx != 0) {
+      flush(sdx, s0);
+      flush(sdx + 32, s1);
+      flush(sdx + 64, s2);
+      flush(sdx + 96, s3);
+    }
   }
 }
 
-function gradApply4(dy: usize, x: usize, y: usize, relu: bool, m: i32, row: usize, a: usize, k1: usize, k2: usize, mean: usize, dx: usize): void {
+function gradApply4(
+  dy: usize, x: usize, y: usize, relu: bool, m: i32, row: usize, a: usize, k1: usize, k2: usize, mean: usize, dx: usize, sdx: usize,
+): void {
   const a0 = v128.load(a), c0 = v128.load(k1), e0 = v128.load(k2), u0 = v128.load(mean);
   let pd = dy, px = x, py = y, po = dx;
-  for (let r = 0; r < m; r++) {
-    const g0 = masked(v128.load(pd), py, relu);
-    v128.store(po, f32x4.sub(f32x4.sub(f32x4.mul(a0, g0), f32x4.mul(c0, f32x4.sub(v128.load(px), u0))), e0));
-    pd += row;
-    px += row;
-    py += row;
-    po += row;
+  for (let r = 0; r < m; ) {
+    const end = min(r + BLOCK, m);
+    let s0 = f32x4.splat(0);
+    for (; r < end; r++) {
+      const g0 = masked(v128.load(pd), py, relu);
+      const d0 = f32x4.sub(f32x4.sub(f32x4.mul(a0, g0), f32x4.mul(c0, f32x4.sub(v128.load(px), u0))), e0);
+      v128.store(po, d0);
+      s0 = f32x4.add(s0, d0);
+      pd += row;
+      px += row;
+      py += row;
+      po += row;
+    }
+    if (sdx != 0) flush(sdx, s0);
   }
 }
 
@@ -269,11 +302,13 @@ function gradApply4(dy: usize, x: usize, y: usize, relu: bool, m: i32, row: usiz
  * is masked by y > 0 first, g). With S the per-channel sum over the m rows, a = gamma*inv:
  *   dbeta = S(g), dgamma = inv*S(g*(x - mean)),
  *   dx = a*g - k1*(x - mean) - k2, k1 = a*inv*dgamma/m, k2 = a*dbeta/m.
- * dx is [m, c]; dgamma and dbeta are float32 [c]; work holds 2c float64 then 3c float32 values.
+ * dx is [m, c]; dgamma and dbeta are float32 [c]; where dxSum is not 0, S(dx) float32 [c] there too
+ * (taken from dx as it is written: the gradient of a bias added to x, batchnorm.ts). work holds 2c
+ * float64, 3c float32, then c float64 values.
  */
 export function bnGrad(
   dy: usize, x: usize, y: usize, m: i32, c: i32, mean: usize, inv: usize, gamma: usize,
-  dx: usize, dgamma: usize, dbeta: usize, work: usize,
+  dx: usize, dgamma: usize, dbeta: usize, dxSum: usize, work: usize,
 ): void {
   const relu = y != 0;
   const row = <usize>c << 2;
@@ -282,7 +317,9 @@ export function bnGrad(
   const ka = work + (<usize>c << 4);
   const k1 = ka + (<usize>c << 2);
   const k2 = k1 + (<usize>c << 2);
+  const sdxAll = dxSum != 0 ? k2 + (<usize>c << 2) : 0;
   memory.fill(work, 0, <usize>c << 4);
+  if (sdxAll != 0) memory.fill(sdxAll, 0, <usize>c << 3);
   let ch = 0;
   for (; ch + 16 <= c; ch += 16) {
     const o = <usize>ch << 2;
@@ -308,11 +345,14 @@ export function bnGrad(
   ch = 0;
   for (; ch + 16 <= c; ch += 16) {
     const o = <usize>ch << 2;
-    gradApply16(dy + o, x + o, y + o, relu, m, row, ka + o, k1 + o, k2 + o, mean + o, dx + o);
+    gradApply16(dy + o, x + o, y + o, relu, m, row, ka + o, k1 + o, k2 + o, mean + o, dx + o, sdxAll != 0 ? sdxAll + (<usize>ch << 3) : 0);
   }
   for (; ch + 4 <= c; ch += 4) {
     const o = <usize>ch << 2;
-    gradApply4(dy + o, x + o, y + o, relu, m, row, ka + o, k1 + o, k2 + o, mean + o, dx + o);
+    gradApply4(dy + o, x + o, y + o, relu, m, row, ka + o, k1 + o, k2 + o, mean + o, dx + o, sdxAll != 0 ? sdxAll + (<usize>ch << 3) : 0);
+  }
+  if (sdxAll != 0) {
+    for (let j = 0; j < c; j++) store<f32>(dxSum + (<usize>j << 2), <f32>load<f64>(sdxAll + (<usize>j << 3)));
   }
 }
 

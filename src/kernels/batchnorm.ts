@@ -20,6 +20,13 @@
 // map above), and the whole gradient from x itself (x - mean on the fly: x, not xc, is saved). The
 // composed ops (five forward and eight backward full-size passes) stay for every other case.
 //
+// With `inputBias: b` it normalises x + b, a convolution's bias added per channel (gcr's convolutions
+// keep theirs, src/train/protocols.ts), without that addition's full-size pass: in training mode
+// x + b - mean(x + b) = x - mean(x), so y is computed from x, the batch mean reported for the running
+// statistics is mean(x) + b, and b's gradient is S(dx), the same sum a separate bias addition's
+// gradient would take (Torch's conv bias gets exactly that), summed as dx is written in the lab's
+// kernel.
+//
 // Inputs are NHWC [N,H,W,C] or, for a BN on a dense layer's output, [N,C].
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,9 +35,9 @@ import { channelSum } from './fused.ts';
 import { LAB_BN_GRAD, LAB_BN_MOMENTS, labBatchNormFits, labWasm } from './lab-wasm.ts';
 
 export interface BatchNormTrainResult<R extends tf.Rank> {
-  /** Normalised output, the same shape as x. Differentiable w.r.t. x, gamma and beta. */
+  /** Normalised output, the same shape as x. Differentiable w.r.t. x, gamma, beta (and inputBias). */
   y: tf.Tensor<R>;
-  /** Batch mean per channel [C], for the running statistics; carries no gradient. */
+  /** Batch mean per channel [C] (of x + inputBias), for the running statistics; carries no gradient. */
   mean: tf.Tensor1D;
   /** Biased batch variance per channel (divided by N*H*W) [C]; carries no gradient. */
   variance: tf.Tensor1D;
@@ -88,17 +95,25 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   eps: number,
-  options: { relu?: boolean } = {},
+  options: { relu?: boolean; inputBias?: tf.Tensor1D } = {},
 ): BatchNormTrainResult<R> {
   const relu = options.relu === true;
+  const bias = options.inputBias;
   const { n, h, w, c } = as4d(x);
-  checkChannels(c, ['gamma', gamma], ['beta', beta]);
+  checkChannels(c, ['gamma', gamma], ['beta', beta], ...(bias ? [['inputBias', bias] as [string, tf.Tensor]] : []));
   const m = n * h * w;
   const useLab = labBatchNormFits(x.shape) && labWasm(tf.backend()) != null;
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
+  /** The statistics to report: the mean of x + b where there is a bias. */
+  const keepStats = (mean: tf.Tensor1D, variance: tf.Tensor1D, biasIn?: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] => [
+    tf.keep(biasIn ? (tf.add(mean, biasIn) as tf.Tensor1D) : mean),
+    tf.keep(variance),
+  ];
 
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xIn, gamma1, beta1, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [xIn, gamma1, beta1] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+    const biasIn = bias ? (args[3] as tf.Tensor1D) : undefined;
+    const save = args[bias ? 4 : 3] as tf.GradSaveFunc;
     const { x4 } = as4d(xIn);
     if (useLab) {
       // Two passes each way in the lab's own kernels (lab-wasm.ts): the moments and the affine map's
@@ -106,15 +121,16 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
       const [mean, variance, inv, scale, shift] = tf.engine().runKernel(LAB_BN_MOMENTS, { x: x4, gamma: gamma1, beta: beta1 }, { eps }) as tf.Tensor1D[];
       const y4 = affine(x4, scale!, shift!, relu);
       save(relu ? [x4, mean!, inv!, gamma1, y4] : [x4, mean!, inv!, gamma1]);
-      stats = [tf.keep(mean!), tf.keep(variance!)];
+      stats = keepStats(mean!, variance!, biasIn);
       return {
         value: tf.reshape(y4, xIn.shape),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xS, meanS, invS, gammaS, yS] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
           const inputs: tf.NamedTensorMap = { dy, x: xS, mean: meanS, inv: invS, gamma: gammaS };
           if (yS) inputs.y = yS;
-          const [dx, dgamma, dbeta] = tf.engine().runKernel(LAB_BN_GRAD, inputs, {}) as tf.Tensor[];
-          return [tf.reshape(dx!, xIn.shape), dgamma!, dbeta!];
+          const [dx, dgamma, dbeta, dbias] = tf.engine().runKernel(LAB_BN_GRAD, inputs, { sumDx: biasIn !== undefined }) as tf.Tensor[];
+          const grads = [tf.reshape(dx!, xIn.shape), dgamma!, dbeta!];
+          return biasIn ? [...grads, dbias!] : grads;
         },
       };
     }
@@ -127,7 +143,7 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
     const y = tf.reshape(y4, xIn.shape);
     save(relu ? [xc, inv, a, y4] : [xc, inv, a]);
     // The forward runs inside a tidy of the engine; keep the statistics past it (see below).
-    stats = [tf.keep(mean), tf.keep(variance)];
+    stats = keepStats(mean, variance, biasIn);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -140,12 +156,13 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
         const k2 = tf.div(tf.mul(aS, dbeta), m) as tf.Tensor1D;
         // dx = (a*dy - k2) - k1*xc
         const dx = tf.sub(affine(dy4, aS, tf.neg(k2)), affine(xcS, k1, tf.zerosLike(k1)));
-        return [tf.reshape(dx, xIn.shape), dgamma, dbeta];
+        const grads = [tf.reshape(dx, xIn.shape), dgamma, dbeta];
+        return biasIn ? [...grads, channelSum(dx)] : grads;
       },
     };
   });
 
-  const y = f(x, gamma, beta) as tf.Tensor<R>;
+  const y = (bias ? f(x, gamma, beta, bias) : f(x, gamma, beta)) as tf.Tensor<R>;
   // The kept statistics belong to no tidy scope; clone them into the caller's scope (a clone is a
   // tape node with no path to any loss, so it costs nothing in backprop) and release the kept ones.
   const [keptMean, keptVar] = stats!;

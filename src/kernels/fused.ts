@@ -4,7 +4,9 @@
 //  - addBias(x, b): x + b per channel (a conv bias). tfjs's Add saves both inputs (only for their
 //    shapes), so every conv output stayed alive until the backward pass, and its bias gradient was a
 //    Sum over [0,1,2], which tfjs-wasm runs as a full transpose plus a reduction. Here nothing is saved
-//    and db = channelSum(dy) (AvgPool over H,W, then a small Sum).
+//    and db = channelSum(dy) (AvgPool over H,W, then a small Sum). In training, a conv followed by a
+//    batch norm hands its bias to the batch norm instead (batchnorm.ts, inputBias: no pass at all);
+//    addBias remains for evaluation and for a conv whose output is added to the shortcut first.
 //  - addSame(a, b): a + b of one shape (the residual addition). Saves nothing; both gradients are dy.
 //  - addRelu(a, b): relu(a + b), the paper block's end. Saves only its output, which the next layer
 //    saves anyway (shared buffer): d = dy * (y > 0) for both inputs.

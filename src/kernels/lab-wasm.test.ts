@@ -234,6 +234,33 @@ describe('LabBatchNormGrad', () => {
     },
   );
 
+  it.each([[300, 20, false], [129, 64, true]] as const)('m=%i c=%i relu=%s, sumDx: also S(dx), the float64 sum of the dx it returns', (m, c, relu) => {
+    // A mean off x's own (shifted by 0.3), so that S(dx) is far from the zero it is for a batch's
+    // true mean: the sum is then checked against something that is not rounding noise.
+    const x = channelData(m, c, 5 * m + c, [0.5, -2, 40]);
+    const { mean } = moments64(x, c);
+    const got = tf.tidy(() => {
+      const inputs: tf.NamedTensorMap = {
+        dy: tf.tensor2d(values(m * c, 23, 1.5), [m, c]),
+        x: tf.tensor2d(x, [m, c]),
+        mean: tf.tensor1d(Float32Array.from(mean, (v) => v + 0.3)),
+        inv: tf.tensor1d(values(c, 24, 0.2, 1)),
+        gamma: tf.tensor1d(values(c, 25, 0.5, 1)),
+      };
+      if (relu) inputs.y = tf.tensor2d(values(m * c, 26).map((v) => Math.max(v, 0)), [m, c]);
+      const plain = (tf.engine().runKernel(LAB_BN_GRAD, inputs, {}) as tf.Tensor[]).map((t) => t.dataSync());
+      const summed = (tf.engine().runKernel(LAB_BN_GRAD, inputs, { sumDx: true }) as tf.Tensor[]).map((t) => t.dataSync());
+      return { plain, summed };
+    });
+    expect(got.plain).toHaveLength(3);
+    expect(got.summed).toHaveLength(4);
+    for (let k = 0; k < 3; k++) expect(Array.from(got.summed[k]!)).toEqual(Array.from(got.plain[k]!)); // the same dx, dgamma, dbeta
+    const sums = new Float64Array(c);
+    got.summed[0]!.forEach((v, i) => (sums[i % c]! += v));
+    expect(Math.min(...Array.from(sums, Math.abs))).toBeGreaterThan(0.01); // not rounding noise (about 1e-6 here)
+    expect(relErr(got.summed[3]!, sums)).toBeLessThan(1e-6);
+  });
+
   it('refuses a dy of another size, naming the shapes', () => {
     tf.tidy(() => {
       const inputs = { dy: tf.zeros([8, 4]), x: tf.zeros([9, 4]), mean: tf.zeros([4]), inv: tf.ones([4]), gamma: tf.ones([4]) };

@@ -33,7 +33,7 @@ interface LabExports {
   bnMoments(x: number, m: number, c: number, gamma: number, beta: number, eps: number,
     mean: number, variance: number, inv: number, scale: number, shift: number, work: number): void;
   bnGrad(dy: number, x: number, y: number, m: number, c: number, mean: number, inv: number, gamma: number,
-    dx: number, dgamma: number, dbeta: number, work: number): void;
+    dx: number, dgamma: number, dbeta: number, dxSum: number, work: number): void;
   reluGrad(dy: number, y: number, n: number, out: number): void;
   addRelu(a: number, b: number, n: number, out: number): void;
   frameChannelsFirst(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, pt: number, pl: number, out: number): void;
@@ -79,11 +79,11 @@ interface EmscriptenParts {
   _malloc?: (bytes: number) => number;
 }
 
-/** Channels a batch norm may have here: the work area holds 2 float64 and 3 float32 per channel. */
+/** Channels a batch norm may have here: the work area holds 3 float64 and 3 float32 per channel. */
 const LAB_MAX_CHANNELS = 4096;
 /** Taps a filter gradient may have here (their offsets go in the work area too). */
 const LAB_MAX_TAPS = 1024;
-const TAPS_AT = LAB_MAX_CHANNELS * 28;
+const TAPS_AT = LAB_MAX_CHANNELS * 36;
 /** labConv2D's tap masks, an int32 per 8 output channels. */
 const MASKS_AT = TAPS_AT + LAB_MAX_TAPS * 4;
 const WORK_BYTES = MASKS_AT + (LAB_MAX_CHANNELS / 8) * 4;
@@ -674,8 +674,11 @@ function bnMomentsKernel({ inputs, backend, attrs }: { inputs: Record<string, Te
   return outs;
 }
 
-/** Inputs dy, x, mean, inv, gamma and, after a fused ReLU, its output y. Outputs dx, dgamma, dbeta. */
-function bnGradKernel({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }): TensorInfo[] {
+/**
+ * Inputs dy, x, mean, inv, gamma and, after a fused ReLU, its output y. Outputs dx, dgamma, dbeta and,
+ * with the attribute sumDx, dx summed per channel (the gradient of a bias added to x).
+ */
+function bnGradKernel({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_BN_GRAD);
   const { dy, x, y, mean, inv, gamma } = inputs as Record<string, TensorInfo>;
   checkFloat(LAB_BN_GRAD, dy!, x!, mean!, inv!, gamma!, ...(y ? [y] : []));
@@ -686,11 +689,12 @@ function bnGradKernel({ inputs, backend }: { inputs: Record<string, TensorInfo>;
   const dx = heap.makeOutput([...x!.shape], 'float32');
   const dgamma = heap.makeOutput([c], 'float32');
   const dbeta = heap.makeOutput([c], 'float32');
+  const dxSum = attrs?.sumDx === true ? heap.makeOutput([c], 'float32') : null;
   lab.fn.bnGrad(
     ptr(heap, dy!), ptr(heap, x!), y ? ptr(heap, y) : 0, m, c, ptr(heap, mean!), ptr(heap, inv!), ptr(heap, gamma!),
-    ptr(heap, dx), ptr(heap, dgamma), ptr(heap, dbeta), lab.work,
+    ptr(heap, dx), ptr(heap, dgamma), ptr(heap, dbeta), dxSum ? ptr(heap, dxSum) : 0, lab.work,
   );
-  return [dx, dgamma, dbeta];
+  return dxSum ? [dx, dgamma, dbeta, dxSum] : [dx, dgamma, dbeta];
 }
 
 function elementwise(kernel: string, a: TensorInfo, b: TensorInfo, backend: unknown, run: (lab: Lab, a: number, b: number, n: number, out: number) => void): TensorInfo {

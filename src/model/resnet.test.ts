@@ -223,6 +223,60 @@ describe('BN running statistics (Torch convention)', () => {
     m.dispose();
   });
 
+  it.each(['A', 'B'] as const)(
+    "gcr's conv biases (shortcut %s): normalised away in training, into the batch means, gradients only S(dx)",
+    (shortcut) => {
+      // The same weights with and without conv biases (all set to 1.5): training-mode logits and
+      // variances agree, each batch mean is the bias-free one plus the bias (what the running
+      // statistics and so evaluation see), and each bias's gradient is zero up to rounding.
+      const withBias = ResNet.create(spec(8, 'gcr', 'relu-bnbefore', shortcut), 7);
+      const noBias = ResNet.create({ ...withBias.spec, convBias: false }, 7);
+      const biasNames = describeParams(withBias.spec).filter((p) => p.kind === 'conv-bias').map((p) => p.name);
+      expect(biasNames.length).toBe(shortcut === 'B' ? 7 + 2 : 7); // ResNet-8's 7 convs, and B's two projections
+      for (const name of Object.keys(noBias.params)) withBias.params[name]!.assign(noBias.params[name]!);
+      for (const name of biasNames) withBias.params[name]!.assign(tf.fill(withBias.params[name]!.shape, 1.5));
+      const x = randomImages(2, 13);
+      const run = (m: ResNet) => {
+        const stats: BnBatchStats[] = [];
+        const labels = tf.oneHot(tf.tensor1d([1, 3], 'int32'), 10);
+        const vars = m.trainableVariables();
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = m.forward(x, true, stats);
+          return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+        }, vars);
+        const out = {
+          loss: value.dataSync()[0]!,
+          // variableGrads keys by tf.Variable name; trainableVariables() follows describeParams' order.
+          grads: Object.fromEntries(
+            describeParams(m.spec).filter((p) => p.trainable).map((p, i) => [p.name, Array.from(grads[vars[i]!.name]!.dataSync())]),
+          ),
+          stats: Object.fromEntries(stats.map((st) => [st.prefix, { mean: Array.from(st.mean.dataSync()), variance: Array.from(st.variance.dataSync()) }])),
+        };
+        tf.dispose([value, labels, ...Object.values(grads)]);
+        disposeStats(stats);
+        return out;
+      };
+      const a = run(withBias);
+      const b = run(noBias);
+      expect(a.loss).toBeCloseTo(b.loss, 5);
+      const convOf = (prefix: string) => (prefix === 'bn1' ? 'conv1' : prefix.replace(/bn(\d)$/, 'conv$1').replace(/shortcut\.1$/, 'shortcut.0'));
+      for (const [prefix, st] of Object.entries(b.stats)) {
+        const biasName = `${convOf(prefix)}.bias`;
+        expect(biasNames).toContain(biasName);
+        st.mean.forEach((v, i) => expect(a.stats[prefix]!.mean[i]).toBeCloseTo(v + 1.5, 4));
+        st.variance.forEach((v, i) => expect(a.stats[prefix]!.variance[i]).toBeCloseTo(v, 4));
+      }
+      for (const [name, g] of Object.entries(b.grads)) {
+        const scale = Math.max(...g.map(Math.abs), 1e-6);
+        g.forEach((v, i) => expect(Math.abs(a.grads[name]![i]! - v)).toBeLessThan(1e-3 * scale));
+      }
+      for (const name of biasNames) expect(Math.max(...a.grads[name]!.map(Math.abs))).toBeLessThan(1e-5);
+      x.dispose();
+      withBias.dispose();
+      noBias.dispose();
+    },
+  );
+
   it('neon keeps the biased variance and starts its running statistics at 0', () => {
     const m = ResNet.create(spec(8, 'neon', 'relu-bnbefore', 'neon'), 5);
     const x = randomImages(2, 12);

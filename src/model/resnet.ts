@@ -256,39 +256,47 @@ export class ResNet {
     const p = this.params;
     const spec = this.spec;
     // relu: the ReLU that follows the BN, fused into it when training (src/kernels/batchnorm.ts).
-    const bn = <T extends tf.Tensor4D | tf.Tensor2D>(h: T, prefix: string, relu = false): T => {
+    // inputBias (training only): a convolution's bias, normalised away with h + bias's own statistics
+    // instead of being added first (batchNormTrain's inputBias: the same values, one full-size pass less).
+    const bn = <T extends tf.Tensor4D | tf.Tensor2D>(h: T, prefix: string, relu = false, inputBias?: tf.Tensor1D): T => {
       if (!training) {
         const y = tf.batchNorm(h, p[`${prefix}.running_mean`], p[`${prefix}.running_var`], p[`${prefix}.bias`], p[`${prefix}.weight`], spec.bnEps) as T;
         return relu ? tf.relu(y) : y;
       }
-      const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps, { relu });
+      const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps, { relu, inputBias });
       if (stats) {
         const count = h.size / h.shape[h.rank - 1];
         stats.push({ prefix, mean: tf.keep(r.mean), variance: tf.keep(r.variance), count });
       }
       return r.y as T;
     };
-    const conv = (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid'): tf.Tensor4D => {
+    const conv = (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid', withBias = true): tf.Tensor4D => {
       // 3x3 convs pad 1 on every side, as Torch, Caffe and neon do (pad=1). tfjs's 'same' would pad
       // only bottom/right at stride 2, centring the outputs on odd pixels while option A's shortcut
       // keeps the even ones.
       const y = tf.conv2d(h, p[`${name}.weight`] as tf.Tensor4D, stride, pad === 'torch' ? TORCH_PAD : 'valid');
       const b = p[`${name}.bias`];
-      return b ? addBias(y, b as tf.Tensor1D) : y;
+      return b && withBias ? addBias(y, b as tf.Tensor1D) : y;
+    };
+    // A convolution and the batch norm right after it: in training, the conv's bias (where the
+    // protocol has one) goes into the batch norm as its inputBias.
+    const convBn = (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid', prefix: string, relu = false): tf.Tensor4D => {
+      const b = p[`${name}.bias`] as tf.Tensor1D | undefined;
+      if (!training || !b) return bn(conv(h, name, stride, pad), prefix, relu);
+      return bn(conv(h, name, stride, pad, false), prefix, relu, b);
     };
 
     const bnBefore = spec.block === 'relu-bnbefore' || spec.block === 'norelu-bnbefore';
     const reluAfter = spec.block === 'relu-bnbefore' || spec.block === 'relu-bnafter';
     // addBias / addSame / addRelu (src/kernels/fused.ts) save less for backprop than tf.add / tf.relu,
     // and each block runs in its own tidy, so a block's temporaries are freed before the next one.
-    let h = bn(conv(x, 'conv1', 1, 'torch'), 'bn1', true);
+    let h = convBn(x, 'conv1', 1, 'torch', 'bn1', true);
     for (const b of this.plans) {
       const input = h;
       h = tf.tidy(() => {
-        let r = bn(conv(input, `${b.prefix}.conv1`, b.stride, 'torch'), `${b.prefix}.bn1`, true);
-        r = conv(r, `${b.prefix}.conv2`, 1, 'torch');
-        if (bnBefore) r = bn(r, `${b.prefix}.bn2`);
-        const s = this.shortcut(input, b, bn, conv);
+        let r = convBn(input, `${b.prefix}.conv1`, b.stride, 'torch', `${b.prefix}.bn1`, true);
+        r = bnBefore ? convBn(r, `${b.prefix}.conv2`, 1, 'torch', `${b.prefix}.bn2`) : conv(r, `${b.prefix}.conv2`, 1, 'torch');
+        const s = this.shortcut(input, b, convBn, conv);
         trace?.(`${b.prefix}.shortcut`, s);
         let out: tf.Tensor4D;
         if (bnBefore) out = reluAfter ? addRelu(r, s) : addSame(r, s);
@@ -307,13 +315,13 @@ export class ResNet {
   private shortcut(
     x: tf.Tensor4D,
     b: BlockPlan,
-    bn: (h: tf.Tensor4D, prefix: string) => tf.Tensor4D,
+    convBn: (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid', prefix: string) => tf.Tensor4D,
     conv: (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid') => tf.Tensor4D,
   ): tf.Tensor4D {
     if (b.stride === 1 && b.cin === b.cout) return x;
     if (b.projection) {
-      const s = conv(x, `${b.prefix}.shortcut.0`, b.stride, 'valid');
-      return this.spec.shortcut === 'B' ? bn(s, `${b.prefix}.shortcut.1`) : s;
+      const name = `${b.prefix}.shortcut.0`;
+      return this.spec.shortcut === 'B' ? convBn(x, name, b.stride, 'valid', `${b.prefix}.shortcut.1`) : conv(x, name, b.stride, 'valid');
     }
     // Option A: keep every second pixel (a 1x1 average pool with stride 2 has a gradient, unlike
     // stridedSlice), then append zero channels after the input's (gcr: cat with zeros).
