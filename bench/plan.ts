@@ -78,8 +78,8 @@ export function makePlan(quick: boolean): BenchPlan {
       R(20, 128, 0, 1, { note: 'one step at batch 128, no warm-up' }),
     ],
     gpuSteps: [R(8, 8, 1, 3, { note: 'ResNet-8 at batch 8: software GPU' }), R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' })],
-    loop: R(20, 128, 1, 4, { rounds: 5 }),
-    depthRatio: { shallow: R(20, 128, 1, 5), deep: R(110, 128, 1, 3), rounds: 3 },
+    loop: R(20, 128, 1, 5, { rounds: 7 }),
+    depthRatio: { shallow: R(20, 128, 1, 5), deep: R(110, 128, 1, 3), rounds: 5 },
     variants: [
       R(20, 128, 1, 5, { extra: 'block=norelu-bnbefore' }),
       R(20, 128, 1, 5, { extra: 'block=relu-bnafter' }),
