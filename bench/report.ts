@@ -467,7 +467,8 @@ export function readmeSection(res: BenchResults): string {
       "of the step. Their matrix products run at about 25 G multiply-adds per second per core, near what 128-bit SIMD " +
       'allows with two 4-lane FMAs per cycle; PyTorch runs 8-lane AVX2 FMAs, which no WebAssembly engine offers. ' +
       "F(4x4, 3x3) took the step from F(2x2, 3x3)'s 364 to 287 ms in the browser worker (ResNet-20; `--winograd-tile 2` " +
-      'compares). Splitting the lab\'s ' +
+      'compares). Its products run near that peak at every channel count; in the first stage (16 channels) its ' +
+      'transforms still take about half of a layer\'s time (timed with each part left out in turn). Splitting the lab\'s ' +
       'batch-norm and element-wise kernels over the helper too gave nothing in the browser (branch ' +
       'experiment/lab-kernel-threads), nor did letting the threads take smaller parts of each convolution as they come ' +
       'free (branch experiment/lab-parts-stealing), nor did giving XNNPACK a single thread so that its threads\' ' +
