@@ -813,6 +813,19 @@ export function convTaps(
 // The transforms' coefficients are 0, +-1 and 1/2, so the rounding stays that of a few more additions.
 
 /**
+ * Byte offset of output tile g's top-left pixel in a tensor [n*ho, wo, co] (rows yRow bytes, pixels
+ * oRow bytes) cut into size x size tiles: nt tiles across, th tile rows per image, tile g in row g / nt.
+ */
+@inline
+function tileOut(g: i32, nt: i32, th: i32, ho: i32, size: i32, yRow: usize, oRow: usize): usize {
+  const tr = g / nt;
+  const img = tr / th;
+  const ti = tr - img * th;
+  const tj = g - tr * nt;
+  return <usize>(img * ho + size * ti) * yRow + <usize>(size * tj) * oRow;
+}
+
+/**
  * Bytes added after each of a block's 16 transformed matrices. Without it, 64 tiles of 16 channels put
  * them exactly 4 KiB apart, and the transforms took about 1.4x as long (ResNet-20's first stage).
  */
@@ -975,12 +988,7 @@ export function convWinograd(
     // Y = A^T M A, 4 output channels at a time: rows s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 of A^T M,
     // then the same across each row.
     for (let t = 0; t < b; t++) {
-      const g = g0 + t;
-      const tr = g / nt;
-      const img = tr / th;
-      const ti = tr - img * th;
-      const tj = g - tr * nt;
-      const y0 = y + <usize>(img * ho + 2 * ti) * yRow + <usize>(2 * tj) * oRow;
+      const y0 = y + tileOut(g0 + t, nt, th, ho, 2, yRow, oRow);
       const mt = m + <usize>t * oRow;
       for (let o: usize = 0; o < oRow; o += 16) {
         const p = mt + o;
@@ -1038,12 +1046,7 @@ export function filterGradWinograd(
     // W = A dY A^T: dY's 2x2 tile [[a, b], [c, e]] gives rows (a, b), (a+c, b+e), (a-c, b-e), (-c, -e),
     // and each row (p, q) the columns p, p+q, p-q, -q.
     for (let t = 0; t < b; t++) {
-      const g = g0 + t;
-      const tr = g / nt;
-      const img = tr / th;
-      const ti = tr - img * th;
-      const tj = g - tr * nt;
-      const d0 = dy + <usize>(img * ho + 2 * ti) * yRow + <usize>(2 * tj) * oRow;
+      const d0 = dy + tileOut(g0 + t, nt, th, ho, 2, yRow, oRow);
       const wt = wm + <usize>t * oRow;
       for (let o: usize = 0; o < oRow; o += 16) {
         const p = d0 + o;
@@ -1316,12 +1319,7 @@ export function convWinograd4(
     // Y = A^T M A, 4 output channels at a time: A^T M column by column into tmp[6r + j], then each
     // row times A into y.
     for (let t = 0; t < b; t++) {
-      const g = g0 + t;
-      const tr = g / nt;
-      const img = tr / th;
-      const ti = tr - img * th;
-      const tj = g - tr * nt;
-      const y0 = y + <usize>(img * ho + 4 * ti) * yRow + <usize>(4 * tj) * oRow;
+      const y0 = y + tileOut(g0 + t, nt, th, ho, 4, yRow, oRow);
       const mt = m + <usize>t * oRow;
       for (let o: usize = 0; o < oRow; o += 16) {
         const p = mt + o;
@@ -1387,12 +1385,7 @@ export function filterGradWinograd4(
     winogradInput4(x, ci, h, w, pt, pl, ho, wo, g0, b, v, vk, zero, ptrs, tmp);
     // W = A dY A^T: A times dY's 4x4 tile column by column into tmp[6k + c], then each row times A^T.
     for (let t = 0; t < b; t++) {
-      const g = g0 + t;
-      const tr = g / nt;
-      const img = tr / th;
-      const ti = tr - img * th;
-      const tj = g - tr * nt;
-      const d0 = dy + <usize>(img * ho + 4 * ti) * yRow + <usize>(4 * tj) * oRow;
+      const d0 = dy + tileOut(g0 + t, nt, th, ho, 4, yRow, oRow);
       const wt = wm + <usize>t * oRow;
       for (let o: usize = 0; o < oRow; o += 16) {
         const p = d0 + o;

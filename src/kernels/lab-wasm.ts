@@ -431,12 +431,8 @@ export function labConv2D(
   const { heap, lab } = ok;
   const y = heap.makeOutput([N, Ho, Wo, Co], 'float32');
   const yAt = ptr(heap, y);
-  if (winograd && winogradTile === 4 && stride === 1 && KH === 3 && KW === 3 && Ho % 4 === 0 && Wo % 4 === 0) {
-    convWinograd4(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
-    return y;
-  }
   if (winograd && stride === 1 && KH === 3 && KW === 3 && Ho % 2 === 0 && Wo % 2 === 0) {
-    convWinograd(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
+    convWinograd(heap, lab, winogradForm(Ho, Wo), labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
     return y;
   }
   const xp = heap.makeOutput([(N + 1) * R * C, Ci], 'float32');
@@ -458,13 +454,59 @@ export function labConv2D(
 }
 
 /**
- * Tiles per block of convWinograd and filterGradWinograd: a block's transformed input and output
- * (16 * bt * (ci + co) floats) take about 128 KiB, so that they stay in the L2 cache between the
- * transforms and the products (ResNet-20's layers in Node: 1024 to 4096 floats per tile's channels
- * measured alike, 512 slower for the filter gradient).
+ * Winograd's two algorithms in kernels-as/lab-kernels.ts: F(2x2, 3x3) (tile 2: 4x4 transformed points
+ * per 2x2 output tile) and F(4x4, 3x3) (tile 4: 6x6 points per 4x4 tile; its kernels also keep 36
+ * pointers and a tile's transform, 192 floats, at the head of each part's work area). filter and
+ * filterGrad take the 3x3 filter to its points and back; tmp is scratch of 72 floats.
  */
-function winogradBlockTiles(ci: number, co: number): number {
-  return Math.max(4, Math.floor(2048 / (ci + co) / 4) * 4);
+interface WinogradForm {
+  tile: 2 | 4;
+  points: number;
+  scratchFloats: number;
+  conv: LabPoolOp;
+  grad: LabPoolOp;
+  filter(fn: LabExports, w: number, ci: number, co: number, u: number, tmp: number): void;
+  filterGrad(fn: LabExports, du: number, ci: number, co: number, dw: number, tmp: number): void;
+}
+
+const F2: WinogradForm = {
+  tile: 2,
+  points: 16,
+  scratchFloats: 0,
+  conv: 'convWinograd',
+  grad: 'filterGradWinograd',
+  filter: (fn, w, ci, co, u) => fn.winogradFilter(w, ci, co, u),
+  filterGrad: (fn, du, ci, co, dw) => fn.winogradFilterGrad(du, ci, co, dw),
+};
+
+const F4: WinogradForm = {
+  tile: 4,
+  points: 36,
+  scratchFloats: 192,
+  conv: 'convWinograd4',
+  grad: 'filterGradWinograd4',
+  filter: (fn, w, ci, co, u, tmp) => fn.winogradFilter4(w, ci, co, u, tmp),
+  filterGrad: (fn, du, ci, co, dw, tmp) => fn.winogradFilterGrad4(du, ci, co, dw, tmp),
+};
+
+/** The form for an Ho x Wo output: F(4x4, 3x3) where both are multiples of 4 (unless setLabWinogradTile(2)), else F(2x2, 3x3). */
+function winogradForm(Ho: number, Wo: number): WinogradForm {
+  return winogradTile === 4 && Ho % 4 === 0 && Wo % 4 === 0 ? F4 : F2;
+}
+
+/**
+ * Tiles per block: a block's transformed input and output (points * bt * (ci + co) floats) take about
+ * 128 KiB, so that they stay in the L2 cache between the transforms and the products (ResNet-20's
+ * layers in Node: F(2x2, 3x3) measured alike from 1024 to 4096 floats per tile's channels, 512 slower
+ * for the filter gradient; F(4x4, 3x3)'s forward layers alike with 64 and 256 KiB).
+ */
+function winogradBlockTiles(form: WinogradForm, ci: number, co: number): number {
+  return Math.max(4, Math.floor(32768 / form.points / (ci + co) / 4) * 4);
+}
+
+/** Floats of one part's work area: ci zeros (to a 64-byte line), the form's scratch, then its matrices each way, each followed by 64 bytes. */
+function winogradWorkFloats(form: WinogradForm, bt: number, ci: number, co: number): number {
+  return ci + 16 + form.scratchFloats + form.points * (bt * (ci + co) + 32);
 }
 
 /** x [.., C] copied with zero channels up to Cp (a new tensor). */
@@ -475,64 +517,25 @@ function padChannels(heap: WasmBackendInternals, lab: Lab, x: TensorInfo, Cp: nu
   return out;
 }
 
-/** Floats of one part's work area in convWinograd and filterGradWinograd: ci zeros, then 16 matrices each way, each followed by 64 bytes. */
-function winogradWorkFloats(bt: number, ci: number, co: number): number {
-  return ci + 16 + 16 * (bt * (ci + co) + 32);
-}
-
 /**
- * labConv2D's 3x3 case by Winograd's F(2x2, 3x3) (kernels-as/lab-kernels.ts, convWinograd) into y
+ * labConv2D's 3x3 case by Winograd (kernels-as/lab-kernels.ts, convWinograd or convWinograd4) into y
  * [N, Ho, Wo, Co], read from x itself (no framed copy): the filter transformed once, then the tile rows
- * (pairs of output rows) split over the helper threads, each part with its own work area.
+ * (rows of tiles) split over the helper threads, each part with its own work area.
  */
 function convWinograd(
-  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, filterAt: number,
+  heap: WasmBackendInternals, lab: Lab, form: WinogradForm, threads: number, xAt: number, filterAt: number,
   [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number], yAt: number,
 ): void {
-  const u = heap.makeOutput([16, Ci, Co], 'float32');
+  const u = heap.makeOutput([form.points * Ci * Co + 72], 'float32');
   const uAt = ptr(heap, u);
-  lab.fn.winogradFilter(filterAt, Ci, Co, uAt);
-  const tileRows = N * (Ho / 2);
+  form.filter(lab.fn, filterAt, Ci, Co, uAt, uAt + form.points * Ci * Co * 4);
+  const tileRows = N * (Ho / form.tile);
   const parts = Math.max(1, Math.min(threads, tileRows));
-  const bt = winogradBlockTiles(Ci, Co);
-  const workFloats = winogradWorkFloats(bt, Ci, Co);
+  const bt = winogradBlockTiles(form, Ci, Co);
+  const workFloats = winogradWorkFloats(form, bt, Ci, Co);
   const work = heap.makeOutput([parts, workFloats], 'float32');
   const workAt = ptr(heap, work);
-  runParts(lab, 'convWinograd', splitRange(tileRows, parts).map(([t0, t1], p) =>
-    [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, workAt + p * workFloats * 4, yAt]));
-  heap.disposeData(work.dataId);
-  heap.disposeData(u.dataId);
-}
-
-/**
- * Tiles per block of convWinograd4 and filterGradWinograd4: as winogradBlockTiles, a block's 36
- * transformed matrices each way (36 * bt * (ci + co) floats) take about 128 KiB (ResNet-20's forward
- * layers at batch 128 in Node measured alike with 64 and 256 KiB).
- */
-function winograd4BlockTiles(ci: number, co: number): number {
-  return Math.max(4, Math.floor(32768 / 36 / (ci + co) / 4) * 4);
-}
-
-/** Floats of one part's work area in convWinograd4: ci zeros (to a 64-byte line), 192 floats of pointers and scratch, 36 matrices each way with 64 bytes after each. */
-function winograd4WorkFloats(bt: number, ci: number, co: number): number {
-  return ci + 16 + 192 + 36 * (bt * (ci + co) + 32);
-}
-
-/** labConv2D's 3x3 case by F(4x4, 3x3) (kernels-as/lab-kernels.ts, convWinograd4), as convWinograd. */
-function convWinograd4(
-  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, filterAt: number,
-  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number], yAt: number,
-): void {
-  const u = heap.makeOutput([36 * Ci * Co + 72], 'float32');
-  const uAt = ptr(heap, u);
-  lab.fn.winogradFilter4(filterAt, Ci, Co, uAt, uAt + 36 * Ci * Co * 4);
-  const tileRows = N * (Ho / 4);
-  const parts = Math.max(1, Math.min(threads, tileRows));
-  const bt = winograd4BlockTiles(Ci, Co);
-  const workFloats = winograd4WorkFloats(bt, Ci, Co);
-  const work = heap.makeOutput([parts, workFloats], 'float32');
-  const workAt = ptr(heap, work);
-  runParts(lab, 'convWinograd4', splitRange(tileRows, parts).map(([t0, t1], p) =>
+  runParts(lab, form.conv, splitRange(tileRows, parts).map(([t0, t1], p) =>
     [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, workAt + p * workFloats * 4, yAt]));
   heap.disposeData(work.dataId);
   heap.disposeData(u.dataId);
@@ -566,61 +569,39 @@ export function labFilterGradWinograd(
   }
   if (Ho % 2 !== 0 || Wo % 2 !== 0 || Ho < 2 || Wo < 2) return null;
   const { heap, lab } = ok;
-  const grad = winogradTile === 4 && Ho % 4 === 0 && Wo % 4 === 0 ? filterGradWinograd4 : filterGradWinograd;
+  const form = winogradForm(Ho, Wo);
   if (Ci % 4 !== 0) {
     // The first layer (3 channels): with zero channels up to a multiple of 4, then their rows cut off.
     const Cp = Ci + 4 - (Ci % 4);
     const xPad = padChannels(heap, lab, x, Cp);
-    const dwPad = grad(heap, lab, labThreads(backend), ptr(heap, xPad), ptr(heap, dy), [N, H, W, Cp, Co], [pt, pl, Ho, Wo]);
+    const dwPad = filterGradWinograd(heap, lab, form, labThreads(backend), ptr(heap, xPad), ptr(heap, dy), [N, H, W, Cp, Co], [pt, pl, Ho, Wo]);
     const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
     lab.fn.copyRows(ptr(heap, dwPad), 9, Cp * Co, Ci * Co, Ci * Co, ptr(heap, dw));
     heap.disposeData(dwPad.dataId);
     heap.disposeData(xPad.dataId);
     return dw;
   }
-  return grad(heap, lab, labThreads(backend), ptr(heap, x), ptr(heap, dy), [N, H, W, Ci, Co], [pt, pl, Ho, Wo]);
+  return filterGradWinograd(heap, lab, form, labThreads(backend), ptr(heap, x), ptr(heap, dy), [N, H, W, Ci, Co], [pt, pl, Ho, Wo]);
 }
 
-/** labFilterGradWinograd's sums by F(4x4, 3x3) (filterGradWinograd4), Ci a multiple of 4: dw [3, 3, Ci, Co]. */
-function filterGradWinograd4(
-  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, dyAt: number,
-  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number],
-): TensorInfo {
-  const tileRows = N * (Ho / 4);
-  const parts = Math.max(1, Math.min(threads, tileRows));
-  const bt = winograd4BlockTiles(Ci, Co);
-  const workFloats = winograd4WorkFloats(bt, Ci, Co);
-  const size = 36 * Ci * Co;
-  const work = heap.makeOutput([parts, workFloats + size], 'float32');
-  const workAt = ptr(heap, work);
-  const duAt = (p: number) => workAt + (parts * workFloats + p * size) * 4;
-  const args = [xAt, dyAt, Ci, Co, H, W, pt, pl, Ho, Wo];
-  runParts(lab, 'filterGradWinograd4', splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
-  addParts(heap, duAt(0), duAt(1), parts - 1, size);
-  const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
-  lab.fn.winogradFilterGrad4(duAt(0), Ci, Co, ptr(heap, dw), workAt);
-  heap.disposeData(work.dataId);
-  return dw;
-}
-
-/** labFilterGradWinograd's sums, Ci a multiple of 4: dw [3, 3, Ci, Co]. */
+/** labFilterGradWinograd's sums in the form's kernel, Ci a multiple of 4: dw [3, 3, Ci, Co]. */
 function filterGradWinograd(
-  heap: WasmBackendInternals, lab: Lab, threads: number, xAt: number, dyAt: number,
+  heap: WasmBackendInternals, lab: Lab, form: WinogradForm, threads: number, xAt: number, dyAt: number,
   [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number],
 ): TensorInfo {
-  const tileRows = N * (Ho / 2);
+  const tileRows = N * (Ho / form.tile);
   const parts = Math.max(1, Math.min(threads, tileRows));
-  const bt = winogradBlockTiles(Ci, Co);
-  const workFloats = winogradWorkFloats(bt, Ci, Co);
-  const size = 16 * Ci * Co;
+  const bt = winogradBlockTiles(form, Ci, Co);
+  const workFloats = winogradWorkFloats(form, bt, Ci, Co);
+  const size = form.points * Ci * Co;
   const work = heap.makeOutput([parts, workFloats + size], 'float32');
   const workAt = ptr(heap, work);
   const duAt = (p: number) => workAt + (parts * workFloats + p * size) * 4;
   const args = [xAt, dyAt, Ci, Co, H, W, pt, pl, Ho, Wo];
-  runParts(lab, 'filterGradWinograd', splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
+  runParts(lab, form.grad, splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
   addParts(heap, duAt(0), duAt(1), parts - 1, size);
   const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
-  lab.fn.winogradFilterGrad(duAt(0), Ci, Co, ptr(heap, dw));
+  form.filterGrad(lab.fn, duAt(0), Ci, Co, ptr(heap, dw), workAt); // the parts' work areas are free again: scratch
   heap.disposeData(work.dataId);
   return dw;
 }
