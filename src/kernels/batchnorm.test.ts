@@ -219,6 +219,13 @@ describe.each(['cpu', 'wasm'])('batchNormInfer on %s', (backend) => {
       expect(relErr(got.dataSync(), want.dataSync())).toBeLessThan(1e-6);
       const gotRelu = batchNormInfer(x as tf.Tensor4D, gamma, beta, mean, variance, 1e-3, { relu: true });
       expect(relErr(gotRelu.dataSync(), tf.relu(want).dataSync())).toBeLessThan(1e-6);
+      // inputBias: normalises x + bias (a conv's bias), with and without the ReLU.
+      const bias = tf.tensor1d(values(c, 26, 3));
+      const wantBias = tf.add(tf.mul(tf.div(tf.sub(tf.add(x, bias), mean), tf.sqrt(tf.add(variance, 1e-3))), gamma), beta);
+      const gotBias = batchNormInfer(x as tf.Tensor4D, gamma, beta, mean, variance, 1e-3, { inputBias: bias });
+      expect(relErr(gotBias.dataSync(), wantBias.dataSync())).toBeLessThan(1e-6);
+      const gotBiasRelu = batchNormInfer(x as tf.Tensor4D, gamma, beta, mean, variance, 1e-3, { inputBias: bias, relu: true });
+      expect(relErr(gotBiasRelu.dataSync(), tf.relu(wantBias).dataSync())).toBeLessThan(1e-6);
     });
   });
 

@@ -174,7 +174,9 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
 
 /**
  * Inference-mode batch norm with running statistics: gamma*(x - mean)/sqrt(var + eps) + beta, then
- * ReLU when `relu` is set (fused on wasm).
+ * ReLU when `relu` is set. On wasm one pass (the affine map with the ReLU fused in, as in training);
+ * elsewhere tfjs's batchNorm kernel, then ReLU. With `inputBias: b` it normalises x + b (a conv's bias,
+ * as batchNormTrain does) without adding it: x + b - mean = x - (mean - b).
  */
 export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
   x: tf.Tensor<R>,
@@ -183,13 +185,20 @@ export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
   runningMean: tf.Tensor1D,
   runningVar: tf.Tensor1D,
   eps: number,
-  options: { relu?: boolean } = {},
+  options: { relu?: boolean; inputBias?: tf.Tensor1D } = {},
 ): tf.Tensor<R> {
   return tf.tidy(() => {
     const { x4, c } = as4d(x);
-    checkChannels(c, ['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]);
+    const bias = options.inputBias;
+    checkChannels(c, ['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar], ...(bias ? [['inputBias', bias] as [string, tf.Tensor]] : []));
+    const mean = bias ? (tf.sub(runningMean, bias) as tf.Tensor1D) : runningMean;
+    const relu = options.relu === true;
+    if (tf.getBackend() !== 'wasm') {
+      const y = tf.batchNorm(x, mean, runningVar, beta, gamma, eps);
+      return (relu ? tf.relu(y) : y) as tf.Tensor<R>;
+    }
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, eps))) as tf.Tensor1D;
-    const shift = tf.sub(beta, tf.mul(runningMean, scale)) as tf.Tensor1D;
-    return tf.reshape(affine(x4, scale, shift, options.relu === true), x.shape);
+    const shift = tf.sub(beta, tf.mul(mean, scale)) as tf.Tensor1D;
+    return tf.reshape(affine(x4, scale, shift, relu), x.shape);
   });
 }

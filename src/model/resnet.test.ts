@@ -224,7 +224,7 @@ describe('BN running statistics (Torch convention)', () => {
   });
 
   it.each(['A', 'B'] as const)(
-    "gcr's conv biases (shortcut %s): normalised away in training, into the batch means, gradients only S(dx)",
+    "gcr's conv biases (shortcut %s): normalised away in training, into the batch means, gradients only S(dx); evaluation agrees",
     (shortcut) => {
       // The same weights with and without conv biases (all set to 1.5): training-mode logits and
       // variances agree, each batch mean is the bias-free one plus the bias (what the running
@@ -253,8 +253,10 @@ describe('BN running statistics (Torch convention)', () => {
           stats: Object.fromEntries(stats.map((st) => [st.prefix, { mean: Array.from(st.mean.dataSync()), variance: Array.from(st.variance.dataSync()) }])),
         };
         tf.dispose([value, labels, ...Object.values(grads)]);
+        m.updateRunningStats(stats, 1); // the running statistics become this batch's
         disposeStats(stats);
-        return out;
+        const logits = tf.tidy(() => Array.from(m.forward(x, false).dataSync()));
+        return { ...out, logits };
       };
       const a = run(withBias);
       const b = run(noBias);
@@ -271,6 +273,10 @@ describe('BN running statistics (Torch convention)', () => {
         g.forEach((v, i) => expect(Math.abs(a.grads[name]![i]! - v)).toBeLessThan(1e-3 * scale));
       }
       for (const name of biasNames) expect(Math.max(...a.grads[name]!.map(Math.abs))).toBeLessThan(1e-5);
+      // Evaluation: conv + bias normalised with a running mean that includes the bias gives what the
+      // bias-free model gives with its own.
+      const scale = Math.max(...b.logits.map(Math.abs));
+      b.logits.forEach((v, i) => expect(Math.abs(a.logits[i]! - v)).toBeLessThan(1e-4 * scale));
       x.dispose();
       withBias.dispose();
       noBias.dispose();

@@ -11,7 +11,7 @@
 // What this file is not: the training loop (src/train) or file formats (weights.ts).
 
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNormTrain } from '../kernels/batchnorm.ts';
+import { batchNormInfer, batchNormTrain } from '../kernels/batchnorm.ts';
 import { addBias, addRelu, addSame } from '../kernels/fused.ts';
 import { createRng } from '../util/rng.ts';
 import type { BlockVariant, ShortcutType } from '../state/config.ts';
@@ -256,12 +256,13 @@ export class ResNet {
     const p = this.params;
     const spec = this.spec;
     // relu: the ReLU that follows the BN, fused into it when training (src/kernels/batchnorm.ts).
-    // inputBias (training only): a convolution's bias, normalised away with h + bias's own statistics
-    // instead of being added first (batchNormTrain's inputBias: the same values, one full-size pass less).
+    // inputBias: a convolution's bias, taken into the batch norm instead of being added first (the
+    // same values, one full-size pass less): in training normalised away with h + bias's own
+    // statistics, in evaluation subtracted from the running mean (src/kernels/batchnorm.ts).
     const bn = <T extends tf.Tensor4D | tf.Tensor2D>(h: T, prefix: string, relu = false, inputBias?: tf.Tensor1D): T => {
       if (!training) {
-        const y = tf.batchNorm(h, p[`${prefix}.running_mean`], p[`${prefix}.running_var`], p[`${prefix}.bias`], p[`${prefix}.weight`], spec.bnEps) as T;
-        return relu ? tf.relu(y) : y;
+        return batchNormInfer(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D,
+          p[`${prefix}.running_mean`] as tf.Tensor1D, p[`${prefix}.running_var`] as tf.Tensor1D, spec.bnEps, { relu, inputBias }) as T;
       }
       const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps, { relu, inputBias });
       if (stats) {
@@ -278,11 +279,10 @@ export class ResNet {
       const b = p[`${name}.bias`];
       return b && withBias ? addBias(y, b as tf.Tensor1D) : y;
     };
-    // A convolution and the batch norm right after it: in training, the conv's bias (where the
-    // protocol has one) goes into the batch norm as its inputBias.
+    // A convolution and the batch norm right after it: the conv's bias (where the protocol has one)
+    // goes into the batch norm as its inputBias.
     const convBn = (h: tf.Tensor4D, name: string, stride: 1 | 2, pad: 'torch' | 'valid', prefix: string, relu = false): tf.Tensor4D => {
       const b = p[`${name}.bias`] as tf.Tensor1D | undefined;
-      if (!training || !b) return bn(conv(h, name, stride, pad), prefix, relu);
       return bn(conv(h, name, stride, pad, false), prefix, relu, b);
     };
 
