@@ -1031,7 +1031,6 @@ export function filterGradWinograd(
   work += ((<usize>ci << 2) + 63) & ~63;
   const nt = wo >> 1;
   const th = ho >> 1;
-  const px = <usize>ci << 2;
   const oRow = <usize>co << 2;
   const yRow = <usize>wo * oRow;
   const uk = <usize>(ci * co) << 2;
