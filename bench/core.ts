@@ -74,6 +74,13 @@ export interface BenchRecord {
   vsPytorch?: number;
   /** The same with the fastest step of each (steadier on a shared machine). */
   vsPytorchFastest?: number;
+  /**
+   * 'eval': how long each evaluation held the lab's loop up (core.ts timeEvalHoldUp), in order, and
+   * the median of those after the first (which also sets evaluation up, as the untimed warm-up pass
+   * of medianMs does).
+   */
+  holdUps?: number[];
+  holdUpMs?: number;
   note?: string;
   /** Why the measurement could not be made (then medianMs is NaN, null in JSON). */
   failed?: string;
@@ -307,6 +314,48 @@ export async function timeEval(exp: Experiment, test: CifarSplit, stats: DataSta
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * How long test-set evaluations hold the lab's loop up. Trainer.run trains on the first
+ * `stepsPerEpoch` batches of the training split only, so that it evaluates `images` test images every
+ * stepsPerEpoch steps, as it does at the end of every real epoch, and is stopped (no final evaluation)
+ * one step after the `evals`-th. An evaluation's hold-up is the interval between the step before it
+ * and the step after it, less the median interval between steps with no evaluation between them
+ * (after the first epoch's first step, a warm-up). Returns one hold-up per evaluation, in order.
+ */
+export async function timeEvalHoldUp(
+  exp: Experiment,
+  data: CifarData,
+  stats: DataStats,
+  opts: { stepsPerEpoch: number; evals: number; images: number },
+): Promise<{ holdUps: number[]; stepMs: number }> {
+  const n = opts.stepsPerEpoch * exp.config.batch;
+  if (n > data.train.n) throw new Error(`eval hold-up needs ${n} training images, the split has ${data.train.n}`);
+  const train: CifarSplit = { n, images: data.train.images.subarray(0, n * 3072), labels: data.train.labels.subarray(0, n) };
+  const trainer = new Trainer(exp, { train, test: data.test }, { stats, evalLimit: opts.images });
+  const stamps: number[] = [];
+  const evalAfter = new Set<number>();
+  const lastStep = opts.stepsPerEpoch * opts.evals + 1;
+  try {
+    await trainer.run({
+      onStep: () => void stamps.push(performance.now()),
+      onEpoch: (e) => void (e.step > 0 && evalAfter.add(e.step)),
+      between: () => stamps.length >= lastStep,
+    });
+  } finally {
+    trainer.dispose();
+  }
+  if (stamps.length < lastStep || evalAfter.size < opts.evals) throw new Error(`eval hold-up: the loop stopped after ${stamps.length} steps, ${evalAfter.size} evaluations`);
+  const plain: number[] = [];
+  const holds: number[] = [];
+  for (let s = 2; s < stamps.length; s++) {
+    const interval = stamps[s]! - stamps[s - 1]!; // from step s to step s + 1 (1-based)
+    if (evalAfter.has(s)) holds.push(interval);
+    else plain.push(interval);
+  }
+  const stepMs = median(plain);
+  return { holdUps: holds.map((h) => h - stepMs), stepMs };
 }
 
 export { computeStats };

@@ -48,6 +48,8 @@ export interface BenchPlan {
   dataBatches: number;
   evalImages: number;
   evalDepths: number[];
+  /** The lab's loop with an evaluation every stepsPerEpoch steps, to time how long each holds it up. */
+  evalHoldUp?: { stepsPerEpoch: number; evals: number };
   torch: { depths: number[]; batch: number; warmup: number; steps: number };
 }
 
@@ -67,6 +69,7 @@ export function makePlan(quick: boolean): BenchPlan {
       dataBatches: 100,
       evalImages: 1000,
       evalDepths: [20],
+      evalHoldUp: { stepsPerEpoch: 4, evals: 2 },
       torch: { depths: [20], batch: 128, warmup: 2, steps: 5 },
     };
   }
@@ -93,6 +96,7 @@ export function makePlan(quick: boolean): BenchPlan {
     dataBatches: 400,
     evalImages: 10_000,
     evalDepths: [20],
+    evalHoldUp: { stepsPerEpoch: 6, evals: 3 },
     torch: { depths: [20, 56, 110], batch: 128, warmup: 3, steps: 10 },
   };
 }

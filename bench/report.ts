@@ -265,17 +265,28 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
     }
   }
 
-  // 9. Evaluation: how long the 10,000 test images take, next to an epoch of training.
+  // 9. Evaluation: how long the 10,000 test images hold the lab's loop up (core.ts timeEvalHoldUp)
+  // against the pass on its own (measured before and after), with the loop's 5% allowance; and the
+  // pass next to an epoch of training.
   const ev = find(records, (r) => r.what === 'eval' && r.model === 'resnet20' && r.context === 'browser-worker') ??
     find(records, (r) => r.what === 'eval' && r.model === 'resnet20');
   const step = ev && find(records, (r) => r.what === 'train-step' && r.backend === ev.backend && r.context === ev.context && r.model === 'resnet20' && r.batch === 128 && !r.variant);
-  if (ev && step) {
-    const evalS = 10_000 / ev.imagesPerSec;
-    const epochS = (50_000 / 128) * (step.medianMs / 1000);
+  if (ev) {
+    const images = Math.round((ev.imagesPerSec * ev.medianMs) / 1000);
+    const evalS = ev.medianMs / 1000;
+    const epochS = step ? (50_000 / 128) * (step.medianMs / 1000) : NaN;
+    const epoch = step ? `; ${f1(epochS)} s of training per epoch, so evaluating 10,000 images each epoch adds ${((10_000 / ev.imagesPerSec / epochS) * 100).toFixed(1)}%` : '';
+    const others = records.filter((r) => r !== ev && r.what === 'eval' && r.holdUpMs !== undefined);
+    const otherText = others.map((r) => `; ${r.context}: ${f1(r.holdUpMs! / 1000)} s vs ${f1(r.medianMs / 1000)} s`).join('');
     targets.push({
-      name: 'evaluation of 10,000 test images costs only its own time',
-      met: undefined,
-      detail: `${f1(evalS)} s per evaluation (${int(ev.imagesPerSec)} images/s, ${ev.context}) vs ${f1(epochS)} s of training per epoch: ${((evalS / epochS) * 100).toFixed(1)}% (runs between steps, in the training worker)`,
+      name: `evaluation of ${int(images)} test images holds training up no longer than it takes (+5%)`,
+      met: ev.holdUpMs === undefined ? undefined : ev.holdUpMs <= ev.medianMs * 1.05,
+      detail:
+        (ev.holdUpMs === undefined
+          ? `hold-up not measured; ${f1(evalS)} s per pass`
+          : `holds the lab's loop up ${f1(ev.holdUpMs / 1000)} s (each evaluation: ${ev.holdUps!.map((h) => f2(h / 1000)).join(', ')} s; the first also sets evaluation up) against ${f2(evalS)} s for the pass on its own, ${ev.context}: ${((ev.holdUpMs / ev.medianMs - 1) * 100).toFixed(1)}%`) +
+        otherText +
+        epoch,
     });
   }
   return targets;
@@ -381,7 +392,8 @@ export function readmeSection(res: BenchResults): string {
     'How fast the lab trains, measured in one run against PyTorch on the same CPU: training steps of ResNet-20/56/110 at ' +
       'batch 128 on tfjs-wasm and tfjs-cpu in Node and in a headless-Chromium worker (WebGL and WebGPU only at toy sizes: ' +
       "here they run on SwiftShader, a software GPU), the lab's own loop (data, augmentation, schedule, read-back, messages " +
-      'to the page) against the bare step, the data pipeline, test-set evaluation, tensor memory and tensor-count drift.',
+      "to the page) against the bare step, the data pipeline, test-set evaluation (on its own, and how long each evaluation " +
+      "holds the lab's loop up), tensor memory and tensor-count drift.",
   );
   lines.push('');
   lines.push('```sh');

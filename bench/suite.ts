@@ -15,6 +15,7 @@ import {
   timeBareSteps,
   timeDataPipeline,
   timeEval,
+  timeEvalHoldUp,
   timeLoop,
   type BenchBackend,
   type BenchContext,
@@ -201,8 +202,23 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
   if (sections.eval && !dead) {
     for (const depth of plan.evalDepths) {
       const images = Math.min(plan.evalImages, data.test.n);
-      const ms = await timeEval(experimentFor(depth, 128), data.test, stats, images);
-      push({
+      const exp = experimentFor(depth, 128);
+      // The pass on its own, then the lab's loop evaluating as often as plan.evalHoldUp says, then the
+      // pass on its own again: the hold-ups are judged against the passes measured around them.
+      const alone = [await timeEval(exp, data.test, stats, images)];
+      let hold: Awaited<ReturnType<typeof timeEvalHoldUp>> | undefined;
+      let holdFailed: string | undefined;
+      if (plan.evalHoldUp) {
+        try {
+          hold = await timeEvalHoldUp(exp, data, stats, { ...plan.evalHoldUp, images });
+        } catch (e) {
+          holdFailed = (e as Error).message.split('\n')[0];
+          log(`  eval hold-up on ${backend}/${context} failed: ${holdFailed}`);
+        }
+        alone.push(await timeEval(exp, data.test, stats, images));
+      }
+      const ms = median(alone);
+      const rec: BenchRecord = {
         what: 'eval',
         model: modelName(depth),
         batch: 500,
@@ -210,8 +226,20 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         medianMs: ms,
         imagesPerSec: (images * 1000) / ms,
         steps: Math.ceil(images / 500),
-        note: `${images.toLocaleString('en-US')} test images; medianMs is the whole pass`,
-      });
+        minMs: Math.min(...alone),
+        note: noteOf(
+          `${images.toLocaleString('en-US')} test images; medianMs is the whole pass (${alone.length === 1 ? 'once' : `median of ${alone.length}, before and after the hold-up loop`})`,
+          hold && `holdUps: the lab's loop (Trainer.run) on ${plan.evalHoldUp!.stepsPerEpoch} batches per epoch, ${plan.evalHoldUp!.evals} evaluations; each one's interval between steps less the median step (${hold.stepMs.toFixed(1)} ms)`,
+          holdFailed && `hold-up not measured: ${holdFailed}`,
+        ),
+      };
+      if (hold) {
+        rec.holdUps = hold.holdUps;
+        // The first evaluation of a run also sets up evaluation's shapes (as timeEval's warm-up pass does).
+        rec.holdUpMs = median(hold.holdUps.length > 1 ? hold.holdUps.slice(1) : hold.holdUps);
+        log(`  eval ${images} images ${(ms / 1000).toFixed(2)} s alone; holds the loop up ${hold.holdUps.map((h) => (h / 1000).toFixed(2)).join(', ')} s`);
+      }
+      push(rec);
     }
   }
   await runSteps(sections.steps.filter(big));
