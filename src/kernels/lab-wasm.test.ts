@@ -143,7 +143,7 @@ describe('the lab wasm module', () => {
     }
     expect(exported.sort()).toEqual([
       'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'convWinograd4', 'copyRows', 'depthToSpaceCrop', 'filterGradTaps',
-      'filterGradWinograd', 'filterGradWinograd4', 'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad',
+      'filterGradWinograd', 'filterGradWinograd4', 'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad', 'sgdStep',
       'winogradFilter', 'winogradFilter4', 'winogradFilterGrad', 'winogradFilterGrad4',
     ]);
   });

@@ -58,6 +58,7 @@ interface LabExports {
     t0: number, t1: number, bt: number, work: number, du: number): void;
   winogradFilterGrad4(du: number, ci: number, co: number, dw: number, tmp: number): void;
   copyRows(src: number, m: number, srcRow: number, dstRow: number, n: number, dst: number): void;
+  sgdStep(w: number, buf: number, g: number, n: number, nesterov: number, lr: number, mom: number, wd: number, outW: number, outBuf: number): void;
 }
 
 /** Which build of the kernels runs: with relaxed SIMD (fused multiply-adds) or plain SIMD. */
@@ -92,6 +93,7 @@ export const LAB_BN_MOMENTS = 'LabBatchNormMoments';
 export const LAB_BN_GRAD = 'LabBatchNormGrad';
 export const LAB_RELU_GRAD = 'LabReluGrad';
 export const LAB_ADD_RELU = 'LabAddRelu';
+export const LAB_SGD_STEP = 'LabSgdStep';
 
 const labs = new WeakMap<object, Lab | null>();
 let enabled = true;
@@ -688,7 +690,30 @@ function elementwise(kernel: string, a: TensorInfo, b: TensorInfo, backend: unkn
   return out;
 }
 
+/**
+ * Inputs w, buf (its momentum buffer), g (its gradient); attrs nesterov (Torch's form, else neon's),
+ * lr, momentum, weightDecay (0: none). Outputs the new w and buf (lab-kernels.ts sgdStep has the
+ * formulas: those of src/train/solvers.ts, rounded the same way).
+ */
+function sgdStepKernel({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo[] {
+  const { heap, lab } = setup(backend as KernelBackend, LAB_SGD_STEP);
+  const { w, buf, g } = inputs as { w: TensorInfo; buf: TensorInfo; g: TensorInfo };
+  checkFloat(LAB_SGD_STEP, w, buf, g);
+  const n = sizeOf(w.shape);
+  if (sizeOf(buf.shape) !== n || sizeOf(g.shape) !== n) throw new Error(`${LAB_SGD_STEP}: w [${w.shape}], buf [${buf.shape}], g [${g.shape}] differ in size.`);
+  const outW = heap.makeOutput([...w.shape], 'float32');
+  const outBuf = heap.makeOutput([...w.shape], 'float32');
+  const num = (name: string) => {
+    const v = Number(attrs?.[name] ?? 0);
+    if (!Number.isFinite(v)) throw new Error(`${LAB_SGD_STEP}: ${name} must be finite, got ${String(attrs?.[name])}.`);
+    return v;
+  };
+  lab.fn.sgdStep(ptr(heap, w), ptr(heap, buf), ptr(heap, g), n, attrs?.nesterov === true ? 1 : 0, num('lr'), num('momentum'), num('weightDecay'), ptr(heap, outW), ptr(heap, outBuf));
+  return [outW, outBuf];
+}
+
 for (const [kernelName, kernelFunc] of [
+  [LAB_SGD_STEP, sgdStepKernel],
   [LAB_BN_MOMENTS, bnMomentsKernel],
   [LAB_BN_GRAD, bnGradKernel],
   [LAB_RELU_GRAD, ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>

@@ -1,9 +1,13 @@
 // Checks each solver against the seed formulas computed independently in plain float64 JavaScript:
-// first steps, weight decay, lr changes, state round trips and tensor leaks.
+// first steps, weight decay, lr changes, state round trips and tensor leaks. On wasm, both SGD forms
+// run in the lab's one-pass kernel: the same checks there, and the same bits as the composed ops.
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { beforeAll, describe, expect, it } from 'vitest';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_SGD_STEP, setLabWasm } from '../kernels/lab-wasm.ts';
+import { createRng } from '../util/rng.ts';
 import { createSolver, defaultSolverSettings, SOLVER_NAMES, SolverError, type SolverName, type SolverParam, type SolverSettings } from './solvers.ts';
 
 beforeAll(async () => {
@@ -280,6 +284,85 @@ describe('memory', () => {
       solver.dispose();
       tf.dispose([...params.map((p) => p.variable), grads.a, grads.b]);
       expect(tf.memory().numTensors, name).toBe(start);
+    }
+  });
+});
+
+describe('on wasm, both SGD forms in one pass (LabSgdStep)', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+  });
+  afterAll(async () => {
+    setLabWasm(true);
+    await tf.setBackend('cpu');
+  });
+
+  /** n float32 values drawn from a seeded normal, times scale. */
+  const randomValues = (n: number, seed: number, scale: number) => {
+    const rng = createRng(seed);
+    return Float32Array.from({ length: n }, () => rng.nextNormal() * scale);
+  };
+
+  /** Parameters after steps of `name` on wasm, with the lab's kernels on or off (composed ops). */
+  function stepsOnWasm(name: 'sgd-nesterov' | 'sgd', lab: boolean, decay: boolean): Float32Array {
+    setLabWasm(lab);
+    try {
+      const n = 4103; // 1025 groups of 4 and a tail of 3
+      const init = tf.tensor1d(randomValues(n, 1, 0.5));
+      const param: SolverParam = { name: 'w', variable: tf.variable(init, true), decay };
+      init.dispose();
+      const solver = createSolver(settings(name, 5e-4));
+      [0.1, 0.1, 0.02, 0.5].forEach((lr, k) => {
+        const g = tf.tensor1d(randomValues(n, 10 + k, 0.1));
+        solver.step([param], { w: g }, lr);
+        g.dispose();
+      });
+      const out = param.variable.dataSync() as Float32Array;
+      param.variable.dispose();
+      solver.dispose();
+      return out;
+    } finally {
+      setLabWasm(true);
+    }
+  }
+
+  for (const name of ['sgd-nesterov', 'sgd'] as const) {
+    it(`${name}: the kernel runs, and matches the float64 formula with and without weight decay`, async () => {
+      const s = settings(name, 0.01);
+      const param = makeParam('w', P0);
+      const solver = createSolver(s);
+      const g = tf.tensor(GRADS[0]!, SHAPE);
+      solver.step([param], { w: g }, 0.1); // creates the momentum buffer (ZerosLike)
+      const prof = await tf.profile(() => solver.step([param], { w: g }, 0.1));
+      expect(prof.kernelNames).toEqual([LAB_SGD_STEP]);
+      tf.dispose([param.variable, g]);
+      solver.dispose();
+      for (const decay of [true, false]) {
+        const lrs = [0.1, 0.05, 0.01];
+        expectClose(runSolver(s, GRADS, lrs, decay), reference(s, P0, GRADS, lrs, decay));
+      }
+    });
+
+    it(`${name}: the same bits as the composed tfjs ops, over steps with changing lr`, () => {
+      for (const decay of [true, false]) {
+        const fused = stepsOnWasm(name, true, decay);
+        const composed = stepsOnWasm(name, false, decay);
+        expect(Array.from(fused)).toEqual(Array.from(composed));
+      }
+    });
+  }
+
+  it('tensor count stays flat over 500 steps', () => {
+    for (const name of ['sgd-nesterov', 'sgd'] as const) {
+      const solver = createSolver(settings(name, 1e-4));
+      const params = [makeParam('a', P0), makeParam('b', P0, false)];
+      const grads = { a: tf.tensor(GRADS[0]!, SHAPE), b: tf.tensor(GRADS[1]!, SHAPE) };
+      solver.step(params, grads, 0.1);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 500; i++) solver.step(params, grads, 0.1 / (1 + i));
+      expect(tf.memory().numTensors, name).toBe(before);
+      solver.dispose();
+      tf.dispose([...params.map((p) => p.variable), grads.a, grads.b]);
     }
   });
 });
