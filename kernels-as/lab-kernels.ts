@@ -1271,6 +1271,126 @@ function inputCol6(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, p
   v128.store(p + 5 * n, madd(four, d1, madd(five, d3, d5)));
 }
 
+/** Rows 0 and 5 of B^T d (d's rows at r0 .. r5, columns px bytes apart), each times B, at out0 and out5 (V[k] vk bytes apart). */
+@inline
+function inputRows05(r0: usize, r1: usize, r2: usize, r3: usize, r4: usize, r5: usize, px: usize, out0: usize, out5: usize, vk: usize): void {
+  const zero = f32x4.splat(0), four = f32x4.splat(4), five = f32x4.splat(-5), two = f32x4.splat(2);
+  let t0_0 = zero, t0_1 = zero, t0_2 = zero, t0_3 = zero, t0_4 = zero, t0_5 = zero;
+  let t5_0 = zero, t5_1 = zero, t5_2 = zero, t5_3 = zero, t5_4 = zero, t5_5 = zero;
+  {
+    const a0 = v128.load(r0), a1 = v128.load(r1), a2 = v128.load(r2), a3 = v128.load(r3), a4 = v128.load(r4), a5 = v128.load(r5);
+    t0_0 = madd(four, a0, madd(five, a2, a4));
+    t5_0 = madd(four, a1, madd(five, a3, a5));
+  }
+  {
+    const a0 = v128.load(r0 + 1 * px), a1 = v128.load(r1 + 1 * px), a2 = v128.load(r2 + 1 * px), a3 = v128.load(r3 + 1 * px), a4 = v128.load(r4 + 1 * px), a5 = v128.load(r5 + 1 * px);
+    t0_1 = madd(four, a0, madd(five, a2, a4));
+    t5_1 = madd(four, a1, madd(five, a3, a5));
+  }
+  {
+    const a0 = v128.load(r0 + 2 * px), a1 = v128.load(r1 + 2 * px), a2 = v128.load(r2 + 2 * px), a3 = v128.load(r3 + 2 * px), a4 = v128.load(r4 + 2 * px), a5 = v128.load(r5 + 2 * px);
+    t0_2 = madd(four, a0, madd(five, a2, a4));
+    t5_2 = madd(four, a1, madd(five, a3, a5));
+  }
+  {
+    const a0 = v128.load(r0 + 3 * px), a1 = v128.load(r1 + 3 * px), a2 = v128.load(r2 + 3 * px), a3 = v128.load(r3 + 3 * px), a4 = v128.load(r4 + 3 * px), a5 = v128.load(r5 + 3 * px);
+    t0_3 = madd(four, a0, madd(five, a2, a4));
+    t5_3 = madd(four, a1, madd(five, a3, a5));
+  }
+  {
+    const a0 = v128.load(r0 + 4 * px), a1 = v128.load(r1 + 4 * px), a2 = v128.load(r2 + 4 * px), a3 = v128.load(r3 + 4 * px), a4 = v128.load(r4 + 4 * px), a5 = v128.load(r5 + 4 * px);
+    t0_4 = madd(four, a0, madd(five, a2, a4));
+    t5_4 = madd(four, a1, madd(five, a3, a5));
+  }
+  {
+    const a0 = v128.load(r0 + 5 * px), a1 = v128.load(r1 + 5 * px), a2 = v128.load(r2 + 5 * px), a3 = v128.load(r3 + 5 * px), a4 = v128.load(r4 + 5 * px), a5 = v128.load(r5 + 5 * px);
+    t0_5 = madd(four, a0, madd(five, a2, a4));
+    t5_5 = madd(four, a1, madd(five, a3, a5));
+  }
+  inputCol6(t0_0, t0_1, t0_2, t0_3, t0_4, t0_5, out0, vk);
+  inputCol6(t5_0, t5_1, t5_2, t5_3, t5_4, t5_5, out5, vk);
+}
+
+/** Rows 1 and 2 of B^T d, each times B (as inputRows05). */
+@inline
+function inputRows12(r1: usize, r2: usize, r3: usize, r4: usize, px: usize, out1: usize, out2: usize, vk: usize): void {
+  const zero = f32x4.splat(0), four = f32x4.splat(4), five = f32x4.splat(-5), two = f32x4.splat(2);
+  let t1_0 = zero, t1_1 = zero, t1_2 = zero, t1_3 = zero, t1_4 = zero, t1_5 = zero;
+  let t2_0 = zero, t2_1 = zero, t2_2 = zero, t2_3 = zero, t2_4 = zero, t2_5 = zero;
+  {
+    const a1 = v128.load(r1), a2 = v128.load(r2), a3 = v128.load(r3), a4 = v128.load(r4);
+    t1_0 = madd(f32x4.neg(four), f32x4.add(a1, a2), f32x4.add(a3, a4));
+    t2_0 = madd(four, f32x4.sub(a1, a2), f32x4.sub(a4, a3));
+  }
+  {
+    const a1 = v128.load(r1 + 1 * px), a2 = v128.load(r2 + 1 * px), a3 = v128.load(r3 + 1 * px), a4 = v128.load(r4 + 1 * px);
+    t1_1 = madd(f32x4.neg(four), f32x4.add(a1, a2), f32x4.add(a3, a4));
+    t2_1 = madd(four, f32x4.sub(a1, a2), f32x4.sub(a4, a3));
+  }
+  {
+    const a1 = v128.load(r1 + 2 * px), a2 = v128.load(r2 + 2 * px), a3 = v128.load(r3 + 2 * px), a4 = v128.load(r4 + 2 * px);
+    t1_2 = madd(f32x4.neg(four), f32x4.add(a1, a2), f32x4.add(a3, a4));
+    t2_2 = madd(four, f32x4.sub(a1, a2), f32x4.sub(a4, a3));
+  }
+  {
+    const a1 = v128.load(r1 + 3 * px), a2 = v128.load(r2 + 3 * px), a3 = v128.load(r3 + 3 * px), a4 = v128.load(r4 + 3 * px);
+    t1_3 = madd(f32x4.neg(four), f32x4.add(a1, a2), f32x4.add(a3, a4));
+    t2_3 = madd(four, f32x4.sub(a1, a2), f32x4.sub(a4, a3));
+  }
+  {
+    const a1 = v128.load(r1 + 4 * px), a2 = v128.load(r2 + 4 * px), a3 = v128.load(r3 + 4 * px), a4 = v128.load(r4 + 4 * px);
+    t1_4 = madd(f32x4.neg(four), f32x4.add(a1, a2), f32x4.add(a3, a4));
+    t2_4 = madd(four, f32x4.sub(a1, a2), f32x4.sub(a4, a3));
+  }
+  {
+    const a1 = v128.load(r1 + 5 * px), a2 = v128.load(r2 + 5 * px), a3 = v128.load(r3 + 5 * px), a4 = v128.load(r4 + 5 * px);
+    t1_5 = madd(f32x4.neg(four), f32x4.add(a1, a2), f32x4.add(a3, a4));
+    t2_5 = madd(four, f32x4.sub(a1, a2), f32x4.sub(a4, a3));
+  }
+  inputCol6(t1_0, t1_1, t1_2, t1_3, t1_4, t1_5, out1, vk);
+  inputCol6(t2_0, t2_1, t2_2, t2_3, t2_4, t2_5, out2, vk);
+}
+
+/** Rows 3 and 4 of B^T d, each times B (as inputRows05). */
+@inline
+function inputRows34(r1: usize, r2: usize, r3: usize, r4: usize, px: usize, out3: usize, out4: usize, vk: usize): void {
+  const zero = f32x4.splat(0), four = f32x4.splat(4), five = f32x4.splat(-5), two = f32x4.splat(2);
+  let t3_0 = zero, t3_1 = zero, t3_2 = zero, t3_3 = zero, t3_4 = zero, t3_5 = zero;
+  let t4_0 = zero, t4_1 = zero, t4_2 = zero, t4_3 = zero, t4_4 = zero, t4_5 = zero;
+  {
+    const a1 = v128.load(r1), a2 = v128.load(r2), a3 = v128.load(r3), a4 = v128.load(r4);
+    t3_0 = madd(two, f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+    t4_0 = madd(f32x4.neg(two), f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+  }
+  {
+    const a1 = v128.load(r1 + 1 * px), a2 = v128.load(r2 + 1 * px), a3 = v128.load(r3 + 1 * px), a4 = v128.load(r4 + 1 * px);
+    t3_1 = madd(two, f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+    t4_1 = madd(f32x4.neg(two), f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+  }
+  {
+    const a1 = v128.load(r1 + 2 * px), a2 = v128.load(r2 + 2 * px), a3 = v128.load(r3 + 2 * px), a4 = v128.load(r4 + 2 * px);
+    t3_2 = madd(two, f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+    t4_2 = madd(f32x4.neg(two), f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+  }
+  {
+    const a1 = v128.load(r1 + 3 * px), a2 = v128.load(r2 + 3 * px), a3 = v128.load(r3 + 3 * px), a4 = v128.load(r4 + 3 * px);
+    t3_3 = madd(two, f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+    t4_3 = madd(f32x4.neg(two), f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+  }
+  {
+    const a1 = v128.load(r1 + 4 * px), a2 = v128.load(r2 + 4 * px), a3 = v128.load(r3 + 4 * px), a4 = v128.load(r4 + 4 * px);
+    t3_4 = madd(two, f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+    t4_4 = madd(f32x4.neg(two), f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+  }
+  {
+    const a1 = v128.load(r1 + 5 * px), a2 = v128.load(r2 + 5 * px), a3 = v128.load(r3 + 5 * px), a4 = v128.load(r4 + 5 * px);
+    t3_5 = madd(two, f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+    t4_5 = madd(f32x4.neg(two), f32x4.sub(a3, a1), f32x4.sub(a4, a2));
+  }
+  inputCol6(t3_0, t3_1, t3_2, t3_3, t3_4, t3_5, out3, vk);
+  inputCol6(t4_0, t4_1, t4_2, t4_3, t4_4, t4_5, out4, vk);
+}
+
 /**
  * V = B^T d B for the tiles g0 .. g0+b-1 (tile g: tile row g / (wo/4), that is image and group of 4
  * output rows, and tile column g % (wo/4)), read from x [n, h, w, ci] itself: tile (ti, tj)'s patch
@@ -1293,6 +1413,22 @@ function winogradInput4(
     const i0 = 4 * ti - pt;
     const j0 = 4 * tj - pl;
     const base = x + <usize>(img * h) * <usize>w * px;
+    const vt = v + <usize>t * px;
+    if (i0 >= 0 && i0 + 6 <= h && j0 >= 0 && j0 + 6 <= w) {
+      // A tile inside the image: B^T d row by row straight from x (its rows from the six of d that
+      // they combine), each times B into V, with no pointer table or scratch; the same arithmetic,
+      // so the same numbers, as the general path below.
+      const r0 = base + <usize>(i0 * w + j0) * px;
+      const rs = <usize>w * px;
+      for (let ch: usize = 0; ch < px; ch += 16) {
+        const a0 = r0 + ch, a1 = a0 + rs, a2 = a1 + rs, a3 = a2 + rs, a4 = a3 + rs, a5 = a4 + rs;
+        const o = vt + ch;
+        inputRows05(a0, a1, a2, a3, a4, a5, px, o, o + 30 * vk, vk);
+        inputRows12(a1, a2, a3, a4, px, o + 6 * vk, o + 12 * vk, vk);
+        inputRows34(a1, a2, a3, a4, px, o + 18 * vk, o + 24 * vk, vk);
+      }
+      continue;
+    }
     for (let i = 0; i < 6; i++) {
       const rowOk = i0 + i >= 0 && i0 + i < h;
       const row = base + <usize>((i0 + i) * w + j0) * px;
@@ -1301,7 +1437,6 @@ function winogradInput4(
         store<u32>(ptrs + (<usize>(6 * i + j) << 2), ok ? <u32>(row + <usize>j * px) : <u32>zero);
       }
     }
-    const vt = v + <usize>t * px;
     for (let ch: usize = 0; ch < px; ch += 16) {
       // B^T d, column by column, into tmp[6i + j].
       for (let j: usize = 0; j < 6; j++) {
