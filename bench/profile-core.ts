@@ -11,7 +11,7 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabThreadSplitting, setLabWasm, setLabWinograd, setLabWinogradTile } from '../src/kernels/lab-wasm.ts';
+import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabChunksPerThread, setLabThreadSplitting, setLabWasm, setLabWinograd, setLabWinogradTile } from '../src/kernels/lab-wasm.ts';
 import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
@@ -39,6 +39,8 @@ export interface ProfileOptions {
   winograd?: boolean;
   /** Winograd's output tile: 4 (F(4x4, 3x3), the default) or 2 (F(2x2, 3x3)), to compare. */
   winogradTile?: 2 | 4;
+  /** Chunks per thread of a split convolution (default 8; 1: one even part per thread), to compare. */
+  chunksPerThread?: number;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
@@ -51,6 +53,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   setLabConv(o.labConv !== false);
   setLabWinograd(o.winograd !== false);
   setLabWinogradTile(o.winogradTile ?? 4);
+  setLabChunksPerThread(o.chunksPerThread ?? 8);
   await labWaitForHelpers(tf.backend(), 10_000);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);

@@ -13,6 +13,7 @@
 //   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
 //   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not Winograd's)
 //   npx tsx bench/profile.ts --winograd-tile 2  (Winograd's F(2x2, 3x3) everywhere, not F(4x4, 3x3))
+//   npx tsx bench/profile.ts --chunks 1         (each split convolution in one even part per thread, not 8 chunks per thread taken as threads come free)
 //   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
 //   npx tsx bench/profile.ts --threads 1        (Node: tfjs-wasm's single-threaded build, to compare)
 //   npx tsx bench/profile.ts --xnnpack-threads N (XNNPACK's own threads, apart from the lab kernels' split)
@@ -39,6 +40,7 @@ const { values: a } = parseArgs({
     'no-lab-conv': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     'winograd-tile': { type: 'string', default: '4' },
+    chunks: { type: 'string', default: '8' },
     'no-relaxed-simd': { type: 'boolean', default: false },
     threads: { type: 'string' },
     'xnnpack-threads': { type: 'string' },
@@ -59,6 +61,7 @@ const opts: ProfileOptions = {
   labConv: !a['no-lab-conv'],
   winograd: !a['no-winograd'],
   winogradTile: a['winograd-tile'] === '2' ? 2 : 4,
+  chunksPerThread: Number(a.chunks),
 };
 
 if (a.browser) {

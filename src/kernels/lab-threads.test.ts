@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_SHARED } from './lab-wasm.binary.ts';
 import { spawnNodeHelper, workerExecArgv } from './lab-helper.node.ts';
-import { CTRL_INTS, LabPool, splitRange, type LabPoolOp } from './lab-threads.ts';
+import { CTRL_INTS, JOB_INTS, LabPool, MAX_CHUNKS, splitRange, type LabPoolOp } from './lab-threads.ts';
 
 const module = new WebAssembly.Module(Buffer.from(LAB_WASM_SHARED, 'base64'));
 const memory = new WebAssembly.Memory({ initial: 512, maximum: 65536, shared: true }); // 32 MiB
@@ -20,7 +20,8 @@ const pools: LabPool[] = [];
 let nextCtrl = 64;
 async function pool(helpers: number): Promise<LabPool> {
   const ptrs = Array.from({ length: helpers }, () => (nextCtrl += CTRL_INTS * 4) - CTRL_INTS * 4);
-  const p = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, spawnNodeHelper);
+  const job = (nextCtrl += JOB_INTS * 4) - JOB_INTS * 4;
+  const p = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, job, module, spawnNodeHelper);
   expect(await p.waitReady(20_000)).toBe(true);
   expect(p.threads).toBe(helpers + 1);
   pools.push(p);
@@ -123,7 +124,7 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     const p = await pool(helpers);
     // A pool whose helpers never become ready: every part runs on the calling thread.
     const ctrl = Array.from({ length: helpers }, (_, i) => 20 * MB + i * CTRL_INTS * 4);
-    const asleep = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ctrl, module, () => ({ terminate() {} }));
+    const asleep = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ctrl, 21 * MB, module, () => ({ terminate() {} }));
     expect([asleep.parts, asleep.threads]).toEqual([parts, 1]); // helpers that never become ready
     region(XF, (Ci * N + 1) * R * C, 1);
     region(DY, N * H * W * Co, 2);
@@ -163,6 +164,33 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
     p.run('convWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS, WORK + i * work)));
     expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+  });
+
+  it('cuts the Winograd convolution into more chunks than threads, each thread with its own work area: bit for bit as one thread', async () => {
+    const p = await pool(helpers);
+    region(XF, N * H * W * Ci, 9);
+    region(DY, SIZE, 10);
+    fns.winogradFilter!(DY, Ci, Co, U);
+    const bt = 3;
+    const work = (Ci + 16 + 16 * (bt * (Ci + Co) + 32)) * 4;
+    const args = (t0: number, t1: number, y: number, w: number) => [XF, U, Ci, Co, H, W, 1, 1, H, W, t0, t1, bt, w, y];
+    const outs = N * H * W * Co;
+    fns.convWinograd!(...args(0, (N * H) / 2, ONE, WORK));
+    const areas = Array.from({ length: parts }, (_, i) => WORK + i * work);
+    for (const chunks of [parts, 7, (N * H) / 2]) {
+      f32().fill(NaN, PARTS / 4, PARTS / 4 + outs); // every chunk must be run, once or more
+      f32().fill(NaN, WORK / 4, (WORK + parts * work) / 4); // the work areas hold nothing a chunk relies on
+      p.run('convWinograd', splitRange((N * H) / 2, chunks).map(([a, b]) => args(a, b, PARTS, -1)), { arg: 13, areas });
+      expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+    }
+  });
+
+  it('refuses a call that does not fit the job table, saying why', async () => {
+    const p = await pool(helpers);
+    const chunk = filterGradArgs(0, 1, PARTS);
+    expect(() => p.run('filterGradTaps', Array.from({ length: MAX_CHUNKS + 1 }, () => chunk))).toThrow(/65 chunks of 14 arguments do not fit the job table \(at most 64 of 16, all alike\)/);
+    expect(() => p.run('filterGradTaps', [chunk, chunk.slice(1)])).toThrow(/do not fit the job table/);
+    expect(p.stats.calls).toBe(0);
   });
 
   it("splits the Winograd filter gradient by tile rows: the parts' sums add up to one thread's, to float32 rounding", async () => {

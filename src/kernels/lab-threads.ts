@@ -9,38 +9,60 @@
 // about what the split saved; measured on branch experiment/lab-kernel-threads).
 //
 // A helper sleeps in Atomics.wait on its own control block, a few int32s malloc'd in the shared heap:
-// [SEQ] job number, [DONE] last job finished, [OP] index into LAB_POOL_OPS, [ARGC] and the arguments
-// from [ARGS] on. The caller writes a job and bumps SEQ for every helper, runs part 0 itself, then
-// waits for each helper's DONE. Jobs only write the parts' own outputs, so a part that the caller
-// redoes (a helper that did not answer within HELPER_TIMEOUT_MS, after which the pool stops using
-// helpers) gives the same result. The tfjs-wasm kernels never run during one of these calls, so the
-// helpers do not take cores from XNNPACK's own threads.
+// [SEQ] job number, [DONE] last job finished, [OP] index into LAB_POOL_OPS, [READY], [JOB] the byte
+// offset of the pool's job table, [WORK] this thread's work area for the job. A call is a list of
+// chunks (argument lists, at most MAX_CHUNKS of at most MAX_ARGS ints) written into the job table;
+// the calling thread bumps SEQ for every ready helper, and then it and the helpers take chunks one at
+// a time from the table's counter (Atomics.add) until none is left, so that a thread that started
+// late or runs slower takes fewer chunks and nobody waits long for the last one. A kernel that needs
+// scratch memory gets its thread's own work area in the argument at position [WORKARG] (-1: none).
+// Each chunk writes only its own outputs, and the chunks are the same whichever thread runs them, so
+// the result is the same bit for bit however they are shared out. A chunk done is marked with the
+// job's id in the table; after the helpers answer, the caller runs any chunk not marked (a helper that
+// failed, or did not answer within HELPER_TIMEOUT_MS, after which the pool stops using helpers). The
+// tfjs-wasm kernels never run during one of these calls, so the helpers do not take cores from
+// XNNPACK's own threads.
 //
 // Until a helper has instantiated the module and set READY, and wherever there are no helpers
 // (tfjs-wasm's single-threaded builds have no shared memory: one thread asked for, or a threaded build
-// that could not start), every part runs on the calling thread. Helpers are browser workers
+// that could not start), every chunk runs on the calling thread. Helpers are browser workers
 // (lab-helper.worker.ts) or Node worker threads (lab-helper.node.ts).
 
 /** Kernels a helper can run (their index is what the control block carries). */
 export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd', 'convWinograd4', 'filterGradWinograd4'] as const;
 export type LabPoolOp = (typeof LAB_POOL_OPS)[number];
 
+// The control block (int32 indices); helperLoop spells the same numbers out.
 const SEQ = 0;
 const DONE = 1;
 const OP = 2;
-const ARGC = 3;
 const READY = 4;
-const FAILED = 5;
-const ARGS = 8;
+const JOB = 6;
+const WORK = 7;
 /** int32s per control block. */
 export const CTRL_INTS = 32;
 const STOP = -1;
 const HELPER_TIMEOUT_MS = 5000;
 
+// The job table (int32 indices from its start); helperLoop spells the same numbers out.
+const NEXT = 0; // the next chunk to take
+const COUNT = 1;
+const ARGC = 2;
+const WORKARG = 3;
+const ID = 4;
+const TABLE = 8;
+/** Chunks a call may have, and ints per chunk's argument list. */
+export const MAX_CHUNKS = 64;
+export const MAX_ARGS = 16;
+const MARKS = TABLE + MAX_CHUNKS * MAX_ARGS;
+/** int32s of the job table. */
+export const JOB_INTS = MARKS + MAX_CHUNKS;
+
 /**
- * A helper's whole life: instantiate the module on the memory, set READY, then run jobs until STOP.
+ * A helper's whole life: instantiate the module on the memory, set READY, then run jobs until STOP:
+ * take chunks from the job table until none is left, mark each one done, then say the job is done.
  * Self-contained (no imports, no outer names), so that it can also run from its source text in a Node
- * worker (lab-threads.test.ts). ops is LAB_POOL_OPS.
+ * worker (lab-helper.node.ts). ops is LAB_POOL_OPS.
  */
 export function helperLoop(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlPtr: number, ops: readonly string[]): void {
   const fns = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...a: number[]) => void>;
@@ -55,12 +77,28 @@ export function helperLoop(module: WebAssembly.Module, memory: WebAssembly.Memor
     seen = seq;
     const op = ctrl[2]!;
     if (op < 0) break; // STOP
-    try {
-      fns[ops[op]!]!(...Array.from(ctrl.subarray(8, 8 + ctrl[3]!)));
-    } catch {
-      Atomics.store(ctrl, 5, 1); // FAILED: the caller redoes the part
+    const fn = fns[ops[op]!]!;
+    const heap = new Int32Array(memory.buffer); // the memory may have grown since the last job
+    const job = ctrl[6]! >> 2;
+    const work = ctrl[7]!;
+    const count = heap[job + 1]!;
+    const argc = heap[job + 2]!;
+    const workArg = heap[job + 3]!;
+    const id = heap[job + 4]!;
+    for (;;) {
+      const c = Atomics.add(heap, job, 1); // NEXT
+      if (c >= count || Atomics.load(heap, job + 4) !== id) break; // ID: a late helper never runs a later job's chunk
+      const at = job + 8 + c * 16; // TABLE + c * MAX_ARGS
+      const args = Array.from(heap.subarray(at, at + argc));
+      if (workArg >= 0) args[workArg] = work;
+      try {
+        fn(...args);
+      } catch {
+        break; // the caller runs what is not marked done
+      }
+      Atomics.store(heap, job + 8 + 64 * 16 + c, id); // MARKS + c
     }
-    Atomics.store(ctrl, 1, seq);
+    Atomics.store(ctrl, 1, seq); // DONE
     Atomics.notify(ctrl, 1);
   }
 }
@@ -86,17 +124,26 @@ export function splitRange(total: number, parts: number, align = 1): [number, nu
   return out;
 }
 
+/** Where each thread's scratch goes: argument position `arg` gets `areas[thread]` (the caller is 0). */
+export interface ThreadWork {
+  arg: number;
+  areas: readonly number[];
+}
+
 export class LabPool {
   private readonly helpers: Helper[] = [];
   private broken = false;
-  /** Split calls so far, and the time the caller spent waiting for helpers after its own part. */
+  private jobId = 0;
+  /** Split calls so far, and the time the caller spent waiting for helpers after its own chunks. */
   readonly stats = { calls: 0, waitMs: 0, ownMs: 0 };
 
   constructor(
     private readonly fns: Record<LabPoolOp, (...a: number[]) => void>,
-    memory: WebAssembly.Memory,
+    private readonly memory: WebAssembly.Memory,
     /** Byte offsets of free, zeroed control blocks of CTRL_INTS int32s, one per helper. */
     ctrlPtrs: number[],
+    /** Byte offset of a free job table of JOB_INTS int32s. */
+    private readonly jobPtr: number,
     module: WebAssembly.Module,
     spawn: SpawnHelper,
   ) {
@@ -111,9 +158,9 @@ export class LabPool {
   }
 
   /**
-   * Parts a call should be split into: 1 + the helpers started, ready or not (a part whose helper is
-   * not ready runs on the calling thread). Kernels whose parts sum into separate outputs then add up
-   * the same way whether or not the helpers have started, so a run gives the same numbers every time.
+   * Threads a call may run on: 1 + the helpers started, ready or not (a helper that is not ready
+   * takes no chunks). Callers size their chunks and work areas by it, so that a run's chunks, and so
+   * its numbers, are the same at every step whether or not the helpers have started.
    */
   get parts(): number {
     return 1 + this.helpers.length;
@@ -141,44 +188,60 @@ export class LabPool {
   }
 
   /**
-   * Runs op once per argument list: the first here, the others on ready helpers, all at once; returns
-   * when every part is done. With fewer ready helpers than parts, the rest run here too.
+   * Runs op once per chunk (argument list), on this thread and the ready helpers at once, each taking
+   * the next chunk as it comes free; returns when every chunk is done. With `work`, argument `work.arg`
+   * of a chunk is the running thread's own work area (areas[0] here, areas[i] on the i-th helper sent
+   * the job): as many helpers take part as there are areas beyond the first.
    */
-  run(op: LabPoolOp, parts: number[][]): void {
+  run(op: LabPoolOp, chunks: readonly (readonly number[])[], work?: ThreadWork): void {
     const fn = this.fns[op];
+    const n = chunks.length;
+    const argc = chunks[0]?.length ?? 0;
+    if (n > MAX_CHUNKS || argc > MAX_ARGS || chunks.some((c) => c.length !== argc)) {
+      throw new Error(`LabPool.run: ${n} chunks of ${argc} arguments do not fit the job table (at most ${MAX_CHUNKS} of ${MAX_ARGS}, all alike).`);
+    }
+    const heap = new Int32Array(this.memory.buffer);
+    const job = this.jobPtr >> 2;
+    const id = (this.jobId = (this.jobId % 0x7fffffff) + 1); // never 0, which a fresh table holds
+    for (let c = 0; c < n; c++) heap.set(chunks[c]!, job + TABLE + c * MAX_ARGS);
+    heap[job + COUNT] = n;
+    heap[job + ARGC] = argc;
+    heap[job + WORKARG] = work?.arg ?? -1;
+    heap[job + ID] = id;
+    Atomics.store(heap, job + NEXT, 0);
+
     const ready = this.broken ? [] : this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
-    const sent: { h: Helper; args: number[] }[] = [];
-    for (let p = 1; p < parts.length && sent.length < ready.length; p++) {
-      const h = ready[sent.length]!;
-      const args = parts[p]!;
+    const sent = ready.slice(0, Math.min(n, work?.areas.length ?? n) - 1); // a thread needs a chunk, and a work area where they have one
+    sent.forEach((h, i) => {
       h.ctrl[OP] = LAB_POOL_OPS.indexOf(op);
-      h.ctrl[ARGC] = args.length;
-      for (let i = 0; i < args.length; i++) h.ctrl[ARGS + i] = args[i]! | 0;
+      h.ctrl[JOB] = this.jobPtr;
+      h.ctrl[WORK] = work?.areas[1 + i] ?? 0;
       h.seq = (h.seq + 1) | 0;
       Atomics.store(h.ctrl, SEQ, h.seq);
       Atomics.notify(h.ctrl, SEQ);
-      sent.push({ h, args });
-    }
+    });
+    const runHere = (c: number) => {
+      const args = chunks[c]!.slice();
+      if (work !== undefined) args[work.arg] = work.areas[0]!;
+      fn(...args);
+      Atomics.store(heap, job + MARKS + c, id);
+    };
     const t0 = performance.now();
-    fn(...parts[0]!);
-    for (let p = 1 + sent.length; p < parts.length; p++) fn(...parts[p]!);
+    for (;;) {
+      const c = Atomics.add(heap, job + NEXT, 1);
+      if (c >= n) break;
+      runHere(c);
+    }
     const t1 = performance.now();
     this.stats.calls++;
     this.stats.ownMs += t1 - t0;
-    for (const { h, args } of sent) {
-      if (!this.await(h)) {
-        this.broken = true; // a helper that does not answer: this thread from now on
-        fn(...args);
-      } else if (Atomics.load(h.ctrl, FAILED) === 1) {
-        Atomics.store(h.ctrl, FAILED, 0);
-        fn(...args);
-      }
-    }
+    for (const h of sent) if (!this.await(h)) this.broken = true; // a helper that does not answer: this thread from now on
+    for (let c = 0; c < n; c++) if (Atomics.load(heap, job + MARKS + c) !== id) runHere(c);
     this.stats.waitMs += performance.now() - t1;
   }
 
   private await(h: Helper): boolean {
-    // Spin briefly (parts finish close together), then sleep.
+    // Spin briefly (the last chunks finish close together), then sleep.
     for (let i = 0; i < 2000; i++) if (Atomics.load(h.ctrl, DONE) === h.seq) return true;
     const until = Date.now() + HELPER_TIMEOUT_MS;
     for (;;) {

@@ -25,7 +25,7 @@
 
 import { getKernel, registerKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import { LAB_WASM_PLAIN, LAB_WASM_PLAIN_RELAXED, LAB_WASM_SHARED, LAB_WASM_SHARED_RELAXED } from './lab-wasm.binary.ts';
-import { CTRL_INTS, LabPool, splitRange, type LabPoolOp, type SpawnHelper } from './lab-threads.ts';
+import { CTRL_INTS, JOB_INTS, LabPool, MAX_CHUNKS, splitRange, type LabPoolOp, type SpawnHelper, type ThreadWork } from './lab-threads.ts';
 import { wasmHeapAccess, type WasmBackendInternals } from './wasm-heap.ts';
 
 /** What kernels-as/lab-kernels.ts exports; every pointer is a byte offset into tfjs-wasm's heap. */
@@ -155,11 +155,13 @@ function spawnBrowserHelper(module: WebAssembly.Module, memory: WebAssembly.Memo
 function startPool(em: EmscriptenParts, fn: LabExports, memory: WebAssembly.Memory, module: WebAssembly.Module): LabPool | null {
   // Where a helper cannot start (no Worker), LabPool keeps the calls on this thread.
   if (helperThreads === 0 || typeof Atomics === 'undefined') return null;
-  const ctrl = em._malloc!(helperThreads * CTRL_INTS * 4);
+  // The helpers' control blocks, then the job table.
+  const ints = helperThreads * CTRL_INTS + JOB_INTS;
+  const ctrl = em._malloc!(ints * 4);
   if (!ctrl) return null;
-  new Int32Array(memory.buffer, ctrl, helperThreads * CTRL_INTS).fill(0);
+  new Int32Array(memory.buffer, ctrl, ints).fill(0);
   const ptrs = Array.from({ length: helperThreads }, (_, i) => ctrl + i * CTRL_INTS * 4);
-  return new LabPool(fn as unknown as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, module, spawnHelper);
+  return new LabPool(fn as unknown as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, ctrl + helperThreads * CTRL_INTS * 4, module, spawnHelper);
 }
 
 function instantiate(heap: WasmBackendInternals): Lab | null {
@@ -188,7 +190,7 @@ function instantiate(heap: WasmBackendInternals): Lab | null {
 }
 
 /**
- * Parts the filter gradient and the convolution are split into on this backend (0: no lab kernels):
+ * Threads the filter gradient and the convolution are split over on this backend (0: no lab kernels):
  * 1 + the helper threads started, whether or not they are ready yet (lab-threads.ts, LabPool.parts),
  * so that the filter gradient's partial sums add up the same way at every step of a run, and a
  * resumed run repeats an uninterrupted one exactly.
@@ -198,7 +200,7 @@ export function labThreads(backend: KernelBackend): number {
   return lab == null ? 0 : splitting && lab.pool != null ? lab.pool.parts : 1;
 }
 
-/** The helper pool's counters (split calls, the caller's own parts and its waiting, ms), or null without helpers. */
+/** The helper pool's counters (split calls, the caller's own chunks and its waiting, ms), or null without helpers. */
 export function labPoolStats(backend: KernelBackend): { calls: number; ownMs: number; waitMs: number } | null {
   const stats = labWasm(backend)?.pool?.stats;
   return stats == null ? null : { ...stats };
@@ -320,10 +322,33 @@ export function labDepthToSpaceCrop(
   return out;
 }
 
-/** Runs op once per argument list: over the helper threads where there are any, else here in turn. */
-function runParts(lab: Lab, op: LabPoolOp, parts: number[][]): void {
-  if (lab.pool != null) lab.pool.run(op, parts);
-  else for (const args of parts) (lab.fn[op] as (...a: number[]) => void)(...args);
+/**
+ * Runs op once per chunk (argument list): over the helper threads where there are any, each thread
+ * taking the next chunk as it comes free, else here in turn. With `work`, argument work.arg is the
+ * running thread's own work area.
+ */
+function runParts(lab: Lab, op: LabPoolOp, chunks: number[][], work?: ThreadWork): void {
+  if (lab.pool != null) return lab.pool.run(op, chunks, work);
+  for (const args of chunks) {
+    if (work !== undefined) args[work.arg] = work.areas[0]!;
+    (lab.fn[op] as (...a: number[]) => void)(...args);
+  }
+}
+
+/**
+ * Chunks a call whose chunks write apart (the convolutions' output rows) is cut into for `parts`
+ * threads: chunksPerThread each (the threads take them as they come free, so that one that starts
+ * late or runs slower on a shared machine takes fewer and nobody waits long for the last), or one
+ * where there is one thread. The same at every step of a run, as parts is.
+ */
+function chunksFor(parts: number, rows: number): number {
+  return Math.max(1, Math.min(rows, MAX_CHUNKS, parts <= 1 ? 1 : parts * chunksPerThread));
+}
+
+let chunksPerThread = 8;
+/** Chunks per thread for the convolutions (default 8; 1 gives one even part per thread). Benchmarks, bench/profile.ts --chunks. */
+export function setLabChunksPerThread(n: number): void {
+  chunksPerThread = Math.max(1, Math.floor(n));
 }
 
 /**
@@ -443,14 +468,13 @@ export function labConv2D(
   const offsets = new Int32Array(heap.wasm.HEAPF32.buffer, taps, KH * KW);
   for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) offsets[kh * KW + kw] = kh * C + kw;
   const rows = N * Ho;
-  const parts = Math.min(labThreads(backend), rows);
   let masks = 0;
   if (tapMasks != null && KH * KW <= 31 && tapMasks.length === Co / 8 && Co <= LAB_MAX_CHANNELS) {
     masks = lab.work + MASKS_AT;
     new Int32Array(heap.wasm.HEAPF32.buffer, masks, tapMasks.length).set(tapMasks);
   }
   const args = [ptr(heap, xp), taps, KH * KW, ptr(heap, filter), Ci, Co, Ho, Wo, R, C, stride, masks];
-  runParts(lab, 'convTaps', splitRange(rows, Math.max(parts, 1)).map(([r0, r1]) => [...args, r0, r1, yAt]));
+  runParts(lab, 'convTaps', splitRange(rows, chunksFor(labThreads(backend), rows)).map(([r0, r1]) => [...args, r0, r1, yAt]));
   heap.disposeData(xp.dataId);
   return y;
 }
@@ -537,8 +561,9 @@ function convWinograd(
   const workFloats = winogradWorkFloats(form, bt, Ci, Co);
   const work = heap.makeOutput([parts, workFloats], 'float32');
   const workAt = ptr(heap, work);
-  runParts(lab, form.conv, splitRange(tileRows, parts).map(([t0, t1], p) =>
-    [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, workAt + p * workFloats * 4, yAt]));
+  const areas = Array.from({ length: parts }, (_, p) => workAt + p * workFloats * 4);
+  runParts(lab, form.conv, splitRange(tileRows, chunksFor(parts, tileRows)).map(([t0, t1]) =>
+    [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, 0, yAt]), { arg: 13, areas });
   heap.disposeData(work.dataId);
   heap.disposeData(u.dataId);
 }
