@@ -499,7 +499,9 @@ export function readmeSection(res: BenchResults): string {
       "on the output gradient written straight into XNNPACK's packed weights); (3) batch norm's moments and gradient (two passes over the tensor each way instead " +
       'of thirteen composed ones), the ReLU gradient and add+ReLU. The convolution and filter-gradient ' +
       'kernels split their rows over a helper worker (a worker thread in Node) on the shared heap, one per XNNPACK thread beyond the first ' +
-      '(src/kernels/lab-threads.ts). Also: batch norm with a closed-form gradient and the ' +
+      '(src/kernels/lab-threads.ts): a convolution in 8 chunks per thread that the threads take as they come free, so that a ' +
+      'helper that starts late or runs slower on a shared machine takes fewer (`--chunks 1` compares: ResNet-110 in Node ' +
+      '1,830 against 1,627 ms, in the browser worker 2,265 against 2,040-2,127 ms, taken in turns). Also: batch norm with a closed-form gradient and the ' +
       'following ReLU fused in, a conv bias taken into the batch norm that follows it (gcr: no pass of its own, its ' +
       'gradient summed as the batch norm writes dx), residual addition and add+ReLU whose gradients save nothing (or only their ' +
       'output) for backprop, a backward pass that frees saved tensors and gradients as it goes (ResNet-110 at batch 128 did ' +
@@ -518,14 +520,17 @@ export function readmeSection(res: BenchResults): string {
       'compares). Its products run near that peak at every channel count; in the first stage (16 channels) its ' +
       'transforms still take about half of a layer\'s time (timed with each part left out in turn). Splitting the lab\'s ' +
       'batch-norm and element-wise kernels over the helper too gave nothing in the browser (branch ' +
-      'experiment/lab-kernel-threads), nor did letting the threads take smaller parts of each convolution as they come ' +
-      'free (branch experiment/lab-parts-stealing), nor did giving XNNPACK a single thread so that its threads\' ' +
+      'experiment/lab-kernel-threads), nor did cutting the filter gradients into more chunks than threads (each chunk ' +
+      'needs a partial sum of its own), nor did giving XNNPACK a single thread so that its threads\' ' +
       'spinning between operations leaves the second core to the helper (`--xnnpack-threads 1`: ResNet-20 in the ' +
       'browser worker 346-372 ms against 337-341 with two, taken in turns). ' +
       'ResNet-110 does 6.24 times the convolution work of ResNet-20 per image (the issue\'s "about 5.4" ' +
-      'undercounts it), and a residual block costs about the same at both depths (the per-block times are in the ' +
-      'ResNet-110 / ResNet-20 rows above), so the step ratio stays under 5.5 only where ResNet-20 carries more cost per ' +
-      'block; PyTorch\'s own ratio, in the same rows, moves between about 4.5 and 6.9 from run to run.',
+      'undercounts it), so a step time proportional to the work gives a ratio of 6.24, and only costs that do not grow ' +
+      'with depth (the stem, the head, the loss, the solver\'s calls, the batch\'s upload) bring it lower: 5.5 needs them ' +
+      'to be 14.1% of ResNet-20\'s step. The ResNet-110 / ResNet-20 rows above split each pair of steps into that fixed ' +
+      'cost and a cost per multiply-add; a faster convolution lowers both steps and leaves the ratio nearly where it was. ' +
+      'PyTorch\'s own ratio, in the same rows, moves between about 3.5 and 6.9 from run to run (its fixed cost per step ' +
+      'is far larger).',
   );
   return lines.join('\n');
 }
