@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../util/rng.ts';
 import { md5Hex } from './cifar.ts';
-import { augmentImage, computeNeonPad, drawAugment, neonPadImage, newAugmentScratch, type AugmentParams } from './augment.ts';
+import { augmentImage, computeNeonPad, computeNeonPadBytes, drawAugment, neonPadImage, newAugmentScratch, type AugmentParams } from './augment.ts';
 import { computeStats, makeNormalizer, type DataProtocol, type Normalizer } from './preprocess.ts';
 import { syntheticSplit } from './test-utils.ts';
 
@@ -181,5 +181,36 @@ describe("neon's mean padding", () => {
     for (let x = 0; x < 32; x++) images[64 + x] = x < 16 ? 1 : 2;
     const pad = computeNeonPad(images, 0);
     expect(Array.from(pad.rowMean.subarray(0, 3))).toEqual([0, 2, 2]);
+  });
+
+  it('reads four bytes at a time to the same means as one at a time, at every extreme, and falls back on an unaligned view', () => {
+    // Random images, all-255 ones (the largest lane sums: 32 x 255 per column), all-0 ones, columns
+    // alternating 0 and 255 (even and odd lanes apart), and ties at .5 in every column (16 rows of
+    // 2k + 1, 16 of 2k: mean 2k + 0.5, rounded to the even 2k).
+    const n = 6;
+    const images = new Uint8Array(n * 3072);
+    let s = 12345;
+    for (let i = 0; i < 3072; i++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      images[i] = s >>> 24;
+    }
+    images.fill(255, 3072, 2 * 3072);
+    for (let i = 0; i < 3072; i++) images[3 * 3072 + i] = i % 2 === 0 ? 0 : 255;
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) images[4 * 3072 + c * 1024 + y * 32 + x] = 2 * ((x + c) % 100) + (y < 16 ? 1 : 0);
+    }
+    for (let i = 0; i < 3072; i++) images[5 * 3072 + i] = (i * 37 + (i >> 10) * 101) % 256;
+    for (let k = 0; k < n; k++) {
+      const words = computeNeonPad(images, k);
+      const bytes = computeNeonPadBytes(images, k);
+      expect(words, `image ${k}`).toEqual(bytes);
+    }
+    expect(Array.from(computeNeonPad(images, 1).colMean.subarray(0, 4))).toEqual([255, 255, 255, 255]);
+    expect(Array.from(computeNeonPad(images, 4).colMean.subarray(0, 4))).toEqual([0, 2, 4, 6]); // 0.5, 2.5, 4.5, 6.5: to the even 2x
+    // A view that starts one byte in: not 4-byte aligned, read one byte at a time, the same means.
+    const shifted = new Uint8Array(n * 3072 + 1);
+    shifted.set(images, 1);
+    const view = shifted.subarray(1);
+    for (let k = 0; k < n; k++) expect(computeNeonPad(view, k)).toEqual(computeNeonPadBytes(images, k));
   });
 });

@@ -72,10 +72,69 @@ export function newNeonPad(): NeonPad {
   return { colMean: new Uint8Array(96), rowMean: new Uint8Array(96), corner: new Uint8Array(3) };
 }
 
-/** Computes neon's np.pad(mode='mean') values for image `index` (planar bytes) into `pad`. */
+/** Mean of 32 integers, rounded half-to-even: roundMean(sum, 32) without a division. */
+function roundMean32(sum: number): number {
+  const q = sum >> 5;
+  const r = sum & 31;
+  return r > 16 || (r === 16 && (q & 1) === 1) ? q + 1 : q;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const EVEN = new Int32Array(8); // scratch; the function below is synchronous
+const ODD = new Int32Array(8);
+
+/**
+ * Computes neon's np.pad(mode='mean') values for image `index` (planar bytes) into `pad`. Reads the
+ * image four bytes at a time: each 32-bit word's even and odd bytes are added as two 16-bit lanes
+ * (w & 0x00ff00ff and (w >>> 8) & 0x00ff00ff), so 8 words give a row's sum and 8 lane accumulators
+ * the 32 column sums; no lane can overflow (32 rows x 255 = 8,160 < 65,536). Exact integer sums, as
+ * computeNeonPadBytes' one byte at a time (the fallback for a big-endian engine or an unaligned view).
+ */
+export function computeNeonPad(images: Uint8Array, index: number, pad: NeonPad = newNeonPad()): NeonPad {
+  const base = images.byteOffset + index * 3072;
+  if (!LITTLE_ENDIAN || base % 4 !== 0) return computeNeonPadBytes(images, index, pad);
+  const words = new Uint32Array(images.buffer, base, 768);
+  for (let c = 0; c < 3; c++) {
+    EVEN.fill(0);
+    ODD.fill(0);
+    for (let y = 0; y < 32; y++) {
+      const row = c * 256 + y * 8;
+      let t = 0;
+      for (let k = 0; k < 8; k++) {
+        const w = words[row + k]!;
+        const e = w & 0x00ff00ff;
+        const o = (w >>> 8) & 0x00ff00ff;
+        EVEN[k] += e;
+        ODD[k] += o;
+        t += e + o;
+      }
+      pad.rowMean[c * 32 + y] = roundMean32((t & 0xffff) + (t >>> 16));
+    }
+    let colSum = 0;
+    for (let k = 0; k < 8; k++) {
+      // Word k holds columns 4k..4k+3, byte 0 the first (little-endian).
+      const e = EVEN[k]!;
+      const o = ODD[k]!;
+      const m0 = roundMean32(e & 0xffff);
+      const m1 = roundMean32(o & 0xffff);
+      const m2 = roundMean32(e >>> 16);
+      const m3 = roundMean32(o >>> 16);
+      const at = c * 32 + 4 * k;
+      pad.colMean[at] = m0;
+      pad.colMean[at + 1] = m1;
+      pad.colMean[at + 2] = m2;
+      pad.colMean[at + 3] = m3;
+      colSum += m0 + m1 + m2 + m3;
+    }
+    pad.corner[c] = roundMean32(colSum);
+  }
+  return pad;
+}
+
 const COL_SUMS = new Int32Array(32); // scratch; the function below is synchronous
 
-export function computeNeonPad(images: Uint8Array, index: number, pad: NeonPad = newNeonPad()): NeonPad {
+/** computeNeonPad one byte at a time: the plain form of the same sums. */
+export function computeNeonPadBytes(images: Uint8Array, index: number, pad: NeonPad = newNeonPad()): NeonPad {
   const base = index * 3072;
   const colSums = COL_SUMS;
   for (let c = 0; c < 3; c++) {
