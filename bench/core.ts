@@ -11,7 +11,7 @@ import { createSolver } from '../src/train/solvers.ts';
 import { solverParamsOf, trainOnBatch, Trainer } from '../src/train/trainer.ts';
 import { evaluateModel } from '../src/train/evaluate.ts';
 import { ResNet } from '../src/model/resnet.ts';
-import { BatchSampler, computeStats, type DataStats } from '../src/data/batches.ts';
+import { BatchSampler, computeStats, newBatchBuffers, type DataStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
 import type { CifarData, CifarSplit } from '../src/data/cifar.ts';
 
@@ -288,16 +288,18 @@ export function tensorDrift(tensors: readonly number[]): number {
 
 /**
  * The input pipeline alone: BatchSampler.next (preprocessing, augmentation, batching) as the trainer
- * calls it, fresh arrays per batch. Returns milliseconds per batch, one entry per timed batch.
+ * calls it, written into one batch array again and again as the trainer does. Returns milliseconds
+ * per batch, one entry per timed batch.
  */
 export function timeDataPipeline(exp: Experiment, split: CifarSplit, stats: DataStats, batches: number): number[] {
   const sampler = new BatchSampler(split, stats, exp.data, createRng(5));
   const { batch } = exp.config;
-  for (let i = 0; i < 20; i++) sampler.next(batch);
+  const buffers = newBatchBuffers(batch); // one array for every batch, as the trainer writes them
+  for (let i = 0; i < 20; i++) sampler.next(batch, buffers);
   const times: number[] = [];
   for (let i = 0; i < batches; i++) {
     const t0 = performance.now();
-    sampler.next(batch);
+    sampler.next(batch, buffers);
     times.push(performance.now() - t0);
   }
   return times;

@@ -194,7 +194,7 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         imagesPerSec: (128 * 1000) / ms,
         steps: times.length,
         minMs: Math.min(...times),
-        note: 'preprocessing + augmentation + batching (BatchSampler.next), no tensors',
+        note: 'preprocessing + augmentation + batching (BatchSampler.next), into one reused batch array as the trainer writes them, no tensors',
       });
     }
   }

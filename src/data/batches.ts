@@ -57,7 +57,8 @@ export interface SamplerState {
   permPos: number;
 }
 
-function allocBuffers(n: number): BatchBuffers {
+/** Buffers for batches of up to n images, to pass to next() or testBatches() again and again. */
+export function newBatchBuffers(n: number): BatchBuffers {
   return { x: new Float32Array(n * IMAGE_FLOATS), y: new Int32Array(n) };
 }
 
@@ -124,7 +125,7 @@ export class BatchSampler {
    */
   next(batchSize: number, out?: BatchBuffers): TrainBatch {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`BatchSampler.next: batch size must be a positive integer, got ${batchSize}`);
-    const buf = out ?? allocBuffers(batchSize);
+    const buf = out ?? newBatchBuffers(batchSize);
     checkBuffers(buf, batchSize);
     const augmenting = this.protocol.augment !== 'none' || this.protocol.flip;
     for (let b = 0; b < batchSize; b++) {
@@ -230,7 +231,7 @@ export function* testBatches(
   const end = Math.min(total, split.n);
   for (let start = 0; start < end; start += batchSize) {
     const n = Math.min(batchSize, end - start);
-    const buf = out ?? allocBuffers(n);
+    const buf = out ?? newBatchBuffers(n);
     checkBuffers(buf, n);
     for (let b = 0; b < n; b++) {
       buf.y[b] = split.labels[start + b]!;

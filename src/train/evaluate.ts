@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ResNet } from '../model/resnet.ts';
 import type { CifarSplit } from '../data/cifar.ts';
 import type { DataProtocol } from '../data/preprocess.ts';
-import { testBatches, type DataStats } from '../data/batches.ts';
+import { newBatchBuffers, testBatches, type DataStats } from '../data/batches.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface EvaluateOptions {
@@ -29,7 +29,11 @@ export async function evaluateModel(
   const total = Math.min(options.limit ?? test.n, test.n);
   let wrong = tf.scalar(0, 'int32');
   let done = 0;
-  for (const b of testBatches(test, stats, protocol, options.batch ?? 500, total)) {
+  const batch = options.batch ?? 500;
+  // One array for every batch (6 MB at 500 images): each batch's tensor is made and disposed inside
+  // the tidy below before the next batch is written over it.
+  const buffers = newBatchBuffers(Math.min(batch, Math.max(total, 1)));
+  for (const b of testBatches(test, stats, protocol, batch, total, buffers)) {
     const next = tf.tidy(() => {
       const x = tf.tensor4d(b.x, [b.n, 32, 32, 3]);
       const pred = tf.argMax(model.forward(x, false), 1);

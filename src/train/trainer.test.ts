@@ -7,7 +7,11 @@ import { initBackend } from '../backend/setup.ts';
 import type { CifarSplit } from '../data/cifar.ts';
 import { parseConfigQueryStrict } from '../state/config.ts';
 import { resolveExperiment } from './experiment.ts';
-import { Trainer, type StepEvent, type EpochEvent } from './trainer.ts';
+import { Trainer, solverParamsOf, trainOnBatch, type StepEvent, type EpochEvent } from './trainer.ts';
+import { createSolver } from './solvers.ts';
+import { ResNet } from '../model/resnet.ts';
+import { BatchSampler, computeStats, newBatchBuffers } from '../data/batches.ts';
+import { createRng } from '../util/rng.ts';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -71,6 +75,46 @@ describe('Trainer', () => {
     const first = l.slice(0, 5).reduce((a, b) => a + b) / 5;
     const last = l.slice(-5).reduce((a, b) => a + b) / 5;
     expect(last).toBeLessThan(first * 0.7);
+  });
+
+  it('leaves nothing of a batch array in use once its step returns, so the trainer writes every batch into one array', async () => {
+    // On tfjs-cpu a tensor made from a Float32Array shares it: if anything of a step still read its
+    // input after trainOnBatch returned, the NaN written over the array would reach the next steps,
+    // the weights or the running statistics.
+    await initBackend('cpu');
+    try {
+      const exp = resolveExperiment(parseConfigQueryStrict('protocol=gcr&depth=8&batch=8&seed=7'));
+      const stats = computeStats(data.train);
+      const run = (reuse: boolean) => {
+        const model = ResNet.create(exp.spec, 7);
+        const solver = createSolver(exp.solver);
+        const params = solverParamsOf(model);
+        const sampler = new BatchSampler(data.train, stats, exp.data, createRng(1));
+        const buffers = newBatchBuffers(8);
+        const losses: number[] = [];
+        for (let k = 0; k < 3; k++) {
+          const b = sampler.next(8, reuse ? buffers : undefined);
+          const { loss, error } = trainOnBatch(model, solver, params, b.x, b.y, 0.1, 0.1);
+          losses.push(loss.dataSync()[0]!);
+          tf.dispose([loss, error]);
+          if (reuse) {
+            buffers.x.fill(NaN);
+            buffers.y.fill(-1);
+          }
+        }
+        const weights = model.trainableVariables().map((v) => Array.from(v.dataSync()));
+        const logits = tf.tidy(() => model.forward(tf.tensor4d(sampler.next(8).x, [8, 32, 32, 3]), false).dataSync());
+        model.dispose();
+        solver.dispose();
+        return { losses, weights, logits: Array.from(logits) };
+      };
+      const fresh = run(false);
+      const reused = run(true);
+      expect(fresh.losses.every(Number.isFinite)).toBe(true);
+      expect(reused).toEqual(fresh);
+    } finally {
+      await initBackend('wasm');
+    }
   });
 
   it('keeps the tensor count flat over many steps', async () => {
