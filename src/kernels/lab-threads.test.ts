@@ -105,6 +105,29 @@ function filterGradArgs(r0: number, r1: number, out: number): number[] {
   return [XF, PLANE, TAPS, 9, DY, H, W, R, C, Ci, Co, r0, r1, out];
 }
 
+describe('LabPool with a helper that never answers', () => {
+  it('waits out the time limit for its answer, gives the right output, then keeps every call on this thread', () => {
+    // A helper that says READY but runs nothing: the caller takes every chunk, then waits out
+    // HELPER_TIMEOUT_MS for the helper's DONE and stops sending it work.
+    const ctrlPtr = 22 * MB;
+    const silent = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, [ctrlPtr], 22 * MB + 4096, module, () => ({ terminate() {} }));
+    new Int32Array(memory.buffer, ctrlPtr, CTRL_INTS).fill(0);
+    Atomics.store(new Int32Array(memory.buffer, ctrlPtr, CTRL_INTS), 4, 1); // READY
+    expect(silent.threads).toBe(2);
+    region(XF, (N + 1) * R * C * Ci, 11);
+    region(DY, SIZE, 12);
+    new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
+    const args = (r0: number, r1: number, y: number) => [XF, TAPS, 9, DY, Ci, Co, H, W, R, C, 1, 0, r0, r1, y];
+    const outs = N * H * W * Co;
+    fns.convTaps!(...args(0, N * H, ONE));
+    f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
+    silent.run('convTaps', splitRange(N * H, 4).map(([a, b]) => args(a, b, PARTS)));
+    expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+    expect(silent.stats.waitMs).toBeGreaterThan(4000); // it waited for the helper before giving up on it
+    expect(silent.threads).toBe(1);
+  });
+});
+
 describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
   const parts = helpers + 1;
 
@@ -183,6 +206,27 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
       p.run('convWinograd', splitRange((N * H) / 2, chunks).map(([a, b]) => args(a, b, PARTS, -1)), { arg: 13, areas });
       expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
     }
+  });
+
+  it('runs again, here, every chunk a helper took and failed on: the same output, bit for bit', async () => {
+    // The helpers' work areas lie past the end of the memory, so each chunk a helper takes traps
+    // there; the caller's own area is real. Over 20 calls the helpers take (and fail) some chunks.
+    const p = await pool(helpers);
+    region(XF, N * H * W * Ci, 13);
+    region(DY, SIZE, 14);
+    fns.winogradFilter!(DY, Ci, Co, U);
+    const bt = 3;
+    const args = (t0: number, t1: number, y: number, w: number) => [XF, U, Ci, Co, H, W, 1, 1, H, W, t0, t1, bt, w, y];
+    const outs = N * H * W * Co;
+    fns.convWinograd!(...args(0, (N * H) / 2, ONE, WORK));
+    const areas = [WORK, ...Array.from({ length: helpers }, () => memory.buffer.byteLength - 64)];
+    for (let call = 0; call < 20; call++) {
+      f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
+      p.run('convWinograd', splitRange((N * H) / 2, 24).map(([a, b]) => args(a, b, PARTS, -1)), { arg: 13, areas });
+      expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
+    }
+    expect(p.stats.redone).toBeGreaterThan(0);
+    expect(p.threads).toBe(helpers + 1); // a helper that fails still answers: it keeps taking part
   });
 
   it('refuses a call that does not fit the job table, saying why', async () => {

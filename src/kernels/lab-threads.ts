@@ -134,8 +134,11 @@ export class LabPool {
   private readonly helpers: Helper[] = [];
   private broken = false;
   private jobId = 0;
-  /** Split calls so far, and the time the caller spent waiting for helpers after its own chunks. */
-  readonly stats = { calls: 0, waitMs: 0, ownMs: 0 };
+  /**
+   * Split calls so far, the time the caller spent on its own chunks and then waiting for helpers, and
+   * the chunks it ran again because a helper took them and failed or did not answer.
+   */
+  readonly stats = { calls: 0, waitMs: 0, ownMs: 0, redone: 0 };
 
   constructor(
     private readonly fns: Record<LabPoolOp, (...a: number[]) => void>,
@@ -236,7 +239,11 @@ export class LabPool {
     this.stats.calls++;
     this.stats.ownMs += t1 - t0;
     for (const h of sent) if (!this.await(h)) this.broken = true; // a helper that does not answer: this thread from now on
-    for (let c = 0; c < n; c++) if (Atomics.load(heap, job + MARKS + c) !== id) runHere(c);
+    for (let c = 0; c < n; c++) {
+      if (Atomics.load(heap, job + MARKS + c) === id) continue;
+      this.stats.redone++;
+      runHere(c);
+    }
     this.stats.waitMs += performance.now() - t1;
   }
 

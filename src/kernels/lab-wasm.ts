@@ -201,7 +201,7 @@ export function labThreads(backend: KernelBackend): number {
 }
 
 /** The helper pool's counters (split calls, the caller's own chunks and its waiting, ms), or null without helpers. */
-export function labPoolStats(backend: KernelBackend): { calls: number; ownMs: number; waitMs: number } | null {
+export function labPoolStats(backend: KernelBackend): { calls: number; ownMs: number; waitMs: number; redone: number } | null {
   const stats = labWasm(backend)?.pool?.stats;
   return stats == null ? null : { ...stats };
 }
