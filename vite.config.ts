@@ -6,8 +6,9 @@
 // React refresh injects an inline script there.
 //
 // The CIFAR-10 files that `npm run data` puts in public/data (184 MB) are served from there by the dev
-// server and the preview, but are not copied into dist/: a build stays small, and the page falls back to
-// the demo sample or the user's own files when /data is absent.
+// server and the preview, but are not copied into dist/ as they are: the build carries a compact lossless
+// copy instead (scripts/vite-data.ts; LAB_NO_DATA=1 leaves it out), and without either the page falls
+// back to the demo sample or the user's own files.
 
 import { cpSync, createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, normalize, resolve, sep } from 'node:path';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { Connect, Plugin } from 'vite';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { cifarDataCopy } from './scripts/vite-data.ts';
 
 const CROSS_ORIGIN_ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -109,11 +111,23 @@ function publicWithoutData(): Plugin {
 const KEEP_NAMES = { output: { minify: { compress: false, mangle: false, codegen: true } } };
 
 export default defineConfig({
-  plugins: [react(), publicWithoutData(), cspMetaTag()],
+  plugins: [react(), publicWithoutData(), cifarDataCopy({ publicDir: PUBLIC_DIR }), cspMetaTag()],
   server: { headers: CROSS_ORIGIN_ISOLATION },
   preview: { headers: { ...CROSS_ORIGIN_ISOLATION, 'Content-Security-Policy': CONTENT_SECURITY_POLICY } },
   build: { copyPublicDir: false, target: 'es2022', chunkSizeWarningLimit: 4096, rolldownOptions: KEEP_NAMES },
   worker: { format: 'es', rolldownOptions: KEEP_NAMES },
-  // tfjs-wasm finds its .wasm files through URLs given at run time; pre-bundling would move its JS away from them.
-  optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
+  // Pre-bundled for the dev server like every dependency: its ES build imports a CommonJS file
+  // (wasm-out/*.worker.js) that only the bundler turns into named exports. The .wasm files are found
+  // through the `?url` imports of src/backend/wasm-urls.browser.ts, wherever the JS ends up. Listed so
+  // that the dynamic imports of src/backend/setup.ts are bundled at start, not discovered (and the page
+  // reloaded) on first use.
+  optimizeDeps: {
+    include: [
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-backend-cpu',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-backend-webgl',
+      '@tensorflow/tfjs-backend-webgpu',
+    ],
+  },
 });
