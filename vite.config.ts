@@ -111,6 +111,8 @@ function publicWithoutData(): Plugin {
 const KEEP_NAMES = { output: { minify: { compress: false, mangle: false, codegen: true } } };
 
 export default defineConfig({
+  // Relative asset paths: the built site runs from any folder of any static host.
+  base: './',
   plugins: [react(), publicWithoutData(), cifarDataCopy({ publicDir: PUBLIC_DIR }), cspMetaTag()],
   server: { headers: CROSS_ORIGIN_ISOLATION },
   preview: { headers: { ...CROSS_ORIGIN_ISOLATION, 'Content-Security-Policy': CONTENT_SECURITY_POLICY } },

@@ -74,8 +74,8 @@ function deviceWatch(): { watch(): void; lost(): string | undefined } {
   };
 }
 
-/** `base` is the site's base URL (Vite's BASE_URL), ending in "/". */
-export function browserHost(base: string): EngineHost {
+/** `siteRoot`: the absolute URL of the site's root folder (where index.html, demo/ and data/ are), ending in "/". */
+export function browserHost(siteRoot: string): EngineHost {
   const device = deviceWatch();
   return {
     backends: availableBackends(),
@@ -88,7 +88,7 @@ export function browserHost(base: string): EngineHost {
     openRunStore: () => openRunStore(),
     probeWebGpu,
     async fetchBytes(path, onProgress) {
-      const response = await fetch(new URL(base + path, globalThis.location.href));
+      const response = await fetch(new URL(path, siteRoot));
       // A dev server may answer a missing file with the page itself.
       if (response.status === 404 || (response.headers.get('Content-Type') ?? '').startsWith('text/html')) return undefined;
       if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${response.statusText}`);

@@ -139,6 +139,6 @@ export function createLabEngine(): LabEngine {
     const spawn = () => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'resnet-lab-training' });
     return new WorkerEngine(spawn(), spawn);
   } catch {
-    return new Engine(browserHost(import.meta.env.BASE_URL));
+    return new Engine(browserHost(new URL(import.meta.env.BASE_URL, document.baseURI).href));
   }
 }
