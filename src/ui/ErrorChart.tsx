@@ -1,17 +1,40 @@
 // Test error per epoch, with the published numbers for the configuration as labelled horizontal lines
 // (paper, gcr and neon by depth; gcr's block-variant, solver and BN-momentum tables where they apply).
 // A row the configuration exactly matches is named under the chart. An imported run's test error is
-// drawn as an overlay (orange, src/ui/workbench/overlay.ts).
+// drawn as an overlay (orange, src/ui/workbench/overlay.ts). The x-axis fits the run's progress so far,
+// or shows the planned run, or a zoom (chart-x.tsx); the published lines are drawn whatever the range.
 import { useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { parseConfigQuery } from '../state/config.ts';
+import type { RunRecord } from '../state/store.ts';
 import { referencesFor, type ReferenceSource } from '../state/references.ts';
-import { ERROR_TICKS, linearTicks } from './chart-data.ts';
+import { ERROR_TICKS, fitEnd, windowIndices, type XY } from './chart-data.ts';
+import { useXAxis, XRangeControls, ZoomBox } from './chart-x.tsx';
 import { epochs, percent } from './format.ts';
 import { useLab } from './store-context.tsx';
 import { overlayErrors } from './workbench/overlay.ts';
 
 const COLORS: Record<ReferenceSource, string> = { paper: '#b91c1c', gcr: '#15803d', neon: '#7c3aed' };
+const MARGIN = { top: 8, right: 16, bottom: 18, left: 4 };
+const Y_WIDTH = 40;
+const PLOT_INSET = { left: MARGIN.left + Y_WIDTH, right: MARGIN.right };
+
+/**
+ * Where the run's data ends on the fitted grid (chart-data.ts fitEnd): the later of its last step and
+ * its last evaluation. It moves in 10% steps, so selecting it redraws this chart rarely, not every step.
+ */
+function fittedProgress(record: RunRecord | undefined): number {
+  if (!record) return 0;
+  const step = record.steps[record.steps.length - 1]?.epoch ?? 0;
+  const test = record.epochs[record.epochs.length - 1]?.epoch ?? 0;
+  return fitEnd(Math.max(step, test));
+}
+
+/** The points of `all` (x ascending) inside [from, to] and one beyond each side. */
+function inWindow(all: XY[], from: number, to: number): XY[] {
+  const [a, b] = windowIndices(all.length, (i) => all[i].x, from, to);
+  return a === 0 && b === all.length ? all : all.slice(a, b);
+}
 
 export function ErrorChart() {
   const record = useLab((s) => s.record);
@@ -22,20 +45,31 @@ export function ErrorChart() {
   const shownConfig = useMemo(() => (record ? parseConfigQuery(record.config).config : config), [record, config]);
   const lines = useMemo(() => referencesFor(shownConfig).slice(0, 5), [shownConfig]);
 
+  const progress = useLab((s) => fittedProgress(s.record));
+
   const view = useMemo(() => {
     const epochs = record?.epochs ?? [];
     const points = epochs.map((e) => ({ x: e.epoch, y: Math.max(e.testError * 100, 0.5) }));
     return {
       points,
-      xMax: record ? Math.max(record.totalSteps / record.stepsPerEpoch, epochs[epochs.length - 1]?.epoch ?? 0) : 1,
+      planned: record ? Math.max(shownConfig.epochs, record.totalSteps / record.stepsPerEpoch) : shownConfig.epochs,
       last: epochs[epochs.length - 1],
     };
-  }, [record, epochCount]);
+  }, [record, epochCount, shownConfig]);
 
   const overlayRun = useLab((s) => s.overlay);
   const overlay = useMemo(() => (overlayRun ? overlayErrors(overlayRun.bundle.tests) : []), [overlayRun]);
   const overlayFinal = overlayRun?.bundle.result.final;
-  const xMax = Math.max(view.xMax, overlay[overlay.length - 1]?.x ?? 0);
+  const overlayEnd = overlay[overlay.length - 1]?.x ?? 0;
+  const axis = useXAxis(
+    record?.runId,
+    { data: record ? progress : fitEnd(overlayEnd), planned: Math.max(view.planned, overlayEnd) },
+    record ? 2 / record.stepsPerEpoch : 1e-3,
+  );
+  const { from, to } = axis.window;
+  const xDomain = useMemo<[number, number]>(() => [from, to], [from, to]);
+  const shownPoints = useMemo(() => inWindow(view.points, from, to), [view.points, from, to]);
+  const shownOverlay = useMemo(() => inWindow(overlay, from, to), [overlay, from, to]);
   const match = lines.find((l) => l.matches);
   // One label per distinct value ("gcr, neon 8.29%"), alternating above and below the lines, right then
   // left, so close values (8.75 and 8.29 are 2 px apart) stay readable.
@@ -51,27 +85,39 @@ export function ErrorChart() {
     );
   }, [lines]);
   const labelled = new Set<number>();
-  const xTicks = linearTicks(xMax);
   return (
-    <section className="panel chart" aria-labelledby="error-title" data-testid="error-chart" data-points={view.points.length} data-overlay-points={overlay.length}>
+    <section
+      className="panel chart"
+      aria-labelledby="error-title"
+      data-testid="error-chart"
+      data-points={view.points.length}
+      data-overlay-points={overlay.length}
+      data-x-view={axis.view.kind}
+      data-x-min={from}
+      data-x-max={to}
+    >
       <div className="chart-head">
         <h2 id="error-title">Test error</h2>
-        <span className="muted small">log scale, %</span>
+        <div className="chart-tools">
+          <XRangeControls axis={axis} label="Error x range" />
+          <span className="muted small">log scale, %</span>
+        </div>
       </div>
-      <div className="chart-box">
+      <ZoomBox axis={axis} inset={PLOT_INSET}>
         <ResponsiveContainer width="100%" height="100%">
-          <LineChart data={view.points} margin={{ top: 8, right: 16, bottom: 18, left: 4 }}>
+          <LineChart data={shownPoints} margin={MARGIN}>
             <CartesianGrid stroke="#e5e7eb" />
             <XAxis
               type="number"
               dataKey="x"
-              domain={[0, xTicks[xTicks.length - 1]]}
-              ticks={xTicks}
+              domain={xDomain}
+              ticks={axis.window.ticks}
               allowDecimals
-              tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
+              allowDataOverflow
+              tickFormatter={axis.format}
               label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
             />
-            <YAxis type="number" scale="log" domain={[1, 100]} ticks={ERROR_TICKS} allowDataOverflow width={40} />
+            <YAxis type="number" scale="log" domain={[1, 100]} ticks={ERROR_TICKS} allowDataOverflow width={Y_WIDTH} />
             <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))} labelFormatter={(v) => `epoch ${v}`} />
             {lines.map((l) => {
               const label = labelled.has(l.row.error) ? undefined : labels.get(l.row.error);
@@ -89,12 +135,12 @@ export function ErrorChart() {
               );
             })}
             <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
-            {overlay.length > 0 && (
-              <Line data={overlay} dataKey="y" name="imported" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={{ r: 2 }} isAnimationActive={false} />
+            {shownOverlay.length > 0 && (
+              <Line data={shownOverlay} dataKey="y" name="imported" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={{ r: 2 }} isAnimationActive={false} />
             )}
           </LineChart>
         </ResponsiveContainer>
-      </div>
+      </ZoomBox>
       <ul className="reference-list" aria-label="Published results">
         {lines.length === 0 && <li className="muted">No published result for ResNet-{shownConfig.depth}.</li>}
         {lines.map((l) => (
