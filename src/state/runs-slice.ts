@@ -8,6 +8,8 @@
 // delete) and what the worker no longer can (a dead worker's run -> 'interrupted'). A worker holds a
 // Web Lock per run it trains (src/storage/locks.ts); the page waits on that lock to learn when the
 // worker let go, and finds out from the stored status whether it ended the run or died.
+// While a run trains, its row shows the page's own record (steps, test error: liveProgress) and the
+// list is read again at most every RUNS_REFRESH_MS (the worker stores steps in chunks; sizes grow).
 // Joined into the page's one store by src/state/store.ts; listens to the engine's events itself.
 
 import type { StoreApi } from 'zustand/vanilla';
@@ -77,6 +79,8 @@ type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** While a run trains, the list is read from IndexedDB at most this often (ms). */
+export const RUNS_REFRESH_MS = 5000;
 const ACTIVE = new Set(['running', 'paused']);
 /** Statuses a run can be continued from, when it has a checkpoint. */
 const RESUMABLE = new Set(['interrupted', 'stopped', 'failed']);
@@ -95,6 +99,30 @@ export const browserWaitForRunLock: WaitForRunLock = (storedId) => {
   if (!locks) return new Promise(() => {});
   return locks.request(runLockName(storedId), { mode: 'exclusive' }, () => undefined);
 };
+
+/** The record of the run this page trains (or trained last), when it is the stored run `storedId`. */
+export function liveRecordFor(s: Pick<LabState, 'record' | 'liveStoredId' | 'shownRun'>, storedId: string): RunRecord | undefined {
+  const r = s.record;
+  return r && r.runId > 0 && s.shownRun === undefined && s.liveStoredId === storedId ? r : undefined;
+}
+
+export interface LiveProgress {
+  lastStep: number;
+  /** The latest evaluation's test error. */
+  testError?: number;
+  bestTestError?: number;
+}
+
+/**
+ * A training run's row from the page's record, which is ahead of the stored meta (steps are stored in
+ * chunks, the list read now and then): the later step, the latest and the lowest test error.
+ */
+export function liveProgress(meta: RunMeta, record: RunRecord): LiveProgress {
+  const lastStep = Math.max(meta.lastStep, record.steps[record.steps.length - 1]?.step ?? 0);
+  let best = meta.bestTestError;
+  for (const e of record.epochs) if (Number.isFinite(e.testError) && (best === undefined || e.testError < best)) best = e.testError;
+  return { lastStep, testError: record.epochs[record.epochs.length - 1]?.testError ?? meta.finalTestError, bestTestError: best };
+}
 
 /** A stored run as the record the charts draw (runId negative: never a live run's). */
 export function recordFromStored(detail: RunDetail, runId: number): RunRecord {
@@ -168,6 +196,13 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
   };
 
   let listing = 0;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  const refreshSoon = () => {
+    refreshTimer ??= setTimeout(() => {
+      refreshTimer = undefined;
+      void refresh();
+    }, RUNS_REFRESH_MS);
+  };
   const refresh = async () => {
     const store = await db();
     if (!store) return;
@@ -252,6 +287,10 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
         set((s) => ({ revision: s.revision + 1 }));
         return;
       }
+      case 'steps':
+      case 'epoch':
+        refreshSoon();
+        return;
       case 'checkpoint':
         set({ lastCheckpoint: { storedId: e.storedId, step: e.step, at: Date.now(), tensors: e.tensors } });
         void refresh();

@@ -5,13 +5,15 @@
 // Compare box puts it in the Compare view (src/ui/compare). Runs that repeat one configuration with other
 // seeds are summarised above the list as mean ± std. Also the checkpoint interval for tests ("every N steps"; the
 // lab always checkpoints at epoch ends and every 5 minutes) and the last checkpoint of the live run.
+// The row of the run this page trains shows its steps and test error from the page's record as it goes
+// (ProgressCells); the rest of the table comes from IndexedDB, read again now and then (runs-slice.ts).
 import { useEffect, useId, useMemo, useState } from 'react';
 import { formatBytes } from '../../storage/errors.ts';
 import type { RunMeta } from '../../storage/schema.ts';
 import { configDifferences, formatMeanStd, groupRepeats } from '../../state/compare.ts';
 import { formatConfigQuery, parseConfigQuery } from '../../state/config.ts';
 import { MAX_COMPARE } from '../../state/compare-slice.ts';
-import { canResume } from '../../state/runs-slice.ts';
+import { canResume, liveProgress, liveRecordFor, type LiveProgress } from '../../state/runs-slice.ts';
 import { count, percent } from '../format.ts';
 import { useLab } from '../store-context.tsx';
 import './runs.css';
@@ -42,6 +44,28 @@ function download(fileName: string, bytes: Uint8Array) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
+/** A training run's steps and test error from the page's record; redrawn with the store's revision, alone. */
+function ProgressCells({ run, live }: { run: RunMeta; live: boolean }) {
+  const record = useLab((s) => (live ? liveRecordFor(s, run.id) : undefined));
+  useLab((s) => (record ? s.revision : 0));
+  const p: LiveProgress = record ? liveProgress(run, record) : { lastStep: run.lastStep, testError: run.finalTestError, bestTestError: run.bestTestError };
+  return (
+    <>
+      <td data-testid="run-steps" data-step={p.lastStep}>
+        {count(p.lastStep)}
+        {run.totalSteps ? ` / ${count(run.totalSteps)}` : ''}
+        {run.checkpoints[0] && <div className="muted small">checkpoint at {count(run.checkpoints[0].step)}</div>}
+      </td>
+      <td
+        data-testid="run-test-error"
+        title={record ? 'latest / best so far (the best is chosen on the test set)' : 'final / best (the best is chosen on the test set)'}
+      >
+        {percent(p.testError)} / {percent(p.bestTestError)}
+      </td>
+    </>
+  );
 }
 
 const time = (ms: number) => new Date(ms).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short' });
@@ -110,17 +134,12 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
         <span className={`run-status run-status-${run.status}`}>{statusText(run)}</span>
         {live && active && <div className="muted small">in this tab</div>}
       </td>
-      <td>
-        {count(run.lastStep)}
-        {run.totalSteps ? ` / ${count(run.totalSteps)}` : ''}
-        {run.checkpoints[0] && <div className="muted small">checkpoint at {count(run.checkpoints[0].step)}</div>}
-      </td>
-      <td title="final / best (the best is chosen on the test set)">
-        {percent(run.finalTestError)} / {percent(run.bestTestError)}
-      </td>
+      <ProgressCells run={run} live={live && active} />
       <td>{run.backend}</td>
       <td>{time(run.startedAt)}</td>
-      <td>{formatBytes(size)}</td>
+      <td data-testid="run-size" data-bytes={size}>
+        {formatBytes(size)}
+      </td>
       <td className="run-actions">
         <button type="button" disabled={busy} onClick={() => void open(run.id)}>
           Open
