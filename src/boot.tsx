@@ -11,10 +11,14 @@ import { App } from './ui/App.tsx';
 import { LabStoreProvider } from './ui/store-context.tsx';
 import { startUrlSync } from './ui/url-sync.ts';
 import { savedBackendChoice, startBackend } from './ui/backend-memory.ts';
+import type { Isolation } from './ui/isolation.ts';
 import './ui/styles.css';
 
-/** `openedQuery`: the query the page was opened with (before main.tsx cleaned the address bar). */
-export function boot(openedQuery: string): void {
+/**
+ * `openedQuery`: the query the page was opened with (before main.tsx cleaned the address bar);
+ * `isolation`: whether the page could be made cross-origin isolated (threads for WASM).
+ */
+export function boot(openedQuery: string, isolation: Isolation): void {
   const engine = createLabEngine();
   // The run history: the worker records runs; the page lists them and offers Resume (src/state/runs-slice.ts).
   const store = createLabStore(engine, openedQuery, { openHistory: () => openRunStore() });
@@ -24,7 +28,7 @@ export function boot(openedQuery: string): void {
   createRoot(document.getElementById('root')!).render(
     <StrictMode>
       <LabStoreProvider store={store}>
-        <App />
+        <App isolation={isolation} />
       </LabStoreProvider>
     </StrictMode>,
   );

@@ -1,8 +1,14 @@
-// The page's entry. tfjs-core reads the page's query string as it loads (its `tfjsflags` debug flags)
-// and throws on a malformed %-escape, which would leave a blank page for a link like "?depth=5%E0%A4%A".
-// So this entry imports nothing that loads tfjs: it first makes the address bar safe (url-guard.ts),
-// then loads the page (boot.tsx), which still sees the query as it was opened, for its notice.
+// The page's entry. It first makes the page cross-origin isolated where it can (isolation.ts: this may
+// reload the page once under a service worker), then makes the address bar safe for tfjs-core, which
+// reads the query string as it loads (its `tfjsflags` debug flags) and throws on a malformed %-escape
+// (url-guard.ts), and only then loads the page (boot.tsx), which still sees the query as it was opened.
+// So this entry imports nothing that loads tfjs.
+import { ensureIsolation } from './ui/isolation.ts';
 import { guardAddressBar } from './ui/url-guard.ts';
 
-const openedQuery = guardAddressBar();
-void import('./boot.tsx').then(({ boot }) => boot(openedQuery));
+const siteRoot = new URL(import.meta.env.BASE_URL, document.baseURI).href;
+void ensureIsolation(siteRoot).then(async (isolation) => {
+  const openedQuery = guardAddressBar();
+  const { boot } = await import('./boot.tsx');
+  boot(openedQuery, isolation);
+});

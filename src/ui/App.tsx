@@ -7,6 +7,8 @@ import { ExperimentPanel } from './ExperimentPanel.tsx';
 import { LossChart } from './LossChart.tsx';
 import { RunStatus } from './RunStatus.tsx';
 import { UrlNotice } from './UrlNotice.tsx';
+import { IsolationNotice } from './IsolationNotice.tsx';
+import type { Isolation } from './isolation.ts';
 import { WeightsPanel } from './WeightsPanel.tsx';
 import { Workbench } from './workbench/Workbench.tsx';
 import { RunNotices } from './runs/RunNotices.tsx';
@@ -14,7 +16,7 @@ import { RunsPanel } from './runs/RunsPanel.tsx';
 import { QueuePanel } from './queue/QueuePanel.tsx';
 import { ComparePanel } from './compare/ComparePanel.tsx';
 
-export function App() {
+export function App({ isolation }: { isolation: Isolation }) {
   return (
     <div className="app">
       <header className="top">
@@ -25,6 +27,7 @@ export function App() {
         </p>
       </header>
       <UrlNotice />
+      <IsolationNotice isolation={isolation} />
       <RunNotices />
       <main className="layout">
         <ExperimentPanel />
