@@ -1,6 +1,7 @@
 // Playwright e2e suite of the lab: real Chromium (Debian's, at /usr/bin/chromium; scripts/ensure-chromium.sh
 // installs it when missing, and `npm run e2e` runs that first). Three servers on free localhost ports:
-//  - the production build served by `vite preview` (baseURL: most specs);
+//  - the production build (`npm run build`, as the Pages workflow makes it) served by `vite preview`
+//    (baseURL: most specs);
 //  - the same dist/ copied under /lab/ of a plain static server that sends no special headers
 //    (python3 -m http.server), as a GitHub Pages-like host: LAB_E2E_STATIC_URL;
 //  - Vite's dev server, as `npm start` runs it: LAB_E2E_DEV_URL.
@@ -57,7 +58,7 @@ export default defineConfig({
   // Started in this order, each once the one before answers: the build is made by the first.
   webServer: [
     {
-      command: `npx vite build --logLevel warn && rm -rf ${STATIC_ROOT} && mkdir -p ${STATIC_ROOT} && cp -r dist ${STATIC_ROOT}/lab && npx vite preview --host 127.0.0.1 --port ${port} --strictPort`,
+      command: `npm run build --silent -- --logLevel warn && rm -rf ${STATIC_ROOT} && mkdir -p ${STATIC_ROOT} && cp -r dist ${STATIC_ROOT}/lab && npx vite preview --host 127.0.0.1 --port ${port} --strictPort`,
       url: `http://127.0.0.1:${port}/`,
       timeout: 300_000,
       reuseExistingServer: false,
