@@ -115,8 +115,33 @@ async function requestNodeWasmThreads(threads: number | undefined, xnnpackThread
   setLabHelperThreads(wanted - 1, spawnNodeHelper);
 }
 
+/** Runs `task`, collecting the first lines of what it prints with console.warn and console.error (still printed). */
+async function withPrinted<T>(task: () => Promise<T>): Promise<{ value: T; printed: string[] }> {
+  const printed: string[] = [];
+  const { warn, error } = console;
+  const collect = (print: (...args: unknown[]) => void) => (...args: unknown[]) => {
+    printed.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ').split('\n')[0]);
+    print.apply(console, args);
+  };
+  console.warn = collect(warn);
+  console.error = collect(error);
+  try {
+    return { value: await task(), printed };
+  } finally {
+    console.warn = warn;
+    console.error = error;
+  }
+}
+
+/**
+ * Why wasm failed to start in this process: tfjs-wasm starts once per process, so a second try would
+ * only say that its paths can no longer be set; it gets the first failure's reason instead.
+ */
+let wasmStartFailure: string | undefined;
+
 async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'backend'>> {
   const wasm = namedExports(await import('@tensorflow/tfjs-backend-wasm')) as WasmModule;
+  if (!backendStarted('wasm') && wasmStartFailure !== undefined) throw new BackendUnavailableError('wasm', wasmStartFailure);
   if (!backendStarted('wasm')) {
     // Only before the module is instantiated: afterwards the paths and thread count are fixed.
     if (opts.wasmPaths != null) wasm.setWasmPaths(opts.wasmPaths);
@@ -126,8 +151,12 @@ async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'bac
     else requestWasmThreads(opts.threads, opts.xnnpackThreads);
   }
   if (opts.trainingKernels !== false) registerTrainingKernels('wasm');
-  if (!(await tf.setBackend('wasm'))) {
-    throw new BackendUnavailableError('wasm', 'tf.setBackend failed (are the .wasm files served?).');
+  const { value: ok, printed } = await withPrinted(() => tf.setBackend('wasm'));
+  if (!ok) {
+    // tfjs says only that initialisation failed; Emscripten printed why (a missing or unreadable .wasm file).
+    const cause = printed.find((line) => /Aborted\(|CompileError|LinkError|failed to asynchronously prepare/.test(line));
+    wasmStartFailure = `tf.setBackend failed${cause ? `: ${cause.slice(0, 300)}` : ' (are the .wasm files served?)'}.`;
+    throw new BackendUnavailableError('wasm', wasmStartFailure);
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   // Start the lab's kernels and their helper threads now, and let them come up before training
