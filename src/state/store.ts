@@ -15,8 +15,8 @@ import {
   type ConfigIssue,
   type ConfigKey,
   type ExperimentConfig,
-} from './config.ts';
-import { solverDefaultsFor, type ProtocolName } from '../train/protocols.ts';
+} from '../experiment/config.ts';
+import { solverDefaultsFor, type ProtocolName } from '../experiment/protocols.ts';
 import { LossSmoother } from '../ui/chart-data.ts';
 import { workbenchSlice, type WorkbenchSlice } from './workbench.ts';
 import { runsSlice, type RunsOptions, type RunsSlice } from './runs-slice.ts';
@@ -80,8 +80,11 @@ export interface EngineSlice {
   dataBusy: boolean;
   dataProgress?: { stage: DataStage; file: string; fraction: number };
   errors: Partial<Record<ErrorScope, string>>;
-  /** `remembered`: this browser's earlier automatic choice, used instead of measuring again. */
-  chooseBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<void>;
+  /**
+   * `remembered`: this browser's earlier automatic choices (or the one in use), one of which is used
+   * instead of measuring again when it was measured on this device for the experiment's depth and batch.
+   */
+  chooseBackend(choice: BackendChoice, remembered?: BackendInfo | readonly BackendInfo[]): Promise<void>;
   loadData(source: DataSource): Promise<void>;
   clearError(scope: ErrorScope): void;
 }
@@ -152,7 +155,7 @@ function configSlice(set: Set, get: Get, initialQuery: string): ConfigSlice {
   };
 }
 
-function engineSlice(set: Set, engine: LabEngine): EngineSlice {
+function engineSlice(set: Set, get: Get, engine: LabEngine): EngineSlice {
   return {
     backendChoice: 'auto',
     backendBusy: false,
@@ -161,7 +164,9 @@ function engineSlice(set: Set, engine: LabEngine): EngineSlice {
     async chooseBackend(choice, remembered) {
       set((s) => ({ backendChoice: choice, backendBusy: true, errors: { ...s.errors, backend: undefined } }));
       try {
-        const backend = await engine.setBackend(choice, remembered);
+        const { depth, batch } = get().config;
+        const list = remembered === undefined ? undefined : Array.isArray(remembered) ? remembered : [remembered as BackendInfo];
+        const backend = await engine.setBackend(choice, { remembered: list, step: { depth, batch } });
         set({ backend });
       } catch (e) {
         set((s) => ({ errors: { ...s.errors, backend: message(e) } }));
@@ -342,7 +347,7 @@ function eventHandler(store: LabStore): (e: EngineEvent) => void {
 export function createLabStore(engine: LabEngine, initialQuery = '', runs: RunsOptions = {}): LabStore {
   const store = createStore<LabState>()((set, get) => ({
     ...configSlice(set, get, initialQuery),
-    ...engineSlice(set, engine),
+    ...engineSlice(set, get, engine),
     ...runSlice(set, get, engine),
     ...weightsSlice(set, get, engine),
     ...workbenchSlice(set, get, engine, initialQuery), // src/state/workbench.ts (issue 6)

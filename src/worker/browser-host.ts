@@ -43,13 +43,27 @@ async function probeWebGpu(): Promise<GpuProbe | undefined> {
   return { adapter: name, fallback };
 }
 
-function availableBackends(): BackendName[] {
-  const out: BackendName[] = [];
-  if ((globalThis.navigator as Navigator & { gpu?: GPU }).gpu) out.push('webgpu');
-  if (typeof OffscreenCanvas !== 'undefined' || typeof document !== 'undefined') out.push('webgl');
-  if (typeof WebAssembly !== 'undefined') out.push('wasm');
-  out.push('cpu');
-  return out;
+/** The backends this browser offers, and why each of the others is missing. */
+function availableBackends(): { backends: BackendName[]; unavailable: Partial<Record<BackendName, string>> } {
+  const backends: BackendName[] = [];
+  const unavailable: Partial<Record<BackendName, string>> = {};
+  if ((globalThis.navigator as Navigator & { gpu?: GPU }).gpu) backends.push('webgpu');
+  else unavailable.webgpu = globalThis.isSecureContext === false ? 'WebGPU needs a secure context (https or localhost)' : 'this browser has no WebGPU (navigator.gpu)';
+  if (typeof OffscreenCanvas !== 'undefined' || typeof document !== 'undefined') backends.push('webgl');
+  else unavailable.webgl = 'no OffscreenCanvas in this worker';
+  if (typeof WebAssembly !== 'undefined') backends.push('wasm');
+  else unavailable.wasm = 'this browser has no WebAssembly';
+  backends.push('cpu');
+  return { backends, unavailable };
+}
+
+/**
+ * The machine apart from its GPU, read before wasm starts (setup.ts then changes the worker's
+ * hardwareConcurrency): logical cores and the browser, so another browser or version measures again.
+ */
+function machine(): string {
+  const nav = globalThis.navigator;
+  return `${nav.hardwareConcurrency ?? '?'} logical cores; ${nav.userAgent}`;
 }
 
 /**
@@ -77,8 +91,11 @@ function deviceWatch(): { watch(): void; lost(): string | undefined } {
 /** `siteRoot`: the absolute URL of the site's root folder (where index.html, demo/ and data/ are), ending in "/". */
 export function browserHost(siteRoot: string): EngineHost {
   const device = deviceWatch();
+  const { backends, unavailable } = availableBackends();
   return {
-    backends: availableBackends(),
+    backends,
+    unavailable,
+    machine: machine(),
     async initBackend(name) {
       const info = await initBackend(name);
       if (name === 'webgpu') device.watch();

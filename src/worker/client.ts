@@ -6,7 +6,6 @@ import { Engine } from './engine.ts';
 import { browserHost } from './browser-host.ts';
 import type {
   BackendChoice,
-  BackendInfo,
   DataSource,
   EngineEvent,
   EngineReplies,
@@ -15,6 +14,7 @@ import type {
   LabEngine,
   ReplyType,
   RunOptions,
+  SetBackendOptions,
   WorkerMessage,
 } from './protocol.ts';
 
@@ -94,8 +94,8 @@ export class WorkerEngine implements LabEngine {
     });
   }
 
-  setBackend(choice: BackendChoice, remembered?: BackendInfo) {
-    return this.request<'set-backend'>((id) => ({ type: 'set-backend', id, choice, remembered }));
+  setBackend(choice: BackendChoice, options: SetBackendOptions = {}) {
+    return this.request<'set-backend'>((id) => ({ type: 'set-backend', id, choice, options }));
   }
   loadData(source: DataSource) {
     return this.request<'load-data'>((id) => ({ type: 'load-data', id, source }));

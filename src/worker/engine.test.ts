@@ -4,7 +4,7 @@
 // flat tensor memory, and the same engine driven through the worker protocol over a MessageChannel.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatConfigQuery, protocolDefaults, type ExperimentConfig } from '../state/config.ts';
+import { formatConfigQuery, protocolDefaults, type ExperimentConfig } from '../experiment/config.ts';
 import { WorkerEngine } from './client.ts';
 import { Engine } from './engine.ts';
 import { serve, type MessagePortLike } from './serve.ts';
@@ -42,13 +42,15 @@ describe('Engine (wasm, demo sample)', () => {
     const off = engine.subscribe((e) => e.type === 'backend-probe' && probes.push(e.message));
     const info = await engine.setBackend('auto');
     off();
-    expect(info.timings.map((t) => t.backend).sort()).toEqual(['cpu', 'wasm']);
-    const fastest = [...info.timings].sort((a, b) => a.ms! - b.ms!)[0];
+    // Every backend considered, with its figure or its reason.
+    expect(info.timings.map((t) => `${t.backend} ${t.outcome}`)).toEqual(['webgpu not-available', 'wasm measured', 'webgl not-available', 'cpu measured']);
+    const fastest = info.timings.flatMap((t) => (t.outcome === 'measured' ? [t] : [])).sort((a, b) => a.ms - b.ms)[0];
     expect(info.backend).toBe(fastest.backend);
     expect(info.reason).toMatch(/fastest measured/);
+    expect(info.measuredOn).toEqual({ device: expect.stringMatching(/^no WebGPU adapter; \d+ logical cores; Node/), step: { depth: 8, batch: 16 } });
     expect(probes.some((p) => p.includes('measuring wasm'))).toBe(true);
     // A remembered automatic choice is used without measuring again.
-    const again = await engine.setBackend('auto', { ...info, backend: 'wasm' });
+    const again = await engine.setBackend('auto', { remembered: [{ ...info, backend: 'wasm' }] });
     expect(again).toMatchObject({ backend: 'wasm' });
     expect(again.reason).toMatch(/^measured earlier/);
     await engine.setBackend('wasm');

@@ -8,7 +8,7 @@
 // What it is not: message plumbing (worker.ts), the page's state (src/state/store.ts).
 
 import * as tf from '@tensorflow/tfjs-core';
-import { formatConfigQuery, parseConfigQuery, parseConfigQueryStrict, type ExperimentConfig } from '../state/config.ts';
+import { formatConfigQuery, parseConfigQuery, parseConfigQueryStrict, type ExperimentConfig } from '../experiment/config.ts';
 import { modelSpec, resolveExperiment } from '../train/experiment.ts';
 import { CheckpointError, Trainer } from '../train/trainer.ts';
 import { evaluateModel } from '../train/evaluate.ts';
@@ -47,7 +47,9 @@ import type {
   NamedBytes,
   RunOptions,
   RunSummary,
+  SetBackendOptions,
   StepPoint,
+  StepShape,
   TestImages,
   WeightFiles,
 } from './protocol.ts';
@@ -137,26 +139,27 @@ export class Engine implements LabEngine {
 
   // ---- backend ------------------------------------------------------------------------------------
 
-  setBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<BackendInfo> {
+  setBackend(choice: BackendChoice, options: SetBackendOptions = {}): Promise<BackendInfo> {
     return this.exclusive(async () => {
       if (this.runActive) throw new EngineError('Stop the run before changing the backend.');
-      return this.switchBackend(choice, remembered);
+      return this.switchBackend(choice, options);
     });
   }
 
   /** Only inside `exclusive`. */
-  private async switchBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<BackendInfo> {
+  private async switchBackend(choice: BackendChoice, options: SetBackendOptions): Promise<BackendInfo> {
     // Tensors live on one backend: the current model goes (its weights can be downloaded first).
     this.dropCurrent();
-    const info = await chooseBackend(choice, this.host, (message) => this.emit({ type: 'backend-probe', message }), remembered);
+    const onProbe = (message: string) => this.emit({ type: 'backend-probe', message });
+    const info = await chooseBackend(choice, this.host, onProbe, { ...options, current: this.backend });
     this.backend = info;
     this.emit({ type: 'backend', info });
     return info;
   }
 
-  /** Only inside `exclusive`: the backend, chosen automatically if none was yet. */
-  private async ensureBackend(): Promise<BackendInfo> {
-    return this.backend ?? (await this.switchBackend('auto'));
+  /** Only inside `exclusive`: the backend, chosen automatically (timing `step` on a hardware GPU) if none was yet. */
+  private async ensureBackend(step?: StepShape): Promise<BackendInfo> {
+    return this.backend ?? (await this.switchBackend('auto', { step }));
   }
 
   // ---- data -------------------------------------------------------------------------------------
@@ -240,7 +243,7 @@ export class Engine implements LabEngine {
     const { backend, data, trainer, run, recorder, baseMs } = await this.exclusive(async () => {
       let trainer: Trainer | undefined;
       try {
-        const backend = await this.ensureBackend();
+        const backend = await this.ensureBackend({ depth: config.depth, batch: config.batch });
         const { data, stats } = this.requireData();
         if (plan?.meta.trainImages !== undefined && plan.meta.trainImages !== data.train.n) {
           throw new EngineError(

@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { initBackend, type BackendName } from '../backend/setup.ts';
 import { openRunStore, type RunStore } from '../storage/run-store.ts';
 import type { EstimateFn } from '../storage/space.ts';
@@ -31,6 +32,8 @@ export function nodeHost(options: NodeHostOptions = {}): NodeHost {
   return {
     opened,
     backends: options.backends ?? ['wasm'],
+    unavailable: { webgpu: 'WebGPU exists only in browsers', webgl: 'WebGL exists only in browsers' },
+    machine: `${availableParallelism()} logical cores; Node ${process.version}`,
     async initBackend(name) {
       const info = await initBackend(name);
       return { adapter: `${info.backend}, ${info.threads} thread(s)` };

@@ -6,25 +6,46 @@
 // is sent as the numbers of each step, a few steps per message, never the run's history.
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
-/** What the user asked for: a backend, or 'auto' (WebGPU on a hardware adapter, else the fastest measured). */
+/** What the user asked for: a backend, or 'auto' (the fastest measured: WebGPU against WASM on a hardware GPU, else WASM, WebGL, CPU). */
 export type BackendChoice = BackendName | 'auto';
 
-export interface BackendTiming {
-  backend: BackendName;
-  /** Median milliseconds of a small training step; undefined when it failed or was skipped. */
-  ms?: number;
-  /** Why it failed or was skipped. */
-  problem?: string;
+/** The training step an automatic choice timed: the experiment's depth and batch, or the small probe's. */
+export interface StepShape {
+  depth: number;
+  batch: number;
 }
+
+/** One backend as the automatic choice saw it, tagged on `outcome`. */
+export type BackendTiming =
+  /** Milliseconds per training step: the median of the rounds timed after a warm-up step (`rounds` 0: the warm-up alone, over the time budget). */
+  | { backend: BackendName; outcome: 'measured'; ms: number; rounds: number }
+  /** It was tried and could not start, or its training step failed. */
+  | { backend: BackendName; outcome: 'failed'; reason: string }
+  /** It cannot run here (not in this browser, no adapter) or is left out of the automatic choice (a software adapter). */
+  | { backend: BackendName; outcome: 'not-available'; reason: string }
+  /** It could run but was not timed (with a hardware GPU only WebGPU and WASM are compared). */
+  | { backend: BackendName; outcome: 'not-measured'; reason: string };
 
 export interface BackendInfo {
   backend: BackendName;
   /** The adapter or implementation, e.g. "SwiftShader (fallback adapter)", "WASM SIMD, 2 threads". */
   adapter: string;
-  /** Why this backend: "chosen by you", "WebGPU hardware adapter", "fastest measured: ...". */
+  /** Why this backend: "chosen by you", "fastest measured per step ...", "measured earlier on this device: ...". */
   reason: string;
-  /** The quick measurements behind an automatic choice (empty when none were needed). */
+  /** Every backend an automatic choice considered, with its figure or why it has none (empty for a choice by hand). */
   timings: BackendTiming[];
+  /** An automatic choice's device (GPU adapter, cores, browser) and the step it timed: the key it is remembered under. */
+  measuredOn?: { device: string; step: StepShape };
+  /** A backend chosen by hand that could not start, and why; `backend` is what runs instead. */
+  refused?: { backend: BackendName; reason: string };
+}
+
+/** How to choose a backend, besides the choice itself. */
+export interface SetBackendOptions {
+  /** Automatic choices remembered by this browser; one measured on this device for this step is used without measuring. */
+  remembered?: readonly BackendInfo[];
+  /** The experiment's depth and batch: the step timed on a hardware GPU (default: ResNet-20 at batch 128). */
+  step?: StepShape;
 }
 
 export interface NamedBytes {
@@ -198,7 +219,7 @@ export interface EngineReplies {
 
 export type EngineRequest =
   | { type: 'continue-run'; id: number; storedId: string; options: RunOptions }
-  | { type: 'set-backend'; id: number; choice: BackendChoice; remembered?: BackendInfo }
+  | { type: 'set-backend'; id: number; choice: BackendChoice; options: SetBackendOptions }
   | { type: 'load-data'; id: number; source: DataSource }
   | { type: 'train'; id: number; config: string; options: RunOptions }
   | { type: 'pause' }
@@ -223,10 +244,11 @@ export type WorkerMessage =
  */
 export interface LabEngine {
   /**
-   * 'auto' measures (unless `remembered` holds this browser's earlier automatic choice, which is then
-   * used as it is); a backend name uses that backend.
+   * 'auto' measures (unless `options.remembered` holds an earlier automatic choice on this device for
+   * this step, which is then used as it is); a backend name uses that backend, and when it cannot
+   * start, says so in `refused` and keeps the backend in use or chooses automatically.
    */
-  setBackend(choice: BackendChoice, remembered?: BackendInfo): Promise<BackendInfo>;
+  setBackend(choice: BackendChoice, options?: SetBackendOptions): Promise<BackendInfo>;
   loadData(source: DataSource): Promise<DataInfo>;
   /** Resolves when the run ends (finished, stopped, diverged, max steps or failed). */
   train(config: string, options: RunOptions): Promise<RunSummary>;

@@ -24,7 +24,7 @@ export function serve(engine: LabEngine, port: MessagePortLike): void {
   port.addEventListener('message', ({ data: req }) => {
     switch (req.type) {
       case 'set-backend':
-        return answer(req.id, () => engine.setBackend(req.choice, req.remembered));
+        return answer(req.id, () => engine.setBackend(req.choice, req.options));
       case 'load-data':
         return answer(req.id, () => engine.loadData(req.source));
       case 'train':
