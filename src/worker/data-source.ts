@@ -1,7 +1,9 @@
-// Where the worker's CIFAR-10 comes from: the files `npm run data` put in public/data (served by the
-// dev server and the preview), the demo sample in public/demo, or files the user chose (the official
-// cifar-10-binary.tar.gz or its six .bin files, MD5-checked). Reading and checking is src/data's; this
-// file only fetches bytes and reports progress.
+// Where the worker's CIFAR-10 comes from: the site's compact PNG copy that `npm run build` puts in
+// dist/data/cifar-10-png (kept by the browser after the first visit, data-cache.ts), the .bin files
+// `npm run data` put in public/data (served by the dev server and the preview), the demo sample in
+// public/demo, or files the user chose (the official cifar-10-binary.tar.gz or its six .bin files,
+// MD5-checked). Reading, decoding and checking is src/data's; this file only fetches bytes, keeps
+// them, and reports progress.
 
 import {
   CIFAR_BIN_FILES,
@@ -14,6 +16,9 @@ import {
   type CifarData,
   type CifarSplit,
 } from '../data/cifar.ts';
+import { CifarDataError } from '../data/errors.ts';
+import { CIFAR_PNG_DIR, CIFAR_PNG_LABELS, cifarPngLabels, cifarPngName, decodeCifarPng } from '../data/cifar-png.ts';
+import { openDataCache, type DataCache } from './data-cache.ts';
 import type { DataInfo, DataStage, NamedBytes } from './protocol.ts';
 
 /** Bytes of a path under the site root ("data/...", "demo/..."), or undefined when it is not there. */
@@ -27,8 +32,108 @@ export interface LoadedData {
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** The full data set from public/data, or undefined when `npm run data` has not been run. */
-export async function loadServedData(fetchBytes: FetchBytes, progress: DataProgress): Promise<LoadedData | undefined> {
+const PNG_DIR = `data/${CIFAR_PNG_DIR}`;
+
+interface Got {
+  bytes: Uint8Array;
+  /** Read from the browser's copy rather than the site. */
+  kept: boolean;
+}
+
+/**
+ * The site's compact copy (src/data/cifar-png.ts), from the browser's cache where it has the files and
+ * from the site otherwise; undefined when the site has none. Each file is decoded into the official
+ * .bin bytes and MD5-checked; only checked files are kept. A kept file that fails is dropped and
+ * fetched again, and only a fresh copy that fails is an error.
+ */
+async function loadCompactData(fetchBytes: FetchBytes, progress: DataProgress, cache: DataCache | undefined): Promise<LoadedData | undefined> {
+  const files = CIFAR_BIN_FILES.length;
+  const fetchFresh = async (path: string, name: string, i: number): Promise<Got | undefined> => {
+    const bytes = await fetchBytes(path, (f) => progress('download', name, (i + f) / files));
+    return bytes && { bytes, kept: false };
+  };
+  const read = async (path: string, name: string, i: number): Promise<Got | undefined> => {
+    const bytes = await cache?.get(path);
+    if (bytes) progress('download', name, (i + 1) / files);
+    return bytes ? { bytes, kept: true } : fetchFresh(path, name, i);
+  };
+
+  const labelsPath = `${PNG_DIR}/${CIFAR_PNG_LABELS}`;
+  let labels = await read(labelsPath, CIFAR_PNG_LABELS, 0);
+  if (!labels) return undefined;
+  const splits: CifarSplit[] = [];
+  let test: CifarSplit | undefined;
+  let kept = 0;
+  const pathOf = (i: number) => `${PNG_DIR}/${cifarPngName(CIFAR_BIN_FILES[i]!)}`;
+  const start = (i: number) => {
+    const got = read(pathOf(i), cifarPngName(CIFAR_BIN_FILES[i]!), i);
+    got.catch(() => {}); // awaited in its turn; an earlier file's error must not leave it unhandled
+    return got;
+  };
+  let next = start(0);
+  for (const [i, bin] of CIFAR_BIN_FILES.entries()) {
+    const name = cifarPngName(bin);
+    const path = pathOf(i);
+    const need = (got: Got | undefined): Got => {
+      if (got) return got;
+      throw new Error(`This site has ${labelsPath} but not ${path}: its copy of CIFAR-10 is incomplete. Rebuild it with \`npm run build\` after \`npm run data\`.`);
+    };
+    let png = need(await next);
+    // The next file downloads while this one decodes.
+    if (i + 1 < files) next = start(i + 1);
+    progress('gunzip', name, i / files);
+    let bytes: Uint8Array;
+    try {
+      bytes = await decodeCifarPng(bin, path, png.bytes, cifarPngLabels(labels.bytes, bin));
+    } catch (e) {
+      if (!(e instanceof CifarDataError) || !cache || (!png.kept && !labels.kept)) throw e;
+      // A kept copy that fails its check (damaged on disk, or an older copy): drop it, fetch again.
+      if (labels.kept) {
+        await cache.drop(labelsPath);
+        labels = (await fetchFresh(labelsPath, CIFAR_PNG_LABELS, i)) ?? labels;
+      }
+      if (png.kept) {
+        await cache.drop(path);
+        png = need(await fetchFresh(path, name, i));
+      }
+      progress('gunzip', name, i / files);
+      bytes = await decodeCifarPng(bin, path, png.bytes, cifarPngLabels(labels.bytes, bin));
+    }
+    if (png.kept) kept++;
+    else await cache?.put(path, png.bytes);
+    progress('parse', name, (i + 1) / files);
+    const split = parseCifarRecords(bin, bytes);
+    if (bin === TEST_FILE) test = split;
+    else splits.push(split);
+  }
+  if (!labels.kept) await cache?.put(labelsPath, labels.bytes);
+  const train = concatSplits(splits);
+  const keptText = kept === files && labels.kept ? ', kept by this browser' : kept > 0 ? ', partly kept by this browser' : '';
+  return {
+    data: { train, test: test! },
+    info: {
+      kind: 'full',
+      label: `CIFAR-10 (${count(train.n)} training, ${count(test!.n)} test images)`,
+      train: train.n,
+      test: test!.n,
+      origin: `this site's ${PNG_DIR}/ (lossless PNG copy)${keptText}`,
+    },
+  };
+}
+
+export interface ServedDataOptions {
+  /** Where the browser keeps the files: by default its Cache Storage where there is one; null for none. */
+  cache?: DataCache | null;
+}
+
+/**
+ * The full data set served with the site: its compact PNG copy (a built site), else the .bin files of
+ * public/data (the dev server and `vite preview`); undefined when it has neither.
+ */
+export async function loadServedData(fetchBytes: FetchBytes, progress: DataProgress, options: ServedDataOptions = {}): Promise<LoadedData | undefined> {
+  const cache = options.cache === undefined ? await openDataCache() : (options.cache ?? undefined);
+  const compact = await loadCompactData(fetchBytes, progress, cache);
+  if (compact) return compact;
   const splits: CifarSplit[] = [];
   let test: CifarSplit | undefined;
   for (const [i, name] of CIFAR_BIN_FILES.entries()) {
