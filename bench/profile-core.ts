@@ -11,8 +11,8 @@ import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { createRng } from '../src/util/rng.ts';
-import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo, setLabChunksPerThread, setLabThreadSplitting, setLabWasm, setLabWinograd, setLabWinogradTile } from '../src/kernels/lab-wasm.ts';
-import { setLabConv, setLabFilterGradTaps } from '../src/kernels/conv-backprop.ts';
+import { labPoolStats, labThreads, labWaitForHelpers, labWasmInfo } from '../src/kernels/lab-wasm.ts';
+import type { KernelOptions } from '../src/kernels/options.ts';
 import { experimentFor, median, randomSplit, wasmHeapBytes } from './core.ts';
 
 export interface ProfileOptions {
@@ -27,33 +27,17 @@ export interface ProfileOptions {
   top: number;
   /** Also list the tensor memory along the step. */
   memory: boolean;
-  /** false: the lab's own wasm kernels off (src/kernels/lab-wasm.ts), to compare. Default on. */
-  labKernels?: boolean;
-  /** false: the filter gradient as matrix products on packed dy, not the lab's one-pass kernel. Default on. */
-  labTaps?: boolean;
-  /** false: the lab's filter gradient on the calling thread only, not split over helper threads. Default on. */
-  labSplit?: boolean;
-  /** false: stride-1 convolutions (forward, and the input gradient's) in XNNPACK, not the lab's kernel. Default on. */
-  labConv?: boolean;
-  /** false: 3x3 stride-1 convolutions by the lab's direct kernel, not Winograd's. Default on. */
-  winograd?: boolean;
-  /** Winograd's output tile: 4 (F(4x4, 3x3), the default) or 2 (F(2x2, 3x3)), to compare. */
-  winogradTile?: 2 | 4;
-  /** Chunks per thread of a split convolution (default 8; 1: one even part per thread), to compare. */
-  chunksPerThread?: number;
+  /**
+   * The kernel options the caller handed initBackend (src/kernels/options.ts), to compare: the lab's
+   * kernels off, no Winograd, another tile or chunk count. Only printed here; initBackend applies them.
+   */
+  kernels?: Partial<KernelOptions>;
   /** CPU time of the process in ms, where there is one (Node): printed beside the wall clock. */
   cpuMs?: () => number;
 }
 
 /** The report's lines: a summary, then one row per kernel (and scope), most time first. */
 export async function profileStep(backendName: string, o: ProfileOptions): Promise<string[]> {
-  setLabWasm(o.labKernels !== false);
-  setLabFilterGradTaps(o.labTaps !== false);
-  setLabThreadSplitting(o.labSplit !== false);
-  setLabConv(o.labConv !== false);
-  setLabWinograd(o.winograd !== false);
-  setLabWinogradTile(o.winogradTile ?? 4);
-  setLabChunksPerThread(o.chunksPerThread ?? 8);
   await labWaitForHelpers(tf.backend(), 10_000);
   const exp = experimentFor(o.depth, o.batch, o.extra);
   const split = randomSplit(o.batch * 2, 1);
@@ -83,10 +67,6 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   solver.dispose();
   const flavour = labWasmInfo(tf.backend())?.flavour;
   const threads = labThreads(tf.backend());
-  setLabWasm(true);
-  setLabFilterGradTaps(true);
-  setLabThreadSplitting(true);
-  setLabConv(true);
 
   const isScope = (name: string) => name === 'unnamed scope' || name === 'forward' || name === 'backward' || name.endsWith('__op');
   const byName = new Map<string, { ms: number; n: number }>();
@@ -101,7 +81,7 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
   }
   const cpuText = cpu.length > 0 ? `, ${median(cpu).toFixed(0)} ms CPU (min ${Math.min(...cpu).toFixed(0)})` : '';
   const lines = [
-    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.labTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`}${o.labConv === false ? ', convolutions in XNNPACK' : o.winograd === false ? ', direct 3x3 convolutions' : ''})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
+    `${backendName} resnet${o.depth} b${o.batch}${o.extra ? ` ${o.extra}` : ''}${flavour != null ? ` (lab kernels: ${flavour}, ${o.kernels?.labFilterGradTaps === false ? 'filter gradient as matrix products' : `filter gradient on ${threads} thread(s)`}${o.kernels?.labConv === false ? ', convolutions in XNNPACK' : o.kernels?.winograd === false ? ', direct 3x3 convolutions' : ''})` : ' (lab kernels off)'}: step ${median(wall).toFixed(0)} ms wall (min ${Math.min(...wall).toFixed(0)})${cpuText}, median of ${wall.length}; ` +
       `kernels ${total.toFixed(0)} ms in the profiled step, peak tf.memory() ${(prof.peakBytes / 2 ** 20).toFixed(1)} MiB, wasm heap ${((wasmHeapBytes() ?? NaN) / 2 ** 20).toFixed(1)} MiB`,
   ];
   if (pool0 != null && pool1 != null && pool1.calls > pool0.calls) {

@@ -13,7 +13,7 @@
 //   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
 //   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not Winograd's)
 //   npx tsx bench/profile.ts --winograd-tile 2  (Winograd's F(2x2, 3x3) everywhere, not F(4x4, 3x3))
-//   npx tsx bench/profile.ts --chunks 1         (each split convolution in one even part per thread, not 8 chunks per thread taken as threads come free)
+//   npx tsx bench/profile.ts --chunks 1         (each split convolution in one even part per thread, not 8 chunks each)
 //   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
 //   npx tsx bench/profile.ts --threads 1        (Node: tfjs-wasm's single-threaded build, to compare)
 //   npx tsx bench/profile.ts --xnnpack-threads N (XNNPACK's own threads, apart from the lab kernels' split)
@@ -55,13 +55,15 @@ const opts: ProfileOptions = {
   steps: Number(a.steps),
   top: Number(a.top),
   memory: a.memory,
-  labKernels: !a['no-lab-kernels'],
-  labTaps: !a['no-lab-taps'],
-  labSplit: !a['no-lab-split'],
-  labConv: !a['no-lab-conv'],
-  winograd: !a['no-winograd'],
-  winogradTile: a['winograd-tile'] === '2' ? 2 : 4,
-  chunksPerThread: Number(a.chunks),
+  kernels: {
+    labWasm: !a['no-lab-kernels'],
+    labFilterGradTaps: !a['no-lab-taps'],
+    threadSplitting: !a['no-lab-split'],
+    labConv: !a['no-lab-conv'],
+    winograd: !a['no-winograd'],
+    winogradTile: a['winograd-tile'] === '2' ? 2 : 4,
+    chunksPerThread: Number(a.chunks),
+  },
 };
 
 if (a.browser) {
@@ -73,6 +75,7 @@ if (a.browser) {
   await initBackend(a.backend as BackendName, {
     ...(a.threads != null ? { threads: Number(a.threads) } : {}),
     ...(a['xnnpack-threads'] != null ? { xnnpackThreads: Number(a['xnnpack-threads']) } : {}),
+    ...(opts.kernels != null ? { kernels: opts.kernels } : {}),
   });
   const cpuMs = () => {
     const u = process.cpuUsage();

@@ -1,6 +1,7 @@
-// `npm run kernels`: compiles the lab's own WebAssembly kernels (kernels-as/lab-kernels.ts, written in
-// AssemblyScript) into src/kernels/lab-wasm.binary.ts, which holds the binaries as base64 so that Node,
-// Vitest, the Vite app and its worker all load them the same way, without a fetch.
+// `npm run kernels`: compiles the lab's own WebAssembly kernels (kernels-as/, in AssemblyScript:
+// lab-kernels.ts the entry, one kernel family per file beside it) into src/kernels/lab-wasm.binary.ts,
+// which holds the binaries as base64 so that Node, Vitest, the Vite app and its worker all load them
+// the same way, without a fetch.
 //
 // Four builds of the same source. tfjs-wasm's threaded build (the browser worker) has a shared memory,
 // its single-threaded builds (Node) a plain one, and an imported memory must be declared the way it is;
@@ -32,7 +33,7 @@ const COMMON = [
   '--enable', 'simd',
 ];
 const SHARED = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
-/** Relaxed SIMD: the filter gradient's multiply-adds fuse into one FMA (lab-kernels.ts, madd). */
+/** Relaxed SIMD: the product loops' multiply-adds fuse into one FMA (kernels-as/simd.ts, madd). */
 const RELAXED = ['--enable', 'relaxed-simd'];
 const VARIANTS = {
   LAB_WASM_SHARED_RELAXED: [...COMMON, ...SHARED, ...RELAXED],

@@ -25,7 +25,10 @@ self.addEventListener('message', (e: MessageEvent<RunRequest | ProfileRequest | 
 });
 
 async function profile({ backend, options }: ProfileRequest): Promise<string[]> {
-  const info = await initBackend(backend, options.xnnpackThreads !== undefined ? { xnnpackThreads: options.xnnpackThreads } : {});
+  const info = await initBackend(backend, {
+    ...(options.xnnpackThreads !== undefined ? { xnnpackThreads: options.xnnpackThreads } : {}),
+    ...(options.kernels !== undefined ? { kernels: options.kernels } : {}),
+  });
   const lines = await profileStep(backend, options);
   return [`browser worker, ${info.threads} thread(s)`, ...lines];
 }

@@ -8,7 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from '../kernels/conv-backprop.ts';
 import { labWaitForHelpers, labWasmInfo, setLabHelperThreads, type LabWasmFlavour } from '../kernels/lab-wasm.ts';
+import { useKernelOptions, type KernelOptions } from '../kernels/options.ts';
 import { ensureGradients } from './gradients.ts';
+
+export type { KernelOptions } from '../kernels/options.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'cpu', 'webgl', 'webgpu'];
@@ -33,6 +36,11 @@ export interface InitBackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** Register the composed gradient kernels of src/kernels (default true). */
   trainingKernels?: boolean;
+  /**
+   * wasm: which of the lab's kernels run (src/kernels/options.ts; every one by default). Applied on
+   * every call, so options left out go back to their defaults.
+   */
+  kernels?: Partial<KernelOptions>;
 }
 
 export interface BackendInfo {
@@ -159,6 +167,7 @@ async function setWasm(opts: InitBackendOptions): Promise<Omit<BackendInfo, 'bac
     throw new BackendUnavailableError('wasm', wasmStartFailure);
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  useKernelOptions(tf.backend(), opts.kernels);
   // Start the lab's kernels and their helper threads now, and let them come up before training
   // starts: a worker's nested worker starts only while its event loop runs, which the training steps
   // leave little room for, and until then the caller runs the helpers' parts too (lab-threads.ts).

@@ -8,16 +8,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { batchNormInfer, batchNormTrain, BatchNormShapeError } from './batchnorm.ts';
-import { LAB_BN_GRAD, LAB_BN_MOMENTS, setLabWasm } from './lab-wasm.ts';
-import { relErr, values } from './test-utils.ts';
+import { LAB_BN_GRAD, LAB_BN_MOMENTS } from './lab-ops.ts';
+import { patchKernelOptions, relErr, values } from './test-utils.ts';
 
 /**
  * 'wasm' trains batch norm with the lab's own kernels where the shape fits (lab-wasm.ts);
  * 'wasm-composed' turns them off, so the composed tfjs ops stay tested on wasm too.
  */
 async function use(backend: string): Promise<void> {
-  setLabWasm(backend !== 'wasm-composed');
   await tf.setBackend(backend === 'wasm-composed' ? 'wasm' : backend);
+  if (backend.startsWith('wasm')) patchKernelOptions({ labWasm: backend !== 'wasm-composed' });
 }
 
 /** The textbook formula; tf autodiff gives its gradient. */
@@ -195,7 +195,7 @@ describe('batchNormTrain on wasm with the lab kernels', () => {
     const lab = run(relu, shape, 1e-5);
     await use('wasm-composed');
     const composed = run(relu, shape, 1e-5);
-    setLabWasm(true);
+    patchKernelOptions({ labWasm: true });
     for (const k of ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'] as const) {
       expect(relErr(lab[k], composed[k]), k).toBeLessThan(1e-5);
     }

@@ -32,7 +32,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FusedDepthwiseConv2D } from '@tensorflow/tfjs-core';
 import { channelSum } from './fused.ts';
-import { LAB_BN_GRAD, LAB_BN_MOMENTS, labBatchNormFits, labWasm } from './lab-wasm.ts';
+import { LAB_BN_GRAD, LAB_BN_MOMENTS, labBatchNormFits } from './lab-ops.ts';
+import { labWasm } from './lab-wasm.ts';
 
 export interface BatchNormTrainResult<R extends tf.Rank> {
   /** Normalised output, the same shape as x. Differentiable w.r.t. x, gamma, beta (and inputBias). */

@@ -9,16 +9,14 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setLabWasm } from './lab-wasm.ts';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   composedKernels,
   registerTrainingKernels,
-  setLabFilterGradTaps,
   unregisterTrainingKernels,
   UnsupportedConvGradientError,
 } from './conv-backprop.ts';
-import { relErr, values } from './test-utils.ts';
+import { patchKernelOptions, relErr, values } from './test-utils.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case {
@@ -121,9 +119,9 @@ describe.each([
 ])('forward conv on wasm equals tfjs-cpu, %s the lab wasm kernels (the lab kernel where it fits, else XNNPACK)', (_w, lab) => {
   it.each(CASES.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
     await tf.setBackend('wasm');
-    setLabWasm(lab);
+    patchKernelOptions({ labWasm: lab });
     const got = convForward(c);
-    setLabWasm(true);
+    patchKernelOptions({ labWasm: true });
     expect(relErr(got, forwardReference.get(label(c))!)).toBeLessThan(TOL);
   });
 });
@@ -134,9 +132,9 @@ describe.each([
 ])('composed conv gradients on wasm equal tfjs-cpu, %s the lab wasm kernels', (_w, lab) => {
   it.each(CASES.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
     await tf.setBackend('wasm');
-    setLabWasm(lab);
+    patchKernelOptions({ labWasm: lab });
     const got = convGrads(c);
-    setLabWasm(true);
+    patchKernelOptions({ labWasm: true });
     const want = reference.get(label(c))!;
     expect(relErr(got.dx, want.dx)).toBeLessThan(TOL);
     expect(relErr(got.dw, want.dw)).toBeLessThan(TOL);
@@ -250,11 +248,11 @@ describe('other uses and errors', () => {
       };
       const dilated = run(filterGradDilated);
       expect(relErr(run(filterGrad), dilated)).toBeLessThan(TOL); // the lab's one-pass kernel where it fits
-      setLabFilterGradTaps(false);
+      patchKernelOptions({ labFilterGradTaps: false });
       try {
         expect(relErr(run(filterGrad), dilated)).toBeLessThan(TOL); // the matrix products on packed dy
       } finally {
-        setLabFilterGradTaps(true);
+        patchKernelOptions({ labFilterGradTaps: true });
       }
       tf.dispose([x, dy]);
     }

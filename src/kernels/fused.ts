@@ -18,7 +18,8 @@
 // inputs would be freed while still in use.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { LAB_ADD_RELU, LAB_RELU_GRAD, labWasm } from './lab-wasm.ts';
+import { LAB_ADD_RELU, LAB_RELU_GRAD } from './lab-ops.ts';
+import { labWasm } from './lab-wasm.ts';
 
 /** Per-channel sum over N, H, W of an NHWC tensor ([N,C] also accepted). Returns [C]. */
 export function channelSum(t: tf.Tensor): tf.Tensor1D {

@@ -12,25 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_WASM_PLAIN, LAB_WASM_PLAIN_RELAXED, LAB_WASM_SHARED, LAB_WASM_SHARED_RELAXED } from './lab-wasm.binary.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import {
-  LAB_ADD_RELU,
-  LAB_BN_GRAD,
-  LAB_BN_MOMENTS,
-  LAB_RELU_GRAD,
-  labBatchNormFits,
-  labConv2D,
-  labDepthToSpaceCrop,
-  labFilterGradTaps,
-  labFilterGradWinograd,
-  labFrameChannelsFirst,
-  labFramePhases,
-  labWasm,
-  labWasmInfo,
-  setLabWasm,
-  setLabWinograd,
-  setLabWinogradTile,
-} from './lab-wasm.ts';
-import { relErr, values } from './test-utils.ts';
+import { labConv2D, labFilterGradTaps, labFilterGradWinograd } from './lab-conv.ts';
+import { labDepthToSpaceCrop, labFrameChannelsFirst, labFramePhases } from './lab-framing.ts';
+import { LAB_ADD_RELU, LAB_BN_GRAD, LAB_BN_MOMENTS, LAB_RELU_GRAD, labBatchNormFits } from './lab-ops.ts';
+import { labWasm, labWasmInfo } from './lab-wasm.ts';
+import { patchKernelOptions, relErr, values } from './test-utils.ts';
 
 /** Per-channel float64 moments of x [m, c]. */
 function moments64(x: Float32Array, c: number): { mean: Float64Array; variance: Float64Array } {
@@ -90,14 +76,14 @@ beforeAll(async () => {
   await tf.setBackend('wasm');
 });
 
-afterEach(() => setLabWasm(true));
+afterEach(() => patchKernelOptions({ labWasm: true }));
 
 describe('the lab wasm module', () => {
-  it('loads on tfjs-wasm in Node, and is off on cpu and after setLabWasm(false)', async () => {
+  it('loads on tfjs-wasm in Node, and is off on cpu and with the kernel option labWasm: false', async () => {
     expect(labWasm(tf.backend())).not.toBeNull();
-    setLabWasm(false);
+    patchKernelOptions({ labWasm: false });
     expect(labWasm(tf.backend())).toBeNull();
-    setLabWasm(true);
+    patchKernelOptions({ labWasm: true });
     await tf.setBackend('cpu');
     expect(labWasm(tf.backend())).toBeNull();
     await tf.setBackend('wasm');
@@ -432,8 +418,8 @@ function filterGrad64(x: Float32Array, dy: Float32Array, [N, H, W, Ci]: readonly
 const WINOGRAD_TOLERANCE = { 4: 1.5e-5, 2: 2e-6 } as const;
 
 describe.each([4, 2] as const)('labFilterGradWinograd, tile %i', (tile) => {
-  beforeAll(() => setLabWinogradTile(tile));
-  afterAll(() => setLabWinogradTile(4));
+  beforeAll(() => patchKernelOptions({ winogradTile: tile }));
+  afterAll(() => patchKernelOptions({ winogradTile: 4 }));
 
   it.each([
     [[2, 8, 8, 16], 16, [1, 1, 1, 1]], // a ResNet layer
@@ -473,9 +459,9 @@ describe.each([4, 2] as const)('labFilterGradWinograd, tile %i', (tile) => {
     expect(labFilterGradWinograd(backend, x5!, dy5!, pads, [3, 3, 4, 8])).toBeNull(); // odd output
     expect(labFilterGradWinograd(backend, x4!, dy4!, pads, [3, 3, 4, 4])).toBeNull(); // 4 output channels
     expect(labFilterGradWinograd(backend, x4!, dy8!, [2, 2, 2, 2], [5, 5, 4, 8])).toBeNull(); // 5x5
-    setLabWinograd(false);
+    patchKernelOptions({ winograd: false });
     expect(labFilterGradWinograd(backend, x4!, dy8!, pads, [3, 3, 4, 8])).toBeNull();
-    setLabWinograd(true);
+    patchKernelOptions({ winograd: true });
     expect(() => labFilterGradWinograd(backend, x4!, dy8!, [0, 0, 0, 0], [3, 3, 4, 8])).toThrow(/do not fit a 3x3x4x8 filter/);
     expect(dataIds()).toBe(ids);
     const dw = labFilterGradWinograd(backend, x4!, dy8!, pads, [3, 3, 4, 8])!;
@@ -626,12 +612,10 @@ describe.each([
   ['no Winograd', false, 4],
 ] as const)('labConv2D, 3x3 filters by %s', (_, wino, tile) => {
   beforeAll(() => {
-    setLabWinograd(wino);
-    setLabWinogradTile(tile);
+    patchKernelOptions({ winograd: wino, winogradTile: tile });
   });
   afterAll(() => {
-    setLabWinograd(true);
-    setLabWinogradTile(4);
+    patchKernelOptions({ winograd: true, winogradTile: 4 });
   });
 
   it.each([
@@ -679,8 +663,7 @@ describe.each([
     const xt = tf.tensor4d(values(2 * size * size * 16, 73), [2, size, size, 16]);
     const wt = tf.tensor4d(values(9 * 16 * 16, 74), [3, 3, 16, 16]);
     const run = (on: boolean, t: 2 | 4) => {
-      setLabWinograd(on);
-      setLabWinogradTile(t);
+      patchKernelOptions({ winograd: on, winogradTile: t });
       const out = labConv2D(backend, xt, wt, [1, 1, 1, 1]) as TensorInfo;
       const v = Array.from(backend.readSync(out.dataId) as Float32Array);
       backend.disposeData(out.dataId);

@@ -10,7 +10,8 @@ import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-c
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packedShapeCount, packedWeights, releasePackedWeights, setWriteGridInWasm, writeGrid } from './prepacked.ts';
 import { wasmHeapAccess, type WasmBackendInternals } from './wasm-heap.ts';
-import { composedKernels, setLabFilterGradTaps, setPrepackedWeights } from './conv-backprop.ts';
+import { composedKernels } from './conv-backprop.ts';
+import { patchKernelOptions } from './test-utils.ts';
 
 let backend: KernelBackend & { numDataIds(): number };
 let heap: WasmBackendInternals;
@@ -50,11 +51,11 @@ beforeAll(async () => {
   heap = wasmHeapAccess(backend)!;
 });
 
-afterEach(() => setLabFilterGradTaps(true));
+afterEach(() => patchKernelOptions({ labFilterGradTaps: true }));
 
 afterAll(() => {
   releasePackedWeights(heap);
-  setPrepackedWeights(true);
+  patchKernelOptions({ prepackedWeights: true });
 });
 
 describe.each([
@@ -133,13 +134,12 @@ describe.each([
         backend.disposeData(out.dataId);
         return v;
       };
-      setLabFilterGradTaps(false); // the matrix-product path, where the packed weights are used
-      setPrepackedWeights(false);
+      patchKernelOptions({ labFilterGradTaps: false, prepackedWeights: false }); // the matrix-product path, XNNPACK packing dy
       const packedByXnnpack = run();
-      setPrepackedWeights(true);
+      patchKernelOptions({ prepackedWeights: true });
       const before = packedShapeCount(heap);
       const written = run();
-      setLabFilterGradTaps(true);
+      patchKernelOptions({ labFilterGradTaps: true });
       expect(packedShapeCount(heap)).toBe(before + 1);
       expect(Array.from(written)).toEqual(Array.from(packedByXnnpack));
       tf.dispose([x, dy]);

@@ -21,7 +21,7 @@
 
 import { BatchMatMul, getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendInternals } from './wasm-heap.ts';
-import { labPackGrid } from './lab-wasm.ts';
+import { labPackGrid } from './lab-framing.ts';
 
 let useLab = true;
 
