@@ -5,7 +5,7 @@
 // What it is not: the orchestration (bench/run.ts), the browser driver (bench/browser.ts) or PyTorch.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { parseConfigQueryStrict } from '../src/state/config.ts';
+import { parseConfigQueryStrict } from '../src/experiment/config.ts';
 import { resolveExperiment, type Experiment } from '../src/train/experiment.ts';
 import { createSolver } from '../src/train/solvers.ts';
 import { solverParamsOf, trainOnBatch, Trainer } from '../src/train/trainer.ts';

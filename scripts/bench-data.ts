@@ -1,7 +1,8 @@
 // Throughput of the training input pipeline (preprocess + augment + batch) per protocol, on the
 // real training set: `npx tsx scripts/bench-data.ts`. Needs `npm run data` first.
 
-import { BatchSampler, computeStats, type DataProtocol } from '../src/data/batches.ts';
+import type { DataProtocol } from '../src/experiment/protocols.ts';
+import { BatchSampler, computeStats } from '../src/data/batches.ts';
 import { loadCifarDir } from '../src/data/node-files.ts';
 import { createRng } from '../src/util/rng.ts';
 

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseConfigQueryStrict, formatConfigQuery, type ExperimentConfig } from '../state/config.ts';
+import { parseConfigQueryStrict, formatConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import { decodeRunBundle, looksLikeRunBundle } from '../state/bundle.ts';
 import { decodeSafetensors, WeightsError } from '../model/weights.ts';
 import type { ResNet } from '../model/resnet.ts';

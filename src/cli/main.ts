@@ -19,7 +19,7 @@ import {
   formatConfigQuery,
   parseConfigQueryStrict,
   type ExperimentConfig,
-} from '../state/config.ts';
+} from '../experiment/config.ts';
 import { describeExperiment, modelSpec, resolveExperiment } from '../train/experiment.ts';
 import { blocksPerStage, countLayers, countTrainableParams, describeParams, ResNet } from '../model/resnet.ts';
 import { Trainer, type RunResult, type TrainData, type TrainerCallbacks } from '../train/trainer.ts';

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfigQueryStrict } from '../state/config.ts';
+import { parseConfigQueryStrict } from '../experiment/config.ts';
 import { decodeRunBundle } from '../state/bundle.ts';
 import { decodeSafetensors } from '../model/weights.ts';
 import { modelSpec } from '../train/experiment.ts';

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { changedFromProtocol, CONFIG_KEYS, formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../state/config.ts';
+import { changedFromProtocol, CONFIG_KEYS, formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import {
   BundleError,
   SeriesBuilder,

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../util/rng.ts';
 import { md5Hex } from './cifar.ts';
 import { augmentImage, computeNeonPad, computeNeonPadBytes, drawAugment, neonPadImage, newAugmentScratch, type AugmentParams } from './augment.ts';
-import { computeStats, makeNormalizer, type DataProtocol, type Normalizer } from './preprocess.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import { computeStats, makeNormalizer, type Normalizer } from './preprocess.ts';
 import { syntheticSplit } from './test-utils.ts';
 
 const IDENTITY: Normalizer = { offset: new Float32Array(3072), scale: 1 };

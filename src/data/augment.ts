@@ -24,7 +24,8 @@
 
 import type { Rng } from '../util/rng.ts';
 import type { CifarSplit } from './cifar.ts';
-import type { DataProtocol, Normalizer } from './preprocess.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import type { Normalizer } from './preprocess.ts';
 
 export const MAX_SHIFT = 4;
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../util/rng.ts';
 import { BatchSampler, IMAGE_FLOATS, shuffledIndices, testBatches, type SamplerState } from './batches.ts';
 import type { CifarSplit } from './cifar.ts';
-import { computeStats, makeNormalizer, normalizeImage, type DataProtocol, type DataStats } from './preprocess.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import { computeStats, makeNormalizer, normalizeImage, type DataStats } from './preprocess.ts';
 import { sameBytes, syntheticSplit } from './test-utils.ts';
 
 /** Image i has R(0,0) = i % 256 and R(0,1) = i >> 8; label i % 10. */

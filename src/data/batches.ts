@@ -14,9 +14,10 @@
 import { rngFromState, type Rng } from '../util/rng.ts';
 import type { CifarSplit } from './cifar.ts';
 import { augmentImage, drawAugment, fillFor, newAugmentScratch, type AugmentParams, type AugmentScratch } from './augment.ts';
-import { makeNormalizer, normalizeImage, type DataProtocol, type DataStats, type Normalizer } from './preprocess.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import { makeNormalizer, normalizeImage, type DataStats, type Normalizer } from './preprocess.ts';
 
-export { computeStats, type DataProtocol, type DataStats } from './preprocess.ts';
+export { computeStats, type DataStats } from './preprocess.ts';
 
 export const IMAGE_FLOATS = 32 * 32 * 3;
 

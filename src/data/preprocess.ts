@@ -15,14 +15,8 @@
 //                           no division.
 // Test images use the training statistics in every protocol.
 
+import type { DataProtocol } from '../experiment/protocols.ts';
 import type { CifarSplit } from './cifar.ts';
-
-export interface DataProtocol {
-  preprocess: 'pixel-mean' | 'pixel-mean-global-std' | 'channel-mean'; // paper | gcr | neon
-  augment: 'pad-crop' | 'shift' | 'neon-pad-crop' | 'none'; // paper | gcr | neon
-  flip: boolean; // horizontal flip p = 0.5
-  sampling: 'shuffle' | 'with-replacement'; // paper, neon | gcr
-}
 
 /** Training-set statistics, all on the 0-255 scale. Structured-clone safe (worker messages). */
 export interface DataStats {

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../backend/setup.ts';
 import { ResNet, disposeStats, type BnBatchStats } from '../model/resnet.ts';
 import { modelSpec } from '../train/experiment.ts';
-import type { BlockVariant, ShortcutType } from '../state/config.ts';
-import type { ProtocolName } from '../train/protocols.ts';
+import type { BlockVariant, ShortcutType } from '../experiment/config.ts';
+import type { ProtocolName } from '../experiment/protocols.ts';
 import { frugalVariableGrads } from './backprop.ts';
 
 function lossOf(model: ResNet, x: tf.Tensor4D, labels: tf.Tensor2D): () => tf.Scalar {

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../backend/setup.ts';
 import { createSolver } from '../train/solvers.ts';
 import { modelSpec, resolveExperiment } from '../train/experiment.ts';
-import { parseConfigQueryStrict } from '../state/config.ts';
+import { parseConfigQueryStrict } from '../experiment/config.ts';
 import { solverParamsOf, trainOnBatch } from '../train/trainer.ts';
 import { GOLDEN, makeGoldenInput } from './golden.ts';
 import golden from './golden.fixture.json';

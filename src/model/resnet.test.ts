@@ -4,9 +4,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { BLOCK_VARIANTS, SHORTCUTS, type BlockVariant, type ShortcutType } from '../state/config.ts';
+import { BLOCK_VARIANTS, SHORTCUTS, type BlockVariant, type ShortcutType } from '../experiment/config.ts';
 import { modelSpec } from '../train/experiment.ts';
-import type { ProtocolName } from '../train/protocols.ts';
+import type { ProtocolName } from '../experiment/protocols.ts';
 import { ArchitectureError, countLayers, countTrainableParams, describeParams, disposeStats, ResNet, type BnBatchStats } from './resnet.ts';
 
 beforeAll(async () => {

@@ -14,8 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../kernels/batchnorm.ts';
 import { addBias, addRelu, addSame } from '../kernels/fused.ts';
 import { createRng } from '../util/rng.ts';
-import type { BlockVariant, ShortcutType } from '../state/config.ts';
-import type { InitScheme, ModelDetails } from '../train/protocols.ts';
+import type { BlockVariant, ShortcutType } from '../experiment/config.ts';
+import type { InitScheme, ModelDetails } from '../experiment/protocols.ts';
 
 export interface ResNetSpec extends ModelDetails {
   depth: number;

@@ -7,7 +7,7 @@ import { initBackend } from '../backend/setup.ts';
 import { ResNet } from '../model/resnet.ts';
 import { decodeSafetensors, encodeSafetensors, readModelValues } from '../model/weights.ts';
 import { modelSpec } from '../train/experiment.ts';
-import { formatConfigQuery, parseConfigQueryStrict } from './config.ts';
+import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.ts';
 import {
   BUNDLE_LIMITS,
   BundleError,

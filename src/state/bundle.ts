@@ -21,7 +21,7 @@
 // `result` (final and best test error) is derived from the test series by the encoder and checked
 // again by the decoder, so a bundle's claimed numbers always match its curves.
 
-import { parseConfigQuery } from './config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 
 export const BUNDLE_MAGIC = 'RNLABRUN';
 export const BUNDLE_VERSION = 1;

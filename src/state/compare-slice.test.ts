@@ -12,7 +12,7 @@ import { openRunStore, type ImportedRun } from '../storage/run-store.ts';
 import { Engine } from '../worker/engine.ts';
 import { decodeRunBundle } from './bundle.ts';
 import { COMPARE_STORAGE_KEY, MAX_COMPARE, parseRemembered } from './compare-slice.ts';
-import { formatConfigQuery, protocolDefaults } from './config.ts';
+import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import { createLabStore, type LabStore } from './store.ts';
 import { nodeHost } from '../worker/node-host.ts';
 

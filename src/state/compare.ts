@@ -3,7 +3,7 @@
 // and best test error after training started, differences to a pinned baseline). Pure functions over
 // share-URL queries and numbers.
 
-import { CONFIG_KEYS, formatConfigQuery, parseConfigQuery, type ConfigKey } from './config.ts';
+import { CONFIG_KEYS, formatConfigQuery, parseConfigQuery, type ConfigKey } from '../experiment/config.ts';
 
 export interface MeanStd {
   n: number;

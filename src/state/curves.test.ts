@@ -2,7 +2,7 @@
 // own), x-axes in epochs / iterations / images, float32-exact CSV and JSON export of one or more runs.
 
 import { describe, expect, it } from 'vitest';
-import { formatConfigQuery, parseConfigQueryStrict } from './config.ts';
+import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.ts';
 import { SeriesBuilder } from './bundle.ts';
 import {
   alignSeries,

@@ -2,7 +2,7 @@
 // or decimation), x-axis values in epochs, iterations or images, and CSV / JSON export of one or
 // several runs. Pure functions over the bundle's typed columns (src/state/bundle.ts); no DOM.
 
-import { parseConfigQuery } from './config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 import { summariseTests, type RunBundle, type RunMeta, type StepSeries, type TestSeries } from './bundle.ts';
 
 export type XAxis = 'epochs' | 'iterations' | 'images';

@@ -11,7 +11,7 @@ import { initBackend } from '../backend/setup.ts';
 import { openRunStore } from '../storage/run-store.ts';
 import { Engine, type EngineHost } from '../worker/engine.ts';
 import type { EngineEvent } from '../worker/protocol.ts';
-import { formatConfigQuery, parseConfigQuery, protocolDefaults } from './config.ts';
+import { formatConfigQuery, parseConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import {
   QUEUE_CORRUPT_KEY,
   QUEUE_STORAGE_KEY,

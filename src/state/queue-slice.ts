@@ -13,7 +13,7 @@
 
 import type { StoreApi } from 'zustand/vanilla';
 import type { RunMeta } from '../storage/schema.ts';
-import { parseConfigQuery } from './config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 import {
   FINISHED_STATES,
   MAX_QUEUE_ITEMS,

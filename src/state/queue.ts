@@ -5,7 +5,7 @@
 // reported (and kept aside by the slice), never half-used. No DOM, no store.
 
 import { groupRepeats, type RepeatGroup } from './compare.ts';
-import { formatConfigQuery, parseConfigQuery, type ExperimentConfig } from './config.ts';
+import { formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import { finalAndBest, runThisConfig, type ReferenceTable, type TestPointLike } from './reference-tables.ts';
 import type { RunEnd, RunOptions } from '../worker/protocol.ts';
 

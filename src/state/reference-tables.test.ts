@@ -2,7 +2,7 @@
 // this" giving the row's exact configuration (gcr's 110 with the fancy warm-up, the paper's with its
 // own), and a run's final and best error beside the row it reproduces, with the difference.
 import { describe, expect, it } from 'vitest';
-import { formatConfigQuery, protocolDefaults } from './config.ts';
+import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import { ALL_REFERENCE_ROWS, matchingRow } from './references.ts';
 import { finalAndBest, formatDiff, NEON_COSTS, REFERENCE_TABLES, resultBeside, rowSettings, runThisConfig, sameQuery } from './reference-tables.ts';
 

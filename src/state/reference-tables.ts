@@ -4,7 +4,7 @@
 // headline, as gcr and neon reported it) with its difference from the published number, and the best
 // epoch, flagged as chosen on the test set. Pure data and functions over references.ts; no DOM.
 
-import { formatConfigQuery, parseConfigQuery, type ExperimentConfig } from './config.ts';
+import { formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import {
   BLOCK_VARIANT_ROWS,
   BN_MOMENTUM_ROWS,

@@ -1,6 +1,6 @@
 // The reference table and the rows the test-error chart draws for a configuration.
 import { describe, expect, it } from 'vitest';
-import { applyProtocol, protocolDefaults, type ExperimentConfig } from './config.ts';
+import { applyProtocol, protocolDefaults, type ExperimentConfig } from '../experiment/config.ts';
 import { ALL_REFERENCE_ROWS, DEPTH_ROWS, matchingRow, referencesFor, rowConfig } from './references.ts';
 
 const gcr = (over: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ ...protocolDefaults('gcr', over.solver), ...over });

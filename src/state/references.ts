@@ -13,9 +13,9 @@ import {
   type BlockVariant,
   type BnMomentum,
   type ExperimentConfig,
-} from './config.ts';
-import type { ProtocolName } from '../train/protocols.ts';
-import type { SolverName } from '../train/solvers.ts';
+} from '../experiment/config.ts';
+import type { ProtocolName } from '../experiment/protocols.ts';
+import type { SolverName } from '../experiment/solvers.ts';
 
 export type ReferenceSource = 'paper' | 'gcr' | 'neon';
 export type ReferenceTable = 'depth' | 'block-variant' | 'solver' | 'bn-momentum';

@@ -4,7 +4,7 @@
 // (start time, training images, run options). Pure: plain data in, bytes and strings out.
 
 import { bundleFileName, encodeRunBundle, SeriesBuilder, type RunBundle, type RunStatus } from './bundle.ts';
-import { parseConfigQuery } from './config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 import { curvesJson, stepsCsv, testsCsv } from './curves.ts';
 
 /** The parts of the page's run record this needs (src/state/store.ts RunRecord). */

@@ -10,7 +10,7 @@ import { initBackend } from '../backend/setup.ts';
 import { openRunStore } from '../storage/run-store.ts';
 import { Engine, type EngineHost } from '../worker/engine.ts';
 import type { EngineEvent } from '../worker/protocol.ts';
-import { formatConfigQuery, protocolDefaults } from './config.ts';
+import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import { canResume } from './runs-slice.ts';
 import { createLabStore, type LabStore } from './store.ts';
 import { throttleReport } from './throttle.ts';

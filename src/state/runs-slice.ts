@@ -18,7 +18,7 @@ import type { DeleteToken, RunDetail, RunStore } from '../storage/run-store.ts';
 import type { RunMeta } from '../storage/schema.ts';
 import { requestPersistentStorage } from '../storage/space.ts';
 import { LossSmoother } from '../ui/chart-data.ts';
-import { parseConfigQuery } from './config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 import type { LabState, RunRecord } from './store.ts';
 import { throttleReport } from './throttle.ts';
 import type { EngineEvent, LabEngine, RunEnd, StoredRunSize } from '../worker/protocol.ts';

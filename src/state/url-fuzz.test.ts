@@ -7,8 +7,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../util/rng.ts';
-import { CLAIM_KEYS, parseClaim } from './claim.ts';
-import { CONFIG_KEYS, DEFAULT_CONFIG, formatConfigQuery, parseConfigQuery, validateConfig } from './config.ts';
+import { CLAIM_KEYS, parseClaim } from '../experiment/claim.ts';
+import { CONFIG_KEYS, DEFAULT_CONFIG, formatConfigQuery, parseConfigQuery, validateConfig } from '../experiment/config.ts';
 
 const KEYS: readonly string[] = [...CONFIG_KEYS, ...CLAIM_KEYS];
 const UNKNOWN_KEYS = ['bogus', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'DEPTH', ' depth', 'depth ', 'dépth', '', '<script>'];

@@ -7,8 +7,8 @@
 
 import type { StoreApi } from 'zustand/vanilla';
 import { decodeRunBundle, type DecodedBundle, type RunStatus } from './bundle.ts';
-import { parseClaim, claimFromResult, withClaim, type RunClaim } from './claim.ts';
-import { formatConfigQuery, parseConfigQuery, type ConfigIssue } from './config.ts';
+import { parseClaim, claimFromResult, withClaim, type RunClaim } from '../experiment/claim.ts';
+import { formatConfigQuery, parseConfigQuery, type ConfigIssue } from '../experiment/config.ts';
 import { runThisConfig, sameQuery, type RunResult } from './reference-tables.ts';
 import type { ReferenceRow } from './references.ts';
 import { currentRunBundle, exportFiles, type ExportFile } from './run-export.ts';

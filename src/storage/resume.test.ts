@@ -7,7 +7,7 @@ import 'fake-indexeddb/auto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
 import { syntheticSplit } from '../data/test-utils.ts';
-import { parseConfigQueryStrict } from '../state/config.ts';
+import { parseConfigQueryStrict } from '../experiment/config.ts';
 import { resolveExperiment } from '../train/experiment.ts';
 import { Trainer, type EpochEvent, type StepEvent } from '../train/trainer.ts';
 import { openRunStore, type StepPoint } from './run-store.ts';

@@ -8,7 +8,7 @@ import { initBackend } from '../backend/setup.ts';
 import { ResNet } from '../model/resnet.ts';
 import { syntheticSplit } from '../data/test-utils.ts';
 import { computeStats, testBatches } from '../data/batches.ts';
-import { parseConfigQueryStrict } from '../state/config.ts';
+import { parseConfigQueryStrict } from '../experiment/config.ts';
 import { resolveExperiment } from './experiment.ts';
 import { evaluateModel } from './evaluate.ts';
 import { analyseModel, confusionMatrix, mistakesFirst, perClassError, testImageRGBA, type TestAnalysis } from './analysis.ts';

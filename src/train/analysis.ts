@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResNet } from '../model/resnet.ts';
 import type { CifarSplit } from '../data/cifar.ts';
-import { testBatches, type DataProtocol, type DataStats } from '../data/batches.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import { testBatches, type DataStats } from '../data/batches.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface AnalyseOptions {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/setup.ts';
 import { loadCifarDir } from '../data/node-files.ts';
-import { parseConfigQueryStrict } from '../state/config.ts';
+import { parseConfigQueryStrict } from '../experiment/config.ts';
 import { resolveExperiment } from './experiment.ts';
 import { Trainer } from './trainer.ts';
 

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResNet } from '../model/resnet.ts';
 import type { CifarSplit } from '../data/cifar.ts';
-import type { DataProtocol } from '../data/preprocess.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
 import { newBatchBuffers, testBatches, type DataStats } from '../data/batches.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 

@@ -2,12 +2,12 @@
 // data protocol, with the protocol profile's hidden details filled in. Also the one-line description
 // the page and the CLI show. Pure: no tensors.
 
-import type { ExperimentConfig } from '../state/config.ts';
+import type { ExperimentConfig } from '../experiment/config.ts';
 import { countTrainableParams, type ResNetSpec } from '../model/resnet.ts';
-import type { DataProtocol } from '../data/preprocess.ts';
-import { PROTOCOLS, type ProtocolProfile } from './protocols.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import { PROTOCOLS, type ProtocolProfile } from '../experiment/protocols.ts';
 import { defaultSolverSettings, type SolverSettings } from './solvers.ts';
-import { describeSchedule } from './schedules.ts';
+import { describeSchedule } from '../experiment/schedules.ts';
 
 export interface Experiment {
   config: ExperimentConfig;

@@ -16,7 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeStats, type BnBatchStats, type ResNet } from '../model/resnet.ts';
 import type { CifarSplit } from '../data/cifar.ts';
-import { testBatches, type DataProtocol, type DataStats } from '../data/batches.ts';
+import type { DataProtocol } from '../experiment/protocols.ts';
+import { testBatches, type DataStats } from '../data/batches.ts';
 import { evaluateModel, type EvaluateOptions } from './evaluate.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 

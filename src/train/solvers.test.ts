@@ -6,9 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_SGD_STEP, setLabWasm } from '../kernels/lab-wasm.ts';
+import { LAB_SGD_STEP } from '../kernels/lab-ops.ts';
+import { patchKernelOptions } from '../kernels/test-utils.ts';
 import { createRng } from '../util/rng.ts';
-import { createSolver, defaultSolverSettings, SOLVER_NAMES, SolverError, type SolverName, type SolverParam, type SolverSettings } from './solvers.ts';
+import { SOLVER_NAMES, type SolverName } from '../experiment/solvers.ts';
+import { createSolver, defaultSolverSettings, SolverError, type SolverParam, type SolverSettings } from './solvers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -293,7 +295,7 @@ describe('on wasm, both SGD forms in one pass (LabSgdStep)', () => {
     await tf.setBackend('wasm');
   });
   afterAll(async () => {
-    setLabWasm(true);
+    patchKernelOptions({ labWasm: true });
     await tf.setBackend('cpu');
   });
 
@@ -305,7 +307,7 @@ describe('on wasm, both SGD forms in one pass (LabSgdStep)', () => {
 
   /** Parameters after steps of `name` on wasm, with the lab's kernels on or off (composed ops). */
   function stepsOnWasm(name: 'sgd-nesterov' | 'sgd', lab: boolean, decay: boolean): Float32Array {
-    setLabWasm(lab);
+    patchKernelOptions({ labWasm: lab });
     try {
       const n = 4103; // 1025 groups of 4 and a tail of 3
       const init = tf.tensor1d(randomValues(n, 1, 0.5));
@@ -322,7 +324,7 @@ describe('on wasm, both SGD forms in one pass (LabSgdStep)', () => {
       solver.dispose();
       return out;
     } finally {
-      setLabWasm(true);
+      patchKernelOptions({ labWasm: true });
     }
   }
 

@@ -15,10 +15,9 @@
 // regulariser would be 2x that).
 
 import * as tf from '@tensorflow/tfjs-core';
-import { LAB_SGD_STEP, labWasm } from '../kernels/lab-wasm.ts';
-
-export type SolverName = 'sgd-nesterov' | 'sgd' | 'rmsprop' | 'adagrad' | 'adadelta' | 'adam';
-export const SOLVER_NAMES: readonly SolverName[] = ['sgd-nesterov', 'sgd', 'rmsprop', 'adagrad', 'adadelta', 'adam'];
+import { LAB_SGD_STEP } from '../kernels/lab-ops.ts';
+import { labWasm } from '../kernels/lab-wasm.ts';
+import { SOLVER_NAMES, type SolverName } from '../experiment/solvers.ts';
 
 export interface SolverSettings {
   name: SolverName;

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/setup.ts';
 import type { CifarSplit } from '../data/cifar.ts';
-import { parseConfigQueryStrict } from '../state/config.ts';
+import { parseConfigQueryStrict } from '../experiment/config.ts';
 import { resolveExperiment } from './experiment.ts';
 import { Trainer, solverParamsOf, trainOnBatch, type StepEvent, type EpochEvent } from './trainer.ts';
 import { createSolver } from './solvers.ts';

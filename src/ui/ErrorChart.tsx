@@ -5,7 +5,7 @@
 // or shows the planned run, or a zoom (chart-x.tsx); the published lines are drawn whatever the range.
 import { useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { parseConfigQuery } from '../state/config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 import type { RunRecord } from '../state/store.ts';
 import { referencesFor, type ReferenceSource } from '../state/references.ts';
 import { ERROR_TICKS, fitEnd, windowIndices, type XY } from './chart-data.ts';

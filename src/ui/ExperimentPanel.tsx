@@ -11,10 +11,10 @@ import {
   type ConfigKey,
   type ExperimentConfig,
   type ShortcutType,
-} from '../state/config.ts';
-import { PROTOCOL_NAMES, PROTOCOLS, type ProtocolName } from '../train/protocols.ts';
-import type { SolverName } from '../train/solvers.ts';
-import { formatScheduleSpec, type WarmupSpec } from '../train/schedules.ts';
+} from '../experiment/config.ts';
+import { PROTOCOL_NAMES, PROTOCOLS, type ProtocolName } from '../experiment/protocols.ts';
+import type { SolverName } from '../experiment/solvers.ts';
+import { formatScheduleSpec, type WarmupSpec } from '../experiment/schedules.ts';
 import { describeExperiment } from '../train/experiment.ts';
 import { matchingRow } from '../state/references.ts';
 import { parseField, SelectField, TextField, type Option } from './fields.tsx';

@@ -6,7 +6,7 @@
 // renders it in interruptible slices rather than in one long task.
 import { memo, useDeferredValue, useMemo, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { parseConfigQuery } from '../state/config.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
 import type { RunRecord } from '../state/store.ts';
 import { Segmented, SCALE_OPTIONS } from './segmented.tsx';
 import { decimateEvery, decimateMinMax, fitEnd, logTicks, windowIndices, type XWindow, type XY } from './chart-data.ts';

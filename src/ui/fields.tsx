@@ -2,7 +2,7 @@
 // checked with the same parser as the share URL. The <label> holds only the control's name, so the
 // visible label is exactly the accessible name; the "changed" mark sits beside it.
 import { useId, useState, type ReactNode } from 'react';
-import { parseConfigQuery, type ConfigKey, type ExperimentConfig } from '../state/config.ts';
+import { parseConfigQuery, type ConfigKey, type ExperimentConfig } from '../experiment/config.ts';
 
 /** A value typed for `key`, checked as the URL would check it. */
 export function parseField<K extends ConfigKey>(key: K, text: string): { value: ExperimentConfig[K] } | { error: string } {

@@ -1,8 +1,8 @@
 // Keeps the address bar equal to the configuration (history.replaceState, no navigation), so the URL
 // can be shared at any moment (with the opened link's claim, while the configuration is the claim's).
-import { formatConfigQuery } from '../state/config.ts';
+import { formatConfigQuery } from '../experiment/config.ts';
 import type { LabStore } from '../state/store.ts';
-import { withClaim } from '../state/claim.ts';
+import { withClaim } from '../experiment/claim.ts';
 import { activeClaim } from '../state/workbench.ts';
 
 export function shareUrl(query: string): string {

@@ -7,7 +7,7 @@
 import 'fake-indexeddb/auto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
-import { formatConfigQuery, protocolDefaults, type ExperimentConfig } from '../state/config.ts';
+import { formatConfigQuery, protocolDefaults, type ExperimentConfig } from '../experiment/config.ts';
 import { openRunStore, type RunStore } from '../storage/run-store.ts';
 import { Engine, type EngineHost } from './engine.ts';
 import { CHECKPOINT_INTERVAL_MS, RunHistory } from './history.ts';

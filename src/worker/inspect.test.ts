@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCifarDemo } from '../data/cifar.ts';
-import { formatConfigQuery, protocolDefaults } from '../state/config.ts';
+import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import { WorkerEngine } from './client.ts';
 import { Engine } from './engine.ts';
 import { MAX_TEST_IMAGES } from './inspect.ts';

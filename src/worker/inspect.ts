@@ -10,7 +10,7 @@ import type { CifarSplit, CifarData } from '../data/cifar.ts';
 import type { DataStats } from '../data/batches.ts';
 import { ResNet } from '../model/resnet.ts';
 import { readModelValues, valuesToTensors } from '../model/weights.ts';
-import { formatConfigQuery, type ExperimentConfig } from '../state/config.ts';
+import { formatConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import { analyseModel } from '../train/analysis.ts';
 import { resolveExperiment } from '../train/experiment.ts';
 import { recalibrateBatchNorm } from '../train/recalibrate.ts';

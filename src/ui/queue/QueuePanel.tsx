@@ -6,7 +6,7 @@
 // Every text is shown as text.
 import { useId, useState } from 'react';
 import { formatMeanStd } from '../../state/compare.ts';
-import { parseConfigQuery } from '../../state/config.ts';
+import { parseConfigQuery } from '../../experiment/config.ts';
 import { FINISHED_STATES, MAX_SEEDS, queueGroups, type QueueItem } from '../../state/queue.ts';
 import type { RunOptions } from '../../worker/protocol.ts';
 import { count, epochs, percent } from '../format.ts';

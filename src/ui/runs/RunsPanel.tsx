@@ -11,7 +11,7 @@ import { useEffect, useId, useMemo, useState } from 'react';
 import { formatBytes } from '../../storage/errors.ts';
 import type { RunMeta } from '../../storage/schema.ts';
 import { configDifferences, formatMeanStd, groupRepeats } from '../../state/compare.ts';
-import { formatConfigQuery, parseConfigQuery } from '../../state/config.ts';
+import { formatConfigQuery, parseConfigQuery } from '../../experiment/config.ts';
 import { MAX_COMPARE } from '../../state/compare-slice.ts';
 import { canResume, liveProgress, liveRecordFor, type LiveProgress } from '../../state/runs-slice.ts';
 import { count, percent } from '../format.ts';

@@ -3,7 +3,7 @@
 // with the published number for the same configuration when there is one; ShareResultOption lets
 // "Share" add your ended run's result to the link. URL text is only ever shown as text.
 import { useMemo } from 'react';
-import { describeClaim } from '../../state/claim.ts';
+import { describeClaim } from '../../experiment/claim.ts';
 import { matchingRow } from '../../state/references.ts';
 import { activeClaim, shareableClaim } from '../../state/workbench.ts';
 import { useLab } from '../store-context.tsx';

@@ -5,7 +5,7 @@
 // published tables. A damaged file gets an error naming the problem, and nothing changes.
 import { useEffect, useId, useMemo, useRef } from 'react';
 import { configDifferences } from '../../state/compare.ts';
-import { formatConfigQuery, parseConfigQuery } from '../../state/config.ts';
+import { formatConfigQuery, parseConfigQuery } from '../../experiment/config.ts';
 import { contentBytes, type ExportFile } from '../../state/run-export.ts';
 import { finalAndBest } from '../../state/reference-tables.ts';
 import { importedRunResult } from '../../state/workbench.ts';

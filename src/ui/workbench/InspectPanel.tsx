@@ -6,7 +6,7 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { CLASS_NAMES } from '../../data/cifar.ts';
 import { mistakesFirst, perClassError, testImageRGBA, type GridItem, type TestAnalysis } from '../../train/analysis.ts';
-import { parseConfigQuery } from '../../state/config.ts';
+import { parseConfigQuery } from '../../experiment/config.ts';
 import type { InspectStage, ModelInspection } from '../../worker/protocol.ts';
 import { formatDiff } from '../../state/reference-tables.ts';
 import { count, percent } from '../format.ts';

@@ -8,7 +8,7 @@ import { useMemo, useState } from 'react';
 import { countTrainableParams } from '../../model/resnet.ts';
 import { modelSpec } from '../../train/experiment.ts';
 import { REFERENCE_TABLES, NEON_COSTS, formatDiff, resultBeside, rowSettings, type ResultBesideRow, type RunResult } from '../../state/reference-tables.ts';
-import type { ExperimentConfig } from '../../state/config.ts';
+import type { ExperimentConfig } from '../../experiment/config.ts';
 import { rowConfig, rowMatches, type ReferenceRow } from '../../state/references.ts';
 import { currentRunResult, importedRunResult } from '../../state/workbench.ts';
 import { count, epochs, percent } from '../format.ts';

@@ -9,12 +9,18 @@
 // (depth, block, solver, BN momentum, ...) overrides the profile's `choices`; the `model`, `data` and
 // `eval` details are what the profile fixes.
 
-import type { DataProtocol } from '../data/preprocess.ts';
-import type { ExperimentConfig } from '../state/config.ts';
 import type { SolverName } from './solvers.ts';
+import type { ExperimentConfig, ProtocolName } from './types.ts';
 
-export type ProtocolName = 'paper' | 'gcr' | 'neon';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['paper', 'gcr', 'neon'];
+export { PROTOCOL_NAMES, type ProtocolName } from './types.ts';
+
+/** How a protocol prepares its images (src/data/preprocess.ts, augment.ts, batches.ts). */
+export interface DataProtocol {
+  preprocess: 'pixel-mean' | 'pixel-mean-global-std' | 'channel-mean'; // paper | gcr | neon
+  augment: 'pad-crop' | 'shift' | 'neon-pad-crop' | 'none'; // paper | gcr | neon
+  flip: boolean; // horizontal flip p = 0.5
+  sampling: 'shuffle' | 'with-replacement'; // paper, neon | gcr
+}
 
 export type InitScheme = {
   /** Convolutions: N(0, sqrt(2 / (k*k*n_in))) in all three (He et al. 2015 "MSRA" init, fan-in). */

@@ -1,66 +1,27 @@
-// The experiment configuration: its type, how a protocol profile fills it in, and its URL form.
-//
-// One table (FIELDS) both parses and serialises every share-URL key, as tensorflow/playground's
-// state.ts does. Everything here is a pure function of strings and plain objects, so the CLI, the
-// worker, the page and the tests share it. Values a user did not give come from the protocol profile
-// (src/train/protocols.ts); a value given explicitly always wins over the profile.
+// The experiment configuration: how a protocol profile fills it in, and its URL form (its types are in
+// types.ts, re-exported here). One table (FIELDS) both parses and serialises every share-URL key, as
+// tensorflow/playground's state.ts does. Pure functions of strings and plain objects, shared by the
+// CLI, the worker, the page and the tests. Values a user did not give come from the protocol profile
+// (protocols.ts); a value given explicitly always wins over the profile.
 
-import {
-  PROTOCOLS,
-  type ProtocolName,
-  PROTOCOL_NAMES,
-  solverDefaultsFor,
-} from '../train/protocols.ts';
-import { formatScheduleSpec, parseScheduleSpec, type ScheduleSpec, type WarmupSpec } from '../train/schedules.ts';
-import { SOLVER_NAMES, type SolverName } from '../train/solvers.ts';
+import { PROTOCOLS, solverDefaultsFor } from './protocols.ts';
+import { formatScheduleSpec, parseScheduleSpec } from './schedules.ts';
+import { SOLVER_NAMES, type SolverName } from './solvers.ts';
 import { CLAIM_KEYS } from './claim.ts';
+import {
+  BLOCK_VARIANTS,
+  ConfigError,
+  PROTOCOL_NAMES,
+  SHORTCUTS,
+  WARMUPS,
+  type ConfigIssue,
+  type ConfigKey,
+  type ExperimentConfig,
+  type ProtocolName,
+} from './types.ts';
 
-export type BlockVariant = 'relu-bnbefore' | 'norelu-bnbefore' | 'relu-bnafter' | 'norelu-bnafter';
-export type ShortcutType = 'A' | 'B' | 'neon';
-/** BN momentum in the Torch convention: running = (1 - m) * running + m * batch. 'dynamic' is gcr's 1/(1+k). */
-export type BnMomentum = number | 'dynamic';
-
-export const BLOCK_VARIANTS: readonly BlockVariant[] = ['relu-bnbefore', 'norelu-bnbefore', 'relu-bnafter', 'norelu-bnafter'];
-export const SHORTCUTS: readonly ShortcutType[] = ['A', 'B', 'neon'];
-export const WARMUPS: readonly WarmupSpec[] = ['none', 'fancy', 'paper'];
-
-/** Everything a user chooses. The protocol's hidden details (preprocessing, init, BN eps, ...) are in PROTOCOLS. */
-export interface ExperimentConfig {
-  protocol: ProtocolName;
-  depth: number; // 6n + 2
-  block: BlockVariant;
-  shortcut: ShortcutType;
-  solver: SolverName;
-  lr: number; // base learning rate (Adadelta ignores it, as gcr ran it)
-  rho: number; // RMSprop alpha / Adadelta rho
-  wd: number; // weight decay added to the gradient (Torch/Caffe/neon convention)
-  bnm: BnMomentum;
-  epochs: number;
-  batch: number;
-  seed: number;
-  schedule: ScheduleSpec;
-  warmup: WarmupSpec;
-}
-
-export type ConfigKey = keyof ExperimentConfig;
+export * from './types.ts';
 export { SOLVER_NAMES };
-
-/** One problem with one key of a configuration, phrased for a person. */
-export interface ConfigIssue {
-  key: string;
-  value: string;
-  /** What is wrong, e.g. 'depth="21" is invalid: depth must be 6n+2 ...'. */
-  problem: string;
-  /** The problem and what the page did about it ('; default used'). */
-  message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map((i) => i.problem).join('; '));
-    this.name = 'ConfigError';
-  }
-}
 
 export function depthToN(depth: number): number {
   return (depth - 2) / 6;

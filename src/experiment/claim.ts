@@ -8,7 +8,7 @@
 // says, not something the page has checked: the page labels it so. Pure string functions; the config
 // parser (config.ts) leaves exactly these keys to this file.
 
-import type { ConfigIssue } from './config.ts';
+import type { ConfigIssue } from './types.ts';
 
 export const CLAIM_KEYS = ['claim_err', 'claim_epochs', 'claim_backend', 'claim_tested'] as const;
 export type ClaimKey = (typeof CLAIM_KEYS)[number];
