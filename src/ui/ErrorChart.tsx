@@ -3,13 +3,13 @@
 // A row the configuration exactly matches is named under the chart. An imported run's test error is
 // drawn as an overlay (orange, src/ui/workbench/overlay.ts). The x-axis fits the run's progress so far,
 // or shows the planned run, or a zoom (chart-x.tsx); the published lines are drawn whatever the range.
-import { useMemo } from 'react';
+import { memo, useDeferredValue, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { parseConfigQuery } from '../experiment/config.ts';
 import type { RunRecord } from '../state/store.ts';
 import { referencesFor, type ReferenceSource } from '../state/references.ts';
-import { ERROR_TICKS, fitEnd, windowIndices, type XY } from './chart-data.ts';
-import { useXAxis, XRangeControls, ZoomBox } from './chart-x.tsx';
+import { ERROR_TICKS, fitEnd, windowIndices, type XWindow, type XY } from './chart-data.ts';
+import { useXAxis, XRangeControls, ZoomBox, type XAxisState } from './chart-x.tsx';
 import { epochs, percent } from './format.ts';
 import { useLab } from './store-context.tsx';
 import { overlayErrors } from './workbench/overlay.ts';
@@ -18,6 +18,16 @@ const COLORS: Record<ReferenceSource, string> = { paper: '#b91c1c', gcr: '#15803
 const MARGIN = { top: 8, right: 16, bottom: 18, left: 4 };
 const Y_WIDTH = 40;
 const PLOT_INSET = { left: MARGIN.left + Y_WIDTH, right: MARGIN.right };
+// Props that never change keep their identity, so recharts does not recompute axes on every redraw.
+const X_LABEL = { value: 'epoch', position: 'insideBottom', offset: -8 } as const;
+const Y_DOMAIN: [number, number] = [1, 100];
+// recharts' insideBottom* draws the label above a horizontal line, insideTop* below it.
+const LABEL_POSITIONS = ['insideBottomRight', 'insideTopRight', 'insideBottomLeft', 'insideTopLeft'] as const;
+// Dots are not clipped at the plot's edge (the evaluation at epoch 0 sits on it); points beyond are.
+const DOT = { r: 3, clipDot: false };
+const OVERLAY_DOT = { r: 2, clipDot: false };
+const tooltipValue = (v: unknown) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v));
+const tooltipLabel = (v: unknown) => `epoch ${String(v)}`;
 
 /**
  * Where the run's data ends on the fitted grid (chart-data.ts fitEnd): the later of its last step and
@@ -45,7 +55,8 @@ export function ErrorChart() {
   const shownConfig = useMemo(() => (record ? parseConfigQuery(record.config).config : config), [record, config]);
   const lines = useMemo(() => referencesFor(shownConfig).slice(0, 5), [shownConfig]);
 
-  const progress = useLab((s) => fittedProgress(s.record));
+  // Deferred: a move of the fitted axis redraws the plot in interruptible slices.
+  const progress = useDeferredValue(useLab((s) => fittedProgress(s.record)));
 
   const view = useMemo(() => {
     const epochs = record?.epochs ?? [];
@@ -67,7 +78,6 @@ export function ErrorChart() {
     record ? 2 / record.stepsPerEpoch : 1e-3,
   );
   const { from, to } = axis.window;
-  const xDomain = useMemo<[number, number]>(() => [from, to], [from, to]);
   const shownPoints = useMemo(() => inWindow(view.points, from, to), [view.points, from, to]);
   const shownOverlay = useMemo(() => inWindow(overlay, from, to), [overlay, from, to]);
   const match = lines.find((l) => l.matches);
@@ -76,15 +86,12 @@ export function ErrorChart() {
   const labels = useMemo(() => {
     const byValue = new Map<number, string[]>();
     for (const l of lines) byValue.set(l.row.error, [...(byValue.get(l.row.error) ?? []), l.row.source]);
-    // recharts' insideBottom* draws the label above a horizontal line, insideTop* below it.
-    const positions = ['insideBottomRight', 'insideTopRight', 'insideBottomLeft', 'insideTopLeft'] as const;
     return new Map(
       [...byValue.entries()]
         .sort((a, b) => b[0] - a[0])
-        .map(([value, sources], i) => [value, { text: `${[...new Set(sources)].join(', ')} ${value}%`, position: positions[i % positions.length] }]),
+        .map(([value, sources], i) => [value, { text: `${[...new Set(sources)].join(', ')} ${value}%`, position: LABEL_POSITIONS[i % LABEL_POSITIONS.length] }]),
     );
   }, [lines]);
-  const labelled = new Set<number>();
   return (
     <section
       className="panel chart"
@@ -104,42 +111,7 @@ export function ErrorChart() {
         </div>
       </div>
       <ZoomBox axis={axis} inset={PLOT_INSET}>
-        <ResponsiveContainer width="100%" height="100%">
-          <LineChart data={shownPoints} margin={MARGIN}>
-            <CartesianGrid stroke="#e5e7eb" />
-            <XAxis
-              type="number"
-              dataKey="x"
-              domain={xDomain}
-              ticks={axis.window.ticks}
-              allowDecimals
-              allowDataOverflow
-              tickFormatter={axis.format}
-              label={{ value: 'epoch', position: 'insideBottom', offset: -8 }}
-            />
-            <YAxis type="number" scale="log" domain={[1, 100]} ticks={ERROR_TICKS} allowDataOverflow width={Y_WIDTH} />
-            <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))} labelFormatter={(v) => `epoch ${v}`} />
-            {lines.map((l) => {
-              const label = labelled.has(l.row.error) ? undefined : labels.get(l.row.error);
-              labelled.add(l.row.error);
-              return (
-              <ReferenceLine
-                key={l.row.name}
-                y={l.row.error}
-                stroke={COLORS[l.row.source]}
-                strokeDasharray={l.matches ? undefined : '5 4'}
-                strokeWidth={l.matches ? 2 : 1}
-                ifOverflow="extendDomain"
-                label={label && { value: label.text, position: label.position, fill: COLORS[l.row.source], fontSize: 11 }}
-              />
-              );
-            })}
-            <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
-            {shownOverlay.length > 0 && (
-              <Line data={shownOverlay} dataKey="y" name="imported" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={{ r: 2 }} isAnimationActive={false} />
-            )}
-          </LineChart>
-        </ResponsiveContainer>
+        <ErrorPlot points={shownPoints} overlay={shownOverlay} lines={lines} labels={labels} window={axis.window} format={axis.format} />
       </ZoomBox>
       <ul className="reference-list" aria-label="Published results">
         {lines.length === 0 && <li className="muted">No published result for ResNet-{shownConfig.depth}.</li>}
@@ -161,3 +133,56 @@ export function ErrorChart() {
     </section>
   );
 }
+
+interface PlotProps {
+  points: XY[];
+  overlay: XY[];
+  lines: ReturnType<typeof referencesFor>;
+  labels: Map<number, { text: string; position: (typeof LABEL_POSITIONS)[number] }>;
+  window: XWindow;
+  format: XAxisState['format'];
+}
+
+/** The recharts plot, redrawn only when its points, lines or window change. */
+const ErrorPlot = memo(function ErrorPlot({ points, overlay, lines, labels, window, format }: PlotProps) {
+  const xDomain = useMemo<[number, number]>(() => [window.from, window.to], [window]);
+  const labelled = new Set<number>();
+  return (
+    <ResponsiveContainer width="100%" height="100%">
+      <LineChart data={points} margin={MARGIN}>
+        <CartesianGrid stroke="#e5e7eb" />
+        <XAxis
+          type="number"
+          dataKey="x"
+          domain={xDomain}
+          ticks={window.ticks}
+          allowDecimals
+          allowDataOverflow
+          tickFormatter={format}
+          label={X_LABEL}
+        />
+        <YAxis type="number" scale="log" domain={Y_DOMAIN} ticks={ERROR_TICKS} allowDataOverflow width={Y_WIDTH} />
+        <Tooltip formatter={tooltipValue} labelFormatter={tooltipLabel} />
+        {lines.map((l) => {
+          const label = labelled.has(l.row.error) ? undefined : labels.get(l.row.error);
+          labelled.add(l.row.error);
+          return (
+            <ReferenceLine
+              key={l.row.name}
+              y={l.row.error}
+              stroke={COLORS[l.row.source]}
+              strokeDasharray={l.matches ? undefined : '5 4'}
+              strokeWidth={l.matches ? 2 : 1}
+              ifOverflow="extendDomain"
+              label={label && { value: label.text, position: label.position, fill: COLORS[l.row.source], fontSize: 11 }}
+            />
+          );
+        })}
+        <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={DOT} isAnimationActive={false} />
+        {overlay.length > 0 && (
+          <Line data={overlay} dataKey="y" name="imported" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={OVERLAY_DOT} isAnimationActive={false} />
+        )}
+      </LineChart>
+    </ResponsiveContainer>
+  );
+});

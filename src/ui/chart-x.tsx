@@ -56,7 +56,7 @@ export function XRangeControls({ axis, label }: { axis: XAxisState; label: strin
     <div className="x-range">
       <Segmented<XView['kind']> label={label} options={X_OPTIONS} value={axis.view.kind} onChange={(k) => axis.show(k === 'planned' ? 'planned' : 'fit')} />
       <div className="x-zoom" role="group" aria-label={`${label}: zoom`}>
-        <button type="button" aria-label="Zoom in" title="Zoom in on the middle (or drag across the chart)" onClick={() => axis.zoom(0.5)}>
+        <button type="button" aria-label="Zoom in" title="Zoom in on the middle (or drag across the chart; a double click fits the data again)" onClick={() => axis.zoom(0.5)}>
           +
         </button>
         <button type="button" aria-label="Zoom out" title="Zoom out" onClick={() => axis.zoom(2)}>
@@ -88,7 +88,6 @@ export function ZoomBox({ axis, inset, children }: { axis: XAxisState; inset: { 
     <div
       ref={box}
       className="chart-box zoom-box"
-      title="Drag across the chart to zoom; double-click to fit the data"
       onPointerDown={(e) => {
         if (e.button !== 0) return;
         start.current = at(e);
