@@ -15,25 +15,12 @@
 
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import type { WeightValues } from '../model/weights.ts';
-import type { RunStatus as BundleRunStatus } from '../state/bundle.ts';
 import type { TrainerCheckpoint } from '../train/trainer.ts';
+import type { RunStatus } from './run-status.ts';
+
+export type { RunStatus } from './run-status.ts';
 
 export const DEFAULT_DB_NAME = 'resnet-lab-runs';
-
-/**
- * The statuses of run bundles (src/state/bundle.ts), so stored runs export and import without
- * translation: 'max-steps' is the trainer's end for a run cut at --max-steps, 'failed' a run that
- * ended on an error other than divergence.
- */
-export type RunStatus = BundleRunStatus;
-export const RUN_STATUSES = ['running', 'paused', 'finished', 'max-steps', 'stopped', 'diverged', 'interrupted', 'failed'] as const satisfies readonly RunStatus[];
-// Compile-time check that the list above is complete: fails to type-check if bundle.ts adds a status.
-const _allStatuses: Record<RunStatus, true> = Object.fromEntries(RUN_STATUSES.map((s) => [s, true])) as Record<(typeof RUN_STATUSES)[number], true>;
-void _allStatuses;
-/** A tab is (or was) training these; after the tab closes they become 'interrupted'. */
-export const ACTIVE_STATUSES: readonly RunStatus[] = ['running', 'paused'];
-/** Runs in these states are over: setStatus stamps endedAt. */
-export const ENDED_STATUSES: readonly RunStatus[] = ['finished', 'max-steps', 'stopped', 'diverged', 'failed'];
 
 export interface DivergedAt {
   step: number;
@@ -56,7 +43,7 @@ export interface CheckpointRef {
 export interface RunMeta {
   id: string;
   name: string;
-  /** Share-URL query of the configuration (src/state/config.ts formatConfigQuery). */
+  /** Share-URL query of the configuration (formatConfigQuery); storage reads it only in stored-config.ts. */
   config: string;
   seed: number;
   /** tfjs backend the run trained on ('wasm', 'webgl', 'webgpu', 'cpu'). */

@@ -2,6 +2,8 @@
 // their byte length, which is nearly all of a checkpoint or a series), and the per-run size summary the
 // page shows and the "short of space" report ranks.
 
+import type { RunMeta } from './schema.ts';
+
 /** What one run takes in the store, by part. */
 export interface RunSize {
   id: string;
@@ -49,4 +51,11 @@ function sizeOf(v: unknown, depth: number): number {
   }
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) total += 8 + 2 * k.length + sizeOf(x, depth + 1);
   return total;
+}
+
+/** What each run takes, from the byte counts kept in its metadata, largest first. */
+export function runSizesOf(runs: readonly RunMeta[]): RunSize[] {
+  return runs
+    .map((r) => ({ id: r.id, name: r.name, deleted: r.deletedAt !== undefined, ...r.sizes, bytes: r.sizes.series + r.sizes.checkpoints + r.sizes.weights }))
+    .sort((a, b) => b.bytes - a.bytes);
 }
