@@ -21,6 +21,7 @@
 // `result` (final and best test error) is derived from the test series by the encoder and checked
 // again by the decoder, so a bundle's claimed numbers always match its curves.
 
+import { RUN_STATUSES, type RunStatus } from '../storage/run-status.ts';
 import { parseConfigQuery } from '../experiment/config.ts';
 
 export const BUNDLE_MAGIC = 'RNLABRUN';
@@ -36,8 +37,8 @@ export const BUNDLE_LIMITS = {
   textChars: 500,
 } as const;
 
-export type RunStatus = 'running' | 'paused' | 'finished' | 'max-steps' | 'stopped' | 'diverged' | 'interrupted' | 'failed';
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'paused', 'finished', 'max-steps', 'stopped', 'diverged', 'interrupted', 'failed'];
+/** The run statuses are the run history's (src/storage/run-status.ts), so runs export and import as they are. */
+export type { RunStatus };
 
 /** One value per training step. */
 export interface StepSeries {

@@ -7,7 +7,7 @@
 import 'fake-indexeddb/auto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/setup.ts';
-import { bundleToImport } from '../storage/bundle-io.ts';
+import { bundleToImport } from './bundle-io.ts';
 import { openRunStore, type ImportedRun } from '../storage/run-store.ts';
 import { Engine } from '../worker/engine.ts';
 import { decodeRunBundle } from './bundle.ts';

@@ -10,7 +10,7 @@
 // src/state/store.ts.
 
 import type { StoreApi } from 'zustand/vanilla';
-import { runToBundle } from '../storage/bundle-io.ts';
+import { runToBundle } from './bundle-io.ts';
 import type { RunDetail } from '../storage/run-store.ts';
 import { bundleFileName, encodeRunBundle } from './bundle.ts';
 import { DEFAULT_SMOOTHING, X_AXES, type XAxis } from './curves.ts';

@@ -13,7 +13,7 @@ import { runThisConfig, sameQuery, type RunResult } from './reference-tables.ts'
 import type { ReferenceRow } from './references.ts';
 import { currentRunBundle, exportFiles, type ExportFile } from './run-export.ts';
 import type { LabState } from './store.ts';
-import { bundleToImport } from '../storage/bundle-io.ts';
+import { bundleToImport } from './bundle-io.ts';
 import type { EngineEvent, InspectStage, LabEngine, ModelInspection, TestImages } from '../worker/protocol.ts';
 
 /** What the page noted when the current run started (for its bundle). */

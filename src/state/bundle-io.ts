@@ -1,12 +1,12 @@
-// Between the run store and run bundles (src/state/bundle.ts, the .rlab file): a stored run as a
-// RunBundle to encode and download, and a decoded bundle as an ImportedRun for RunStore.importRun.
-// Pure mappings of plain data; types only from bundle.ts, so importing this pulls in nothing else.
+// Between the run store and run bundles (bundle.ts, the .rlab file): a stored run as a RunBundle to
+// encode and download, and a decoded bundle as an ImportedRun for RunStore.importRun. Pure mappings of
+// plain data, not the codec; types only from bundle.ts and the store, so it pulls in nothing else.
 //
 //   export: encodeRunBundle(runToBundle(await store.getRun(id), safetensorsBytesOrNull))
 //   import: await store.importRun(bundleToImport(decodeRunBundle(bytes, fileName)))
 
-import type { RunBundle, StepSeries as BundleSteps } from '../state/bundle.ts';
-import type { ImportedRun, RunDetail } from './run-store.ts';
+import type { RunBundle, StepSeries as BundleSteps } from './bundle.ts';
+import type { ImportedRun, RunDetail } from '../storage/run-store.ts';
 
 /** CIFAR-10's sizes: what a run that did not record them used. */
 const CIFAR_TRAIN_IMAGES = 50_000;

@@ -6,11 +6,11 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { describeParams } from '../model/resnet.ts';
 import { encodeSafetensors, type WeightValues } from '../model/weights.ts';
-import { decodeRunBundle, encodeRunBundle } from '../state/bundle.ts';
-import { formatConfigQuery, parseConfigQueryStrict } from '../state/config.ts';
+import { decodeRunBundle, encodeRunBundle } from './bundle.ts';
+import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.ts';
 import { modelSpec } from '../train/experiment.ts';
 import { bundleToImport, runToBundle } from './bundle-io.ts';
-import { openRunStore, type StepPoint } from './run-store.ts';
+import { openRunStore, type StepPoint } from '../storage/run-store.ts';
 
 const CONFIG = formatConfigQuery(parseConfigQueryStrict('protocol=gcr&depth=8&seed=11&epochs=4'));
 
