@@ -69,7 +69,7 @@ const label = (b: BackendName) => CHOICES.find((c) => c.value === b)?.label ?? b
 function figure(t: BackendTiming): string {
   switch (t.outcome) {
     case 'measured':
-      return `${Math.round(t.ms).toLocaleString('en-US')} ms${t.rounds === 0 ? ' (its warm-up step: over the time budget)' : ''}`;
+      return `${Math.round(t.ms).toLocaleString('en-US')} ms${t.rounds === 0 ? ' (first step only)' : ''}`;
     case 'failed':
       return `failed: ${t.reason}`;
     case 'not-available':

@@ -17,7 +17,7 @@ export interface StepShape {
 
 /** One backend as the automatic choice saw it, tagged on `outcome`. */
 export type BackendTiming =
-  /** Milliseconds per training step: the median of the rounds timed after a warm-up step (`rounds` 0: the warm-up alone, over the time budget). */
+  /** Milliseconds per training step: the median of the rounds timed after a warm-up step (`rounds` 0: the warm-up step alone, when it was over the time budget or already far slower than the best). */
   | { backend: BackendName; outcome: 'measured'; ms: number; rounds: number }
   /** It was tried and could not start, or its training step failed. */
   | { backend: BackendName; outcome: 'failed'; reason: string }
