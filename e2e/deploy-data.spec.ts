@@ -14,10 +14,11 @@ test('the built site trains on the full CIFAR-10 and keeps it across a reload', 
   test.skip(!STATIC_URL, 'needs the static server of playwright.config.ts (LAB_E2E_STATIC_URL)');
   test.skip(!existsSync('public/data/cifar-10-batches-bin/test_batch.bin'), 'needs `npm run data` before the build');
   test.setTimeout(300_000);
-  // Requests of the page, its workers and any service worker, for the data files only.
+  // Data files the page, its workers and its service worker received (the page first asks for the
+  // .bin files a dev server would have, and this host answers 404).
   const requested: string[] = [];
-  context.on('request', (r) => {
-    if (DATA_FILE.test(r.url())) requested.push(r.url());
+  context.on('response', (r) => {
+    if (DATA_FILE.test(r.url()) && r.ok()) requested.push(r.url());
   });
   await page.addInitScript(() => window.localStorage.setItem('resnet-lab.backend', 'wasm'));
   const label = page.getByTestId('data-label');

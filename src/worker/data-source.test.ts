@@ -1,6 +1,6 @@
 // Tests of the served data's compact copy as the worker loads it (data-source.ts loadServedData),
 // with the copy `npm run build` makes (scripts/vite-data.ts, from its cache) behind a fake fetch and
-// an in-memory DataCache: the first load fetches and keeps every file, a kept file that fails its
+// an in-memory DataCache, on a site without the .bin files: the first load fetches and keeps every file, a kept file that fails its
 // check is fetched again, and a load with everything kept fetches nothing. Needs `npm run data`.
 
 import { readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ describe('loadServedData with the compact copy', () => {
   it('finds nothing on a site without data', async () => {
     const { fetchBytes, requests } = site(new Map());
     expect(await loadServedData(fetchBytes, () => {}, { cache: memoryDataCache() })).toBeUndefined();
-    expect(requests).toEqual(['data/cifar-10-png/labels.bin', 'data/cifar-10-batches-bin/data_batch_1.bin']);
+    expect(requests).toEqual(['data/cifar-10-batches-bin/data_batch_1.bin', 'data/cifar-10-png/labels.bin']);
   });
 
   it('keeps the files after the first load, refetches a damaged kept one, then fetches nothing', async (ctx) => {
@@ -44,7 +44,8 @@ describe('loadServedData with the compact copy', () => {
     expect(first.info.label).toBe('CIFAR-10 (50,000 training, 10,000 test images)');
     expect(first.info.origin).toBe("this site's data/cifar-10-png/ (lossless PNG copy)");
     expect(first.data.train.n).toBe(50_000);
-    expect(requests).toHaveLength(7);
+    expect(requests).toHaveLength(8); // the .bin a dev server would have, then the copy's 7 files
+    expect(requests[0]).toBe('data/cifar-10-batches-bin/data_batch_1.bin');
     expect([...cache.files.keys()].sort()).toEqual([...files.keys()].sort());
     expect([...stages]).toEqual(['download', 'gunzip', 'parse']);
 
@@ -52,13 +53,13 @@ describe('loadServedData with the compact copy', () => {
     kept[kept.length - 100] ^= 1;
     requests.length = 0;
     const second = (await loadServedData(fetchBytes, () => {}, { cache }))!;
-    expect(requests).toEqual(['data/cifar-10-png/labels.bin', 'data/cifar-10-png/test_batch.png']); // which of the two was wrong is not known
+    expect(requests).toEqual(['data/cifar-10-batches-bin/data_batch_1.bin', 'data/cifar-10-png/labels.bin', 'data/cifar-10-png/test_batch.png']); // which of the two was wrong is not known
     expect(second.info.origin).toMatch(/, partly kept by this browser$/);
     expect(Buffer.from(cache.files.get('data/cifar-10-png/test_batch.png')!).equals(Buffer.from(files.get('data/cifar-10-png/test_batch.png')!))).toBe(true);
 
     requests.length = 0;
     const third = (await loadServedData(fetchBytes, () => {}, { cache }))!;
-    expect(requests).toEqual([]);
+    expect(requests).toEqual(['data/cifar-10-batches-bin/data_batch_1.bin']); // nothing of the copy
     expect(third.info.origin).toBe("this site's data/cifar-10-png/ (lossless PNG copy), kept by this browser");
     expect(Buffer.from(third.data.test.images).equals(Buffer.from(first.data.test.images))).toBe(true);
   });

@@ -1,6 +1,6 @@
-// Where the worker's CIFAR-10 comes from: the site's compact PNG copy that `npm run build` puts in
-// dist/data/cifar-10-png (kept by the browser after the first visit, data-cache.ts), the .bin files
-// `npm run data` put in public/data (served by the dev server and the preview), the demo sample in
+// Where the worker's CIFAR-10 comes from: the .bin files `npm run data` put in public/data (served by
+// the dev server and the preview), the site's compact PNG copy that `npm run build` puts in
+// dist/data/cifar-10-png (kept by the browser after the first visit, data-cache.ts), the demo sample in
 // public/demo, or files the user chose (the official cifar-10-binary.tar.gz or its six .bin files,
 // MD5-checked). Reading, decoding and checking is src/data's; this file only fetches bytes, keeps
 // them, and reports progress.
@@ -127,20 +127,26 @@ export interface ServedDataOptions {
 }
 
 /**
- * The full data set served with the site: its compact PNG copy (a built site), else the .bin files of
- * public/data (the dev server and `vite preview`); undefined when it has neither.
+ * The full data set served with the site: the .bin files of public/data where the server has them
+ * (the dev server and `vite preview`: nothing to decode), else its compact PNG copy (a built site on
+ * any host); undefined when it has neither.
  */
 export async function loadServedData(fetchBytes: FetchBytes, progress: DataProgress, options: ServedDataOptions = {}): Promise<LoadedData | undefined> {
+  const bins = await loadBinData(fetchBytes, progress);
+  if (bins) return bins;
   const cache = options.cache === undefined ? await openDataCache() : (options.cache ?? undefined);
-  const compact = await loadCompactData(fetchBytes, progress, cache);
-  if (compact) return compact;
+  return loadCompactData(fetchBytes, progress, cache);
+}
+
+/** The six .bin files of public/data, or undefined when the server has none of them. */
+async function loadBinData(fetchBytes: FetchBytes, progress: DataProgress): Promise<LoadedData | undefined> {
   const splits: CifarSplit[] = [];
   let test: CifarSplit | undefined;
   for (const [i, name] of CIFAR_BIN_FILES.entries()) {
     const path = `data/${CIFAR_DIR_NAME}/${name}`;
     const bytes = await fetchBytes(path, (f) => progress('download', name, (i + f) / CIFAR_BIN_FILES.length));
     if (bytes === undefined) {
-      if (i === 0) return undefined; // not there at all: the caller falls back to the demo sample
+      if (i === 0) return undefined; // not there at all
       throw new Error(`public/data has ${CIFAR_BIN_FILES[0]} but not ${name}: run \`npm run data\` again.`);
     }
     // `npm run data` checked every MD5 when it wrote the files (atomically); the size is checked here.
