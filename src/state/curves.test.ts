@@ -11,6 +11,7 @@ import {
   decimatedIndices,
   emaSmooth,
   float32String,
+  LossSmoother,
   smoothedLossSeries,
   stepX,
   stepsCsv,
@@ -200,5 +201,22 @@ describe('several runs on one chart (Compare)', () => {
     expect(at(24).s1).toBeCloseTo((2.2 + 2.18) / 2, 6);
     expect(at(1024)).toEqual({ x: 1024, s0: expect.closeTo(2 - 127 / 100, 6), s1: expect.closeTo(2.2 - 63 / 50, 6) });
     expect(rows).toHaveLength(128); // B's x are all among A's
+  });
+});
+
+describe('LossSmoother', () => {
+  it('starts at the first value (debiased) and follows a constant exactly', () => {
+    const s = new LossSmoother(0.9);
+    expect(s.push(2)).toBeCloseTo(2, 12);
+    expect(s.push(2)).toBeCloseTo(2, 12);
+  });
+  it('lags a step change and converges to it', () => {
+    const s = new LossSmoother(0.9);
+    for (let i = 0; i < 50; i++) s.push(3);
+    const first = s.push(1);
+    expect(first).toBeGreaterThan(2.5);
+    let last = first;
+    for (let i = 0; i < 200; i++) last = s.push(1);
+    expect(last).toBeCloseTo(1, 6);
   });
 });

@@ -37,6 +37,19 @@ export function emaSmooth(values: ArrayLike<number>, weight = DEFAULT_SMOOTHING)
   return out;
 }
 
+/** emaSmooth's debiased average one value at a time, for the loss of a run as it trains (every value counts). */
+export class LossSmoother {
+  private ema = 0;
+  private count = 0;
+  constructor(readonly weight = 0.98) {}
+
+  push(value: number): number {
+    this.count++;
+    this.ema = this.weight * this.ema + (1 - this.weight) * value;
+    return this.ema / (1 - this.weight ** this.count);
+  }
+}
+
 /** Mini-batch size and training images per epoch of a run, for the x-axes. */
 export interface AxisScale {
   batch: number;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createStore } from 'zustand/vanilla';
 import type { RunStore } from '../storage/run-store.ts';
 import type { RunMeta } from '../storage/schema.ts';
-import { LossSmoother } from '../ui/chart-data.ts';
+import { LossSmoother } from './curves.ts';
 import type { EngineEvent, LabEngine } from '../worker/protocol.ts';
 import { liveProgress, liveRecordFor, RUNS_REFRESH_MS, runsSlice } from './runs-slice.ts';
 import type { LabState, RunRecord } from './store.ts';

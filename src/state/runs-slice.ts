@@ -17,7 +17,7 @@ import { runLockName } from '../storage/locks.ts';
 import type { DeleteToken, RunDetail, RunStore } from '../storage/run-store.ts';
 import type { RunMeta } from '../storage/schema.ts';
 import { requestPersistentStorage } from '../storage/space.ts';
-import { LossSmoother } from '../ui/chart-data.ts';
+import { LossSmoother } from './curves.ts';
 import { parseConfigQuery } from '../experiment/config.ts';
 import type { LabState, RunRecord } from './store.ts';
 import { throttleReport } from './throttle.ts';

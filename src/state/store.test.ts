@@ -3,7 +3,7 @@
 // status computed from the record.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../worker/engine.ts';
-import { LossSmoother } from '../ui/chart-data.ts';
+import { LossSmoother } from './curves.ts';
 import { createLabStore, liveStatus, type RunRecord } from './store.ts';
 import { nodeHost } from '../worker/node-host.ts';
 

@@ -17,7 +17,7 @@ import {
   type ExperimentConfig,
 } from '../experiment/config.ts';
 import { solverDefaultsFor, type ProtocolName } from '../experiment/protocols.ts';
-import { LossSmoother } from '../ui/chart-data.ts';
+import { LossSmoother } from './curves.ts';
 import { workbenchSlice, type WorkbenchSlice } from './workbench.ts';
 import { runsSlice, type RunsOptions, type RunsSlice } from './runs-slice.ts';
 import { queueSlice, type QueueSlice } from './queue-slice.ts';

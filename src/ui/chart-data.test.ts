@@ -1,4 +1,4 @@
-// Smoothing and decimation of the loss record for drawing; the x-axis window (fit, planned, zoom).
+// Decimation of the loss record for drawing; the x-axis window (fit, planned, zoom).
 import { describe, expect, it } from 'vitest';
 import {
   clampWindow,
@@ -9,7 +9,6 @@ import {
   fitEnd,
   linearTicks,
   logTicks,
-  LossSmoother,
   rangeTicks,
   tickFormat,
   windowIndices,
@@ -17,23 +16,6 @@ import {
   xWindow,
   zoomBy,
 } from './chart-data.ts';
-
-describe('LossSmoother', () => {
-  it('starts at the first value (debiased) and follows a constant exactly', () => {
-    const s = new LossSmoother(0.9);
-    expect(s.push(2)).toBeCloseTo(2, 12);
-    expect(s.push(2)).toBeCloseTo(2, 12);
-  });
-  it('lags a step change and converges to it', () => {
-    const s = new LossSmoother(0.9);
-    for (let i = 0; i < 50; i++) s.push(3);
-    const first = s.push(1);
-    expect(first).toBeGreaterThan(2.5);
-    let last = first;
-    for (let i = 0; i < 200; i++) last = s.push(1);
-    expect(last).toBeCloseTo(1, 6);
-  });
-});
 
 describe('decimation', () => {
   const n = 78_000; // a 200-epoch run at batch 128

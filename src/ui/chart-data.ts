@@ -1,20 +1,7 @@
-// What the charts draw, computed from a run's full record: smoothing of the loss, decimation to a few
+// What the charts draw, computed from a run's full record: decimation to a few
 // hundred points per line, and the x-axis window (the data so far, the planned run, or a zoom) with its
 // ticks. Decimation is for drawing only; the record keeps every step. Pure functions (no React), tested
 // in Vitest.
-
-/** Debiased exponential moving average (as TensorBoard's smoothing): s_t = EMA_t / (1 - w^t). */
-export class LossSmoother {
-  private ema = 0;
-  private count = 0;
-  constructor(readonly weight = 0.98) {}
-
-  push(value: number): number {
-    this.count++;
-    this.ema = this.weight * this.ema + (1 - this.weight) * value;
-    return this.ema / (1 - this.weight ** this.count);
-  }
-}
 
 export interface XY {
   x: number;
