@@ -2,7 +2,7 @@
 // its own inline config: no minification, since tfjs-wasm starts its threads from function text), serves
 // it with the cross-origin-isolation headers tfjs-wasm's threads need (and public/data at /data, as the
 // lab's preview does), and drives it in headless Debian Chromium through playwright-core with the
-// launch flags of REFERENCE.md section 6. One worker per backend, then the lab's own worker for the loop.
+// launch flags of docs/protocols.md §7. One worker per backend, then the lab's own worker for the loop.
 
 import { createServer, type Server } from 'node:http';
 import { createReadStream, existsSync, statSync } from 'node:fs';

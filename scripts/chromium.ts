@@ -1,5 +1,5 @@
-// Debian's Chromium and the launch flags that work for it headless on these machines (REFERENCE.md
-// section 6): shared by the e2e suite (playwright.config.ts) and the bench (bench/browser.ts).
+// Debian's Chromium and the launch flags that work for it headless on these machines (docs/protocols.md
+// §7): shared by the e2e suite (playwright.config.ts) and the bench (bench/browser.ts).
 // `--enable-unsafe-webgpu` is what offers WebGPU headless (through SwiftShader here).
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Makes sure Debian's Chromium is at /usr/bin/chromium for the Playwright e2e suite (Playwright's own
-# browser download does not work on these machines, REFERENCE.md section 6). Does nothing when it is
+# browser download does not work on these machines, docs/protocols.md §7). Does nothing when it is
 # already there; otherwise installs the `chromium` package with apt-get (as root, or through sudo).
 set -eu
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"

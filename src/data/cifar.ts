@@ -2,7 +2,7 @@
 // loading from either cifar-10-binary.tar.gz or its six .bin files. Pure: no Node or DOM APIs, so
 // the same code runs in the browser worker, in Node and in Vitest.
 //
-// Record format (REFERENCE.md section 7): 1 label byte (0-9), then 1024 R, 1024 G, 1024 B bytes,
+// Record format (docs/protocols.md §6.1): 1 label byte (0-9), then 1024 R, 1024 G, 1024 B bytes,
 // each plane row-major 32x32. Each official .bin file holds 10,000 records.
 
 import { md5 } from '@noble/hashes/legacy.js';
@@ -46,7 +46,7 @@ export const TEST_FILE = 'test_batch.bin';
 export const CIFAR_BIN_FILES = [...TRAIN_FILES, TEST_FILE] as const;
 export type CifarBinName = (typeof CIFAR_BIN_FILES)[number];
 
-/** MD5 of each official file (REFERENCE.md section 7). */
+/** MD5 of each official file (docs/protocols.md §6.1). */
 export const CIFAR_MD5: Readonly<Record<CifarBinName, string>> = {
   'data_batch_1.bin': '5dd7e06a14cb22eb9f671a540d1b7c25',
   'data_batch_2.bin': '5ea93a67294ea407fff1d09f752e9692',

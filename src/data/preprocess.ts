@@ -1,7 +1,7 @@
 // Per-protocol input normalisation: the protocol's data options (DataProtocol), the training-set
 // statistics they need (DataStats) and the map from raw 0-255 bytes to network inputs.
 //
-// What each preprocessing does, from the sources' code (REFERENCE.md section 3):
+// What each preprocessing does, from the sources' code (docs/protocols.md §3.5):
 //   'pixel-mean'            paper: the per-pixel mean image (3x32x32, training set) subtracted;
 //                           the paper states no scale, so values stay on the 0-255 scale (Caffe's
 //                           convention for MSRA's models).

@@ -5,7 +5,7 @@
 //         whose code (train-cifar.lua, residual-layers.lua, data loading) produced its published numbers.
 // neon  = Nervana's cifar10_msra.py in NervanaSystems/ModelZoo, run with neon 1.2.1.
 // Every value says where it comes from; "unstated" marks a detail the source does not give, with the
-// choice made. The facts are collected in ../shared/REFERENCE.md, section 3. A user's explicit choice
+// choice made. docs/protocols.md §2.5 and §3 sum them up. A user's explicit choice
 // (depth, block, solver, BN momentum, ...) overrides the profile's `choices`; the `model`, `data` and
 // `eval` details are what the profile fixes.
 
@@ -170,7 +170,7 @@ export const PROTOCOLS: Record<ProtocolName, ProtocolProfile> = {
   },
 };
 
-/** Values that depend on the solver: gcr ran its adaptive solvers without weight decay (REFERENCE section 3). */
+/** Values that depend on the solver: gcr ran its adaptive solvers without weight decay (docs/protocols.md §3.1). */
 export function solverDefaultsFor(protocol: ProtocolName, solver: SolverName): Pick<ExperimentConfig, 'lr' | 'rho' | 'wd'> {
   const p = PROTOCOLS[protocol].choices;
   switch (solver) {

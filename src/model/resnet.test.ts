@@ -21,7 +21,7 @@ function randomImages(n: number, seed = 3): tf.Tensor4D {
 }
 
 describe('parameter counts (option A, no conv bias)', () => {
-  // REFERENCE section 1, counted on an independent implementation; the paper's Table 6 rounds them.
+  // docs/protocols.md §2.4, counted on an independent implementation; the paper's Table 6 rounds them.
   it.each([
     [20, 269_722],
     [32, 464_154],

@@ -330,7 +330,7 @@ export class ResNet {
   }
 
   /**
-   * Running-statistics update in the Torch convention (REFERENCE section 5):
+   * Running-statistics update in the Torch convention (docs/protocols.md §3.4, §5.1):
    * running = (1 - m) * running + m * batch, with the unbiased batch variance where the protocol says
    * so (Torch/cuDNN). m = 1 keeps only the last batch; m = 0 freezes the statistics.
    */

@@ -1,4 +1,4 @@
-// The published test errors the lab compares against (REFERENCE.md section 4), as typed data, and the
+// The published test errors the lab compares against (docs/protocols.md §4), as typed data, and the
 // function that picks the rows relevant to a configuration for the test-error chart.
 //
 // Sources: paper = He et al. 2015, Table 6; gcr = gcr/torch-residual-networks README tables (results of
@@ -114,7 +114,7 @@ const SOLVER_LABEL: Record<SolverName, string> = {
 
 function solverRows(solver: SolverName, lr: number, e20: number | undefined, e110: number, note?: string): ReferenceRow[] {
   const what = solver === 'adadelta' ? 'Adadelta rho 0.3' : `${SOLVER_LABEL[solver]} lr ${lr}`;
-  // gcr ran its adaptive solvers without weight decay (REFERENCE section 3); RMSprop alpha 0.9, Adadelta rho 0.3.
+  // gcr ran its adaptive solvers without weight decay (docs/protocols.md §3.1); RMSprop alpha 0.9, Adadelta rho 0.3.
   const extra: Partial<ExperimentConfig> =
     solver === 'sgd-nesterov' ? {} : solver === 'adadelta' ? { wd: 0, rho: 0.3, lr: 1 } : { wd: 0, lr, rho: 0.9 };
   const rows: ReferenceRow[] = [];

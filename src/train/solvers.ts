@@ -1,5 +1,5 @@
 // The optimisers of ResNet Lab, written out with the exact update rules of the two seed projects
-// rather than tf.train's (which differ: REFERENCE.md section 5).
+// rather than tf.train's (which differ: docs/protocols.md §3.1, §5.2).
 //
 //   sgd-nesterov  Torch optim.sgd{nesterov = true, dampening = 0} (gcr's solver)
 //   sgd           classic momentum as in neon 1.2.1 GradientDescentMomentum and Caffe (paper, neon)
