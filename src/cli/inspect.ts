@@ -16,7 +16,8 @@ import { CLASS_NAMES } from '../data/cifar.ts';
 import { initBackend } from '../backend/setup.ts';
 import { analyseModel, perClassError } from '../train/analysis.ts';
 import { recalibrateBatchNorm } from '../train/recalibrate.ts';
-import { backendArg, buildModel, loadData, loadWeightsFile, positiveInt, UsageError } from './main.ts';
+import { backendArg, positiveInt, UsageError } from './args.ts';
+import { buildModel, loadData, loadWeightsFile } from './train.ts';
 
 async function loadAny(file: string): Promise<{ config: ExperimentConfig; model: ResNet }> {
   let head: Uint8Array;

@@ -23,7 +23,8 @@ import {
   type RunStatus,
 } from '../state/bundle.ts';
 import { formatMeanStd, groupRepeats } from '../state/compare.ts';
-import { positiveInt, train, UsageError } from './main.ts';
+import { positiveInt, UsageError } from './args.ts';
+import { train } from './train.ts';
 
 export class QueueError extends Error {
   override readonly name = 'QueueError';
