@@ -1,14 +1,9 @@
-// Registers tfjs-core's gradient functions, which tf.grads / tf.variableGrads / optimizers need.
-//
-// @tensorflow/tfjs-core's index does not register them (the union package @tensorflow/tfjs does, and
-// we do not use it). They live in the ES-module tree '@tensorflow/tfjs-core/dist/register_all_gradients'.
-// Bundlers (Vite in the browser, Vitest) load that tree fine. Plain Node (tsx, the CLI) cannot: the
-// tree uses extensionless relative imports and imports './gradients' where both gradients.js and a
-// gradients/ folder exist. In Node we therefore add a module-resolution hook, limited to relative
-// imports from inside node_modules/@tensorflow/, that resolves 'x' to 'x.js' first (what bundlers do)
-// and 'x/index.js' second. The gradient tree shares the engine, kernel and gradient registries of the
-// CommonJS build of tfjs-core that Node loads for '@tensorflow/tfjs-core', because tfjs keeps those
-// in a global namespace.
+// Registers tfjs-core's gradient functions, which tf.grads / tf.variableGrads need; tfjs-core's index
+// does not (the union package @tensorflow/tfjs does, and we do not use it). They are in the ES-module
+// tree '@tensorflow/tfjs-core/dist/register_all_gradients', which bundlers load fine but plain Node
+// cannot (extensionless imports, './gradients' both a file and a folder). In Node a resolution hook,
+// limited to relative imports inside node_modules/@tensorflow/, tries 'x.js' then 'x/index.js'. The
+// tree shares the registries of the CommonJS tfjs-core Node loads, since tfjs keeps them global.
 
 import { getGradient } from '@tensorflow/tfjs-core';
 

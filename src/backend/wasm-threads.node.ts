@@ -1,23 +1,11 @@
-// Node-only: tfjs-wasm's multi-threaded SIMD build in Node, so that the CLI and the Node benchmarks use
-// every core as the browser worker does (ResNet-20's step at batch 128 on 2 cores: see the README's
-// Speed section).
-//
-// tfjs-backend-wasm never picks that build in Node: its WASM_HAS_MULTITHREAD_SUPPORT flag is false
-// there (tensorflow/tfjs#3830), and its loader would hand Emscripten a Blob URL for the pthread
-// workers' script, which Node's worker_threads cannot start. The build itself runs in Node (its
-// Emscripten glue starts pthreads as worker_threads and reads scripts from files), so this registers
-// 'wasm' again with a factory that loads the build from files: the pthread script, which the package
-// ships only as a string, written to a temporary file (removed once the workers have loaded it), and
-// the glue itself by its path. The backend object is tfjs's own BackendWasm, and the kernels are the
-// ones tfjs-backend-wasm registered for 'wasm'.
-//
-// XNNPACK's thread count: tfjs's init_with_threads_count caps it at emscripten_num_logical_cores() / 2,
-// computed once when the module starts, which is os.cpus().length in Node. While the module starts,
-// os.cpus reports 2 * threads entries (the browser side does the same with navigator.hardwareConcurrency,
-// setup.ts), and worker_threads.Worker starts workers with options they accept; then both are put back.
-//
-// Reaches Node's modules through process.getBuiltinModule, like wasm-paths.node.ts, so that a browser
-// bundle that happens to include this file pulls in nothing from Node.
+// Node-only: tfjs-wasm's multi-threaded SIMD build in Node, so the CLI and the Node bench use every
+// core as the browser worker does. tfjs-backend-wasm never picks it in Node (tensorflow/tfjs#3830: its
+// loader hands Emscripten a Blob URL that worker_threads cannot start), but the build runs there; this
+// registers 'wasm' again with a factory that loads it from files (the pthread script, shipped as a
+// string, goes to a temporary file). The backend and kernels are tfjs-backend-wasm's own.
+// XNNPACK's threads are capped at the cores / 2 seen at start-up, so os.cpus reports 2 * threads while
+// the module starts, then is put back. Node modules come through process.getBuiltinModule, so a
+// browser bundle that includes this file pulls in nothing from Node.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { workerExecArgv } from '../kernels/lab-helper.node.ts';

@@ -1,15 +1,9 @@
 // Gradients of a scalar loss with respect to variables, as tf.variableGrads computes them, but freeing
-// memory as the backward pass goes: each node's saved tensors and the gradient of its outputs are
-// disposed as soon as the node has been differentiated.
-//
-// tf.variableGrads (tfjs-core 4.22, engine.gradients) keeps every intermediate gradient alive until
-// the whole backward pass ends and disposes the tensors saved for backprop only then, so the peak is
-// roughly all activations plus all their gradients (ResNet-20 at batch 128: 1.4 GiB of tensors). Here
-// the peak is the saved activations plus a few gradients in flight, like PyTorch's autograd.
-//
-// It uses tfjs-core's engine internals (the tape of TapeNodes, startTape/endTape, named tidy scopes),
-// which are not public API: the tests in backprop.test.ts pin the results to tf.variableGrads' on the
-// backends we train on, so a tfjs upgrade that changes them fails loudly.
+// memory as the backward pass goes: each node's saved tensors and output gradients are disposed once
+// the node is differentiated, so the peak is the saved activations plus a few gradients in flight
+// (tf.variableGrads keeps every intermediate gradient until the end), as in PyTorch's autograd.
+// Uses tfjs-core's engine internals (TapeNodes, startTape/endTape, named tidy scopes), not public API:
+// backprop.test.ts pins the results to tf.variableGrads' on our backends, so a tfjs upgrade fails loudly.
 
 import * as tf from '@tensorflow/tfjs-core';
 

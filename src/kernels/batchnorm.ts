@@ -1,33 +1,13 @@
-// Batch normalisation for training and inference, with a closed-form gradient (tf.customGrad).
-//
-// Autodiff of the textbook formula (tf.moments, sub, div, mul) makes tfjs broadcast per-channel
-// gradients back to full size with Tile and reduce with Sum over [0,1,2], which transposes the whole
-// tensor first on wasm; that was ~20% of a ResNet step there. Here, with M = N*H*W and S(t) the
-// per-channel sum of t over N, H, W:
+// Batch normalisation for training and inference with a closed-form gradient (tf.customGrad), so tfjs
+// does not broadcast per-channel gradients back with Tile and full-tensor Sums. With M = N*H*W and S(t)
+// the per-channel sum over N, H, W:
 //   forward:  mean = S(x)/M, xc = x - mean, var = S(xc^2)/M (biased), inv = 1/sqrt(var + eps),
-//             a = gamma*inv, y = a*xc + beta; saves xc, inv, a.
-//   backward: dbeta = S(dy), dgamma = inv*S(dy*xc),
-//             dx = a*dy - xc*(a*inv*dgamma/M) - a*dbeta/M.
-// S is an AvgPool over [H, W] and then a Sum over N (small). The per-channel affine maps t*s + b are
-// one 1x1 depthwise convolution with bias on wasm (XNNPACK, ~3.5x faster than a broadcast multiply
-// there) and broadcast multiply/add on every other backend.
-// With `relu: true` the ReLU that follows is fused in (y = relu(a*xc + beta), the clamp inside the
-// same XNNPACK op on wasm); y is saved too and dy is masked by y > 0 first. The next layer saves y as
-// its input anyway, so this saves the separate ReLU's copy of the BN output for backprop.
-//
-// On wasm, where the channel count is a multiple of 4, the lab's own SIMD kernels (lab-wasm.ts) do
-// the same in two passes each way: the moments with scale a and shift beta - mean*a (then the affine
-// map above), and the whole gradient from x itself (x - mean on the fly: x, not xc, is saved). The
-// composed ops (five forward and eight backward full-size passes) stay for every other case.
-//
-// With `inputBias: b` it normalises x + b, a convolution's bias added per channel (gcr's convolutions
-// keep theirs, src/train/protocols.ts), without that addition's full-size pass: in training mode
-// x + b - mean(x + b) = x - mean(x), so y is computed from x, the batch mean reported for the running
-// statistics is mean(x) + b, and b's gradient is S(dx), the same sum a separate bias addition's
-// gradient would take (Torch's conv bias gets exactly that), summed as dx is written in the lab's
-// kernel.
-//
-// Inputs are NHWC [N,H,W,C] or, for a BN on a dense layer's output, [N,C].
+//             a = gamma*inv, y = a*xc + beta
+//   backward: dbeta = S(dy), dgamma = inv*S(dy*xc), dx = a*dy - xc*(a*inv*dgamma/M) - a*dbeta/M.
+// `relu: true` fuses the following ReLU (dy masked by y > 0). `inputBias: b` normalises x + b without
+// adding it (a conv bias, gcr: docs/protocols.md §3.4). On wasm with channels a multiple of 4 the lab's
+// kernels (lab-wasm.ts) do it in two passes each way; composed ops cover every other case.
+// Inputs are NHWC [N,H,W,C] or, after a dense layer, [N,C]. Not here: the running statistics (model/).
 
 import * as tf from '@tensorflow/tfjs-core';
 import { FusedDepthwiseConv2D } from '@tensorflow/tfjs-core';

@@ -1,21 +1,12 @@
-// Small ops of the ResNet forward pass with hand-written gradients that save less for backprop than
-// tfjs's own, and reduce per-channel sums cheaply:
-//
-//  - addBias(x, b): x + b per channel (a conv bias). tfjs's Add saves both inputs (only for their
-//    shapes), so every conv output stayed alive until the backward pass, and its bias gradient was a
-//    Sum over [0,1,2], which tfjs-wasm runs as a full transpose plus a reduction. Here nothing is saved
-//    and db = channelSum(dy) (AvgPool over H,W, then a small Sum). In training, a conv followed by a
-//    batch norm hands its bias to the batch norm instead (batchnorm.ts, inputBias: no pass at all);
-//    addBias remains for evaluation and for a conv whose output is added to the shortcut first.
-//  - addSame(a, b): a + b of one shape (the residual addition). Saves nothing; both gradients are dy.
-//  - addRelu(a, b): relu(a + b), the paper block's end. Saves only its output, which the next layer
-//    saves anyway (shared buffer): d = dy * (y > 0) for both inputs.
-//
-// Values are exactly those of tf.add / tf.relu; the gradients are equal to float32 rounding (the
-// bias gradient sums in another order). No GPU-to-CPU reads; works on every backend. A gradient
-// function returns a distinct tensor object per input (clones share the buffer): tfjs's backprop
-// disposes an input's accumulated gradient object when it adds another, so one object given to two
-// inputs would be freed while still in use.
+// Small ops of the ResNet forward pass whose hand-written gradients save less for backprop than tfjs's:
+//  - addBias(x, b): x + b per channel; saves nothing, db = channelSum(dy) (AvgPool over H, W, then a
+//    small Sum; tfjs-wasm's Sum over [0,1,2] transposes the whole tensor). In training a conv followed
+//    by BN hands its bias to the BN instead (batchnorm.ts, inputBias).
+//  - addSame(a, b): the residual addition; saves nothing, both gradients are dy.
+//  - addRelu(a, b): relu(a + b), the paper block's end; saves only its output (shared with the next layer).
+// Values equal tf.add / tf.relu; gradients to float32 rounding. No GPU-to-CPU reads; every backend.
+// A gradient function returns a distinct tensor object per input (clones share the buffer): tfjs's
+// backprop disposes an accumulated gradient object when it adds another, so a shared one would be freed.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { LAB_ADD_RELU, LAB_RELU_GRAD } from './lab-ops.ts';

@@ -1,38 +1,22 @@
-// The lab's filter-gradient and convolution kernels on more than one thread (lab-wasm.ts:
-// labFilterGradTaps, labFilterGradWinograd, labConv2D): helper workers instantiate the same module on
-// the same shared memory (tfjs-wasm's threaded build), and each call is split into parts by rows (of
-// dy or of its 2x2 tiles for the filter gradient, each part summing into its own output; of the
-// convolution's output or its tiles) that the calling thread and the helpers run at once.
-// Only these kernels are split: a call takes milliseconds, so waking a helper (tens of microseconds)
-// is small beside it. Splitting the lab's batch-norm and element-wise passes the same way gained
-// nothing in the browser worker (ResNet-20: 113 split calls per step, whose waits for the helper cost
-// about what the split saved; measured on branch experiment/lab-kernel-threads).
-//
-// A helper sleeps in Atomics.wait on its own control block, a few int32s malloc'd in the shared heap:
-// [SEQ] job number, [DONE] last job finished, [OP] index into LAB_POOL_OPS, [READY], [JOB] the byte
-// offset of the pool's job table, [WORK] this thread's work area for the job. A call is a list of
-// chunks (argument lists, at most MAX_CHUNKS of at most MAX_ARGS ints) written into the job table;
-// the calling thread bumps SEQ for every ready helper, and then it and the helpers take chunks one at
-// a time from the table's counter (Atomics.add) until none is left, so that a thread that started
-// late or runs slower takes fewer chunks and nobody waits long for the last one. A kernel that needs
-// scratch memory gets its thread's own work area in the argument at position [WORKARG] (-1: none).
-// Each chunk writes only its own outputs, and the chunks are the same whichever thread runs them, so
-// the result is the same bit for bit however they are shared out. A chunk done is marked with the
-// job's id in the table; after the helpers answer, the caller runs any chunk not marked (a helper that
-// failed, or did not answer within HELPER_TIMEOUT_MS, after which the pool stops using helpers). The
-// tfjs-wasm kernels never run during one of these calls, so the helpers do not take cores from
-// XNNPACK's own threads.
-//
-// Until a helper has instantiated the module and set READY, and wherever there are no helpers
-// (tfjs-wasm's single-threaded builds have no shared memory: one thread asked for, or a threaded build
-// that could not start), every chunk runs on the calling thread. Helpers are browser workers
-// (lab-helper.worker.ts) or Node worker threads (lab-helper.node.ts).
+// The lab's convolution and filter-gradient kernels (lab-wasm.ts: labConv2D, labFilterGradTaps,
+// labFilterGradWinograd) on more than one thread. Helper workers instantiate the same module on
+// tfjs-wasm's shared memory; a call is split by rows into chunks that the calling thread and the
+// helpers take one at a time from a shared counter (Atomics.add), so a late or slow helper takes fewer.
+// Each chunk writes only its own outputs and is the same whoever runs it, so the result is the same
+// bit for bit however the chunks are shared out; a chunk no helper finished runs on the caller.
+// Only these kernels are split: a call takes milliseconds, waking a helper tens of microseconds.
+// Without helpers (single-threaded tfjs-wasm, or before READY) every chunk runs on the calling thread.
+// What it is not: the kernels themselves (kernels-as/), the helpers' entries (lab-helper.worker.ts in a
+// browser, lab-helper.node.ts in Node).
 
 /** Kernels a helper can run (their index is what the control block carries). */
 export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd', 'convWinograd4', 'filterGradWinograd4'] as const;
 export type LabPoolOp = (typeof LAB_POOL_OPS)[number];
 
-// The control block (int32 indices); helperLoop spells the same numbers out.
+// The control block (int32 indices); helperLoop spells the same numbers out. A helper sleeps in
+// Atomics.wait on [SEQ] (the job number; the caller bumps it per ready helper); [DONE] the last job it
+// finished, [OP] an index into LAB_POOL_OPS, [READY] set once its module is instantiated, [JOB] the byte
+// offset of the pool's job table, [WORK] its own work area, passed at argument [WORKARG] (-1: none).
 const SEQ = 0;
 const DONE = 1;
 const OP = 2;

@@ -1,16 +1,10 @@
 // The loader of the lab's WebAssembly SIMD kernels (kernels-as/, built into lab-wasm.binary.ts) on
-// tfjs-backend-wasm, and the plumbing its wrappers share: one instance per tfjs-wasm module, importing
-// that module's memory (shared in tfjs-wasm's threaded build, plain otherwise), so that a kernel reads
-// and writes tensors where tfjs keeps them. Of each, the relaxed-SIMD build (fused multiply-adds:
-// Chromium since 114, Node once src/backend/relaxed-simd.node.ts has set V8's flag) where it compiles,
-// else plain SIMD. Its work area (float64 sums per channel, tap offsets) is malloc'd once in that heap;
-// on the threaded build the convolutions are split over helper threads (lab-threads.ts).
-// Not the kernels' wrappers: lab-conv.ts (convolutions, filter gradients), lab-framing.ts (data
-// movement), lab-ops.ts (batch norm, ReLU, SGD as tfjs kernels).
-//
-// labWasm() returns null, and callers compose tfjs ops, where this cannot work: another backend,
-// tfjs-wasm internals not as expected (wasm-heap.ts), an engine without WebAssembly SIMD, or the
-// backend's kernel options say labWasm: false (options.ts).
+// tfjs-backend-wasm: one instance per tfjs-wasm module, importing its memory, so a kernel reads and
+// writes tensors where tfjs keeps them. The relaxed-SIMD build (fused multiply-adds) where it
+// compiles, else plain SIMD; a work area malloc'd once in that heap; helper threads via lab-threads.ts.
+// labWasm() returns null, and callers compose tfjs ops, on another backend, with unexpected tfjs-wasm
+// internals (wasm-heap.ts), without WebAssembly SIMD, or when the kernel options say labWasm: false.
+// Not the wrappers: lab-conv.ts (convolutions), lab-framing.ts (data movement), lab-ops.ts (BN, ReLU, SGD).
 
 import type { KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
 import { LAB_WASM_PLAIN, LAB_WASM_PLAIN_RELAXED, LAB_WASM_SHARED, LAB_WASM_SHARED_RELAXED } from './lab-wasm.binary.ts';

@@ -1,23 +1,12 @@
-// Matrix weights that XNNPACK packed once, rewritten in place from JS at every step, on
-// tfjs-backend-wasm 4.22: the filter gradient's products (conv-backprop.ts) without a repack per step.
-//
-// tfjs-wasm's BatchMatMul gives b to XNNPACK as the weights of a fully-connected operator, which packs
-// them into its own buffer, and caches that operator by b's tensor id: the first product with a b
-// packs it, later ones with the same b reuse the packed copy. The filter gradient multiplies by a new
-// output gradient dy at every step, so it paid a packing at every layer of every step, on one thread
-// (Node: 7-8 ms for ResNet-20's 32x32x16 layer at batch 128; about a tenth of the browser worker's
-// step). Here one holder tensor per matrix shape [K, N] stays alive with its operator, and dy is
-// written straight into the operator's packed buffer in XNNPACK's layout (about a quarter of the time
-// in JS, and the zero frame around every image is never written: it stays zero).
-//
-// The packed layout (XNNPACK's gemm packing with kr = sr = 1): blocks of nr output columns, each nr
-// bias values (zeros: tfjs passes no bias) then K rows of nr weights; the last block is padded to nr.
-// Where the buffer is and what nr is are found once per shape: the holder is filled with marker
-// values, packed by one product, the first marker looked up in the heap (outwards from the holder),
-// nr read off the second, and every marker's predicted place checked. Then one product with packed
-// weights written here must equal, bit for bit, the product with the same values packed by XNNPACK.
-// If anything differs, packedWeights returns null (for that backend from then on) and the caller packs
-// the usual way. This uses tfjs-wasm internals (see wasm-heap.ts) and XNNPACK's packing format.
+// Matrix weights that XNNPACK packed once, rewritten in place from JS at every step (tfjs-backend-wasm
+// 4.22): the filter gradient's products (conv-backprop.ts) without a repack per step. tfjs-wasm's
+// BatchMatMul caches an XNNPACK operator per weight tensor id and packs b once; the filter gradient has
+// a new dy every step. So one holder tensor per shape [K, N] keeps its operator, and dy is written
+// straight into the packed buffer (the zero frame around each image is never written: it stays zero).
+// Packed layout (kr = sr = 1): blocks of nr columns, each nr zero biases then K rows of nr weights.
+// Its place and nr are found once per shape with marker values, then checked: a product with weights
+// written here must equal XNNPACK's own bit for bit, or packedWeights returns null and the caller packs
+// the usual way. Uses tfjs-wasm internals (wasm-heap.ts).
 
 import { BatchMatMul, getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendInternals } from './wasm-heap.ts';

@@ -1,20 +1,10 @@
-// Tensors that look at a range of another tensor's memory on tfjs-backend-wasm, without a copy, and a
-// zero padding written straight into the heap.
-//
-// A wasm tensor is a block of the module's heap that the C++ side knows by an id (registerTensor). A
-// kernel can register a second id for any range inside an existing block and hand it to another
-// kernel as an input, e.g. the same matrix shifted by a few elements (conv-backprop.ts uses this for
-// the nine taps of a 3x3 filter gradient). A view must be released with releaseHeapView, never with
-// disposeData, which would free() memory the view does not own; it must not outlive the tensor it
-// looks into, and only kernels that read their inputs may be given one.
-//
-// padBottomRight copies rows with the heap's own memmove (copyWithin) and zero-fills the rest: for
-// dy's frame in conv-backprop.ts it is 4x faster than tfjs-wasm's PadV2 (Node, 128x32x32x16 padded
-// by one row and one pixel: 2.30 -> 0.52 ms CPU).
-//
-// This uses tfjs-backend-wasm 4.22 internals (dataIdMap, makeOutput with a memory offset,
-// wasm.tfjs.disposeData); wasmHeapAccess returns null when they are missing, so callers can take
-// another path.
+// Views without a copy on tfjs-backend-wasm: a second tensor id for a range inside an existing heap
+// block (e.g. a matrix shifted by a few elements, the nine taps of conv-backprop.ts's 3x3 filter
+// gradient), and padBottomRight, a zero padding written straight into the heap (memmove + zero fill).
+// A view is released with releaseHeapView, never disposeData (it does not own its memory); it must not
+// outlive the tensor it looks into, and only kernels that read their inputs may be given one.
+// Uses tfjs-backend-wasm 4.22 internals (dataIdMap, makeOutput with a memory offset, disposeData);
+// wasmHeapAccess returns null when they are missing, so callers can take another path.
 
 import type { KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
 
