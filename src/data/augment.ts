@@ -1,26 +1,13 @@
-// Training-time augmentation: translate by (dx, dy) in [-4, 4] with a protocol-specific fill, then
-// optionally mirror horizontally; fused with normalisation so each output float is written once.
-//
-// The three protocols' code reduces to one formula. With S the source image extended beyond its
-// 32x32 border by a fill, the output pixel is  out(y, x) = S(y - dy, x' - dx),  x' = flip ? 31 - x : x.
-//   'pad-crop' (paper): pad 4 on each side, take a random 32x32 crop at offset (cx, cy) in [0, 8],
-//       then maybe flip; out = padded(y + cy, x + cx), i.e. dy = 4 - cy. The paper does not say
-//       what the padding holds; we pad with 0 after mean subtraction (= the mean pixel), which
-//       makes it the same operation as gcr's.
-//   'shift' (gcr, data/cifar-dataset.lua, sampleIndices): xoffs, yoffs = torch.random(-4, 4);
-//       input[y + yoffs][x + xoffs] = data[y][x], the rest of `input` is 0 (after normalisation);
-//       then image.hflip when torch.random(1, 2) == 1.
-//   'neon-pad-crop' (neon 1.2.1, batch_writer.py BatchWriterCIFAR10.extract_images + the loader's
-//       AugmentationParams): each uint8 image is padded to 40x40 with numpy's np.pad(mode='mean')
-//       per channel: rows first, so the 4 rows above and below hold each column's mean; then
-//       columns, so the 4 columns left and right hold each row's mean (for the padded rows: the mean
-//       of the column means, which fills the corners). Each mean is rounded half-to-even to an
-//       integer (numpy rounds stats for integer arrays). The PNG is lossless; the loader crops 32x32
-//       at a corner drawn from [0, 8] x [0, 8], flips with p = 0.5, and the channel mean is
-//       subtracted afterwards. Test images use the centre crop, i.e. the original image.
+// Training-time augmentation, fused with normalisation so each output float is written once:
+// translate by (dx, dy) in [-4, 4] with a protocol's fill, then maybe mirror. All three protocols are
+// one formula (docs/protocols.md §3.6): with S the image extended past its 32x32 border by the fill,
+// out(y, x) = S(y - dy, x' - dx), x' = flip ? 31 - x : x.
+//   'pad-crop' (paper) and 'shift' (gcr): the fill is 0 after normalisation (the mean pixel).
+//   'neon-pad-crop' (neon): the 40x40 numpy mean padding, each mean rounded half to even; the crop's
+//       corner in [0, 8] x [0, 8]; test images use the centre crop, the original image.
 //   'none': no translation (flip still applies if the protocol asks for it).
-// Padded pixels are normalised with the normaliser's offset at the nearest in-image position
-// (exact for the channel-mean offset neon uses).
+// Padded pixels are normalised with the normaliser's offset at the nearest in-image position (exact
+// for neon's channel-mean offset). Not here: the statistics (preprocess.ts), batching (batches.ts).
 
 import type { Rng } from '../util/rng.ts';
 import type { CifarSplit } from './cifar.ts';

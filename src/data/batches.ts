@@ -1,14 +1,10 @@
 // Training and test batches as tfjs wants them: x Float32Array [B, 32, 32, 3] (NHWC), y Int32Array
-// [B]. The training sampler is a resumable stream: its whole state (random generator, position in
-// the current permutation) is a small JSON-safe object.
-//
-// Epochs: an epoch is n (= 50,000) images in both sampling modes, and batches are always full.
-//   'shuffle' (paper, neon): a fresh permutation of the training set each epoch; a batch that
-//       reaches the end of one permutation is completed from the start of the next (neon's
-//       ImageLoader does this: its next epoch starts where the wrapped batch stopped; Caffe's data
-//       layer also wraps). So epochs are 390 or 391 batches of 128, 390.625 on average.
-//   'with-replacement' (gcr, CIFAR:sample): every image drawn uniformly from the whole set;
-//       gcr's trainForever counts an epoch done when floor(images seen / 50,000) changes.
+// [B]. The training sampler is a resumable stream: its whole state (random generator, position in the
+// current permutation) is a small JSON-safe object. An epoch is n (= 50,000) images and batches are
+// always full (docs/protocols.md §3.2, §3.7):
+//   'shuffle' (paper, neon): a fresh permutation each epoch; a batch that reaches its end is completed
+//       from the next one (as neon's loader wraps), so epochs are 390 or 391 batches of 128.
+//   'with-replacement' (gcr): every image drawn uniformly from the whole set.
 // In both, `epochDone` is true on the batch during which images seen crosses a multiple of n.
 
 import { rngFromState, type Rng } from '../util/rng.ts';

@@ -1,19 +1,11 @@
 // Per-protocol input normalisation: the protocol's data options (DataProtocol), the training-set
-// statistics they need (DataStats) and the map from raw 0-255 bytes to network inputs.
-//
-// What each preprocessing does, from the sources' code (docs/protocols.md §3.5):
-//   'pixel-mean'            paper: the per-pixel mean image (3x32x32, training set) subtracted;
-//                           the paper states no scale, so values stay on the 0-255 scale (Caffe's
-//                           convention for MSRA's models).
-//   'pixel-mean-global-std' gcr (data/cifar-dataset.lua, CIFAR:preprocess): mean image subtracted,
-//                           then divided by ONE scalar, `self.data:std()` taken over every value of
-//                           the raw training tensor (Torch's std: around the global mean, n-1
-//                           denominator), before the mean image is subtracted. The result does not
-//                           depend on the input scale.
-//   'channel-mean'          neon (batch_writer.py BatchWriterCIFAR10 + imageloader.py): the three
-//                           channel means of the unpadded training images subtracted, 0-255 scale,
-//                           no division.
-// Test images use the training statistics in every protocol.
+// statistics they need (DataStats) and the map from raw 0-255 bytes to network inputs
+// (docs/protocols.md §3.5):
+//   'pixel-mean'            paper: the per-pixel mean image subtracted, 0-255 scale.
+//   'pixel-mean-global-std' gcr: the mean image subtracted, then divided by one scalar, the std of every
+//                           raw training value (Torch's std(): n-1 denominator).
+//   'channel-mean'          neon: the three channel means subtracted, 0-255 scale, no division.
+// Test images use the training statistics in every protocol. Not here: augmentation (augment.ts).
 
 import type { DataProtocol } from '../experiment/protocols.ts';
 import type { CifarSplit } from './cifar.ts';

@@ -1,21 +1,10 @@
 // Learning-rate schedules and warm-ups of the three protocols (paper, gcr, neon) plus constant and
 // custom step schedules, with their one-line descriptions and their URL form. Pure functions, no tfjs.
-//
-// Epoch indexing. Every epoch number here is a 0-based epoch index, i.e. the number of epochs already
-// completed when the step runs, and "x from epoch E" means from the first step of epoch index E on
-// (after E complete epochs). Both seeds count this way:
-//   gcr (train-cifar.lua @ fec67c0): before every step `if sgdState.epochCounter < 80 then lr = 0.1
-//       elseif < 120 then 0.01 else 0.001`, where train-helpers.lua sets
-//       epochCounter = floor(nSampledImages / epochSize), the number of complete epochs so far (0 during
-//       the first epoch). So 0.01 starts with the 81st epoch (index 80). gcr's epochs are counted in
-//       images (50,000 per epoch, batch 128 does not divide it), so a step's epoch index there is
-//       floor(imagesSeenBeforeThisStep / 50000); the training loop decides what it passes as ctx.epoch.
-//   neon 1.2.1 (neon/optimizers/optimizer.py Schedule.get_learning_rate): with step_config = [90, 135]
-//       and change = 0.1, lr = base * 0.1 ** sum(epoch >= step_config), where epoch is
-//       Model.epoch_index, 0 in the first epoch (neon/models/model.py). So 0.01 from index 90.
-//   paper (He et al. 2015, section 4.2): "divide it by 10 at 32k and 48k iterations, and terminate
-//       training at 64k iterations": ctx.iteration counts steps already done, so step index 32000 (the
-//       32,001st step) is the first at 0.01, and training runs step indices 0..63999.
+// Every epoch number here is a 0-based epoch index, the number of complete epochs before the step, and
+// "x from epoch E" means from the first step of epoch index E on, as both seeds count
+// (docs/protocols.md §3.2): gcr's 0.01 starts at index 80 (the 81st epoch), neon's at index 90, and
+// the paper's first 0.01 step is step index 32000. The training loop decides what it passes as
+// ctx.epoch (gcr counts epochs in images: floor(images seen before the step / 50000)).
 
 export type ScheduleSpec =
   | { kind: 'gcr' } // base lr; x0.1 from epoch 80; x0.01 from epoch 120 (gcr's code; its README says 80/160)

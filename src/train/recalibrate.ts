@@ -1,17 +1,10 @@
-// Optional BN recalibration before testing: every BN layer's running statistics recomputed over the
-// training set, as the paper's author recommended to gcr. Why it can matter: during training the
-// running averages mix statistics of earlier weights; a pass over the training set with the final
-// weights gives the statistics those weights actually produce.
-//
-// The pass: training images in order, NOT augmented, normalised by the protocol's preprocessing (the
-// same inputs the test set gets); each batch goes through the network in training mode (BN normalises
-// with the batch's own statistics, as in training), and each layer's running mean and variance is
-// updated with gcr's "dynamic" momentum 1/(1+k), k = 0, 1, 2, ... counting batches over the whole
-// pass. So after K batches the running mean is the plain average of the K batch means, and the running
-// variance the average of the K batch variances (unbiased or biased as the protocol's BN keeps them).
-// Every batch counts equally, the last (smaller) one too, as the dynamic rule does.
-// The previous statistics are returned so the caller can show the error with and without, and put
-// them back.
+// Optional BN recalibration before testing, as the paper's author recommended to gcr: every BN layer's
+// running statistics recomputed over the training set with the final weights (during training they mix
+// statistics of earlier weights). The training images in order, not augmented, normalised as test
+// images are, go through the network in training mode; each layer's running statistics take gcr's
+// "dynamic" momentum 1/(1+k) over the whole pass, so they end as the plain average of the batch means
+// and variances (the last, smaller batch counting like the others). The previous statistics are
+// returned so the caller can show the error with and without, and put them back.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeStats, type BnBatchStats, type ResNet } from '../model/resnet.ts';

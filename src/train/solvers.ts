@@ -1,18 +1,11 @@
 // The optimisers of ResNet Lab, written out with the exact update rules of the two seed projects
-// rather than tf.train's (which differ: docs/protocols.md §3.1, §5.2).
-//
-//   sgd-nesterov  Torch optim.sgd{nesterov = true, dampening = 0} (gcr's solver)
-//   sgd           classic momentum as in neon 1.2.1 GradientDescentMomentum and Caffe (paper, neon)
-//   rmsprop, adagrad, adadelta, adam   Torch optim as of January 2016 (torch/optim commit ae195f3,
-//                                      the one gcr's fec67c0 ran against)
-//
-// Every update is done in place (Variable.assign) inside tf.tidy, with no GPU->CPU read. The solver
-// owns one non-trainable variable per (parameter, slot); nothing else outlives a step. On wasm, both
-// SGD forms take one kernel per parameter (LabSgdStep) instead of eight tfjs ops, with the same
-// arithmetic in the same order: the same bits (solvers.test.ts). ResNet-110's 438 parameters in Node:
-// 23-25 -> 4.1 ms per step (.scratch timing of solver.step alone).
-// Weight decay follows the Torch/Caffe/neon convention: the gradient becomes g + wd * p (tfjs's l2
-// regulariser would be 2x that).
+// rather than tf.train's (which differ: docs/protocols.md §3.1, §5.2):
+//   sgd-nesterov  Torch optim.sgd{nesterov = true, dampening = 0} (gcr)
+//   sgd           classic momentum, neon's GradientDescentMomentum and Caffe's (paper, neon)
+//   rmsprop, adagrad, adadelta, adam   Torch optim as of January 2016 (commit ae195f3)
+// Weight decay: the gradient becomes g + wd * p. Updates are in place (Variable.assign) in tf.tidy,
+// with no GPU->CPU read; one non-trainable variable per (parameter, slot). On wasm both SGD forms run
+// as one kernel per parameter (LabSgdStep), the same arithmetic in the same order: the same bits.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { LAB_SGD_STEP } from '../kernels/lab-ops.ts';
