@@ -13,14 +13,27 @@ export const LAYERS = ['util', 'experiment', 'kernels', 'backend', 'model', 'dat
 /** The ML core: the same code trains in the browser worker, the CLI and the tests. */
 export const CORE_LAYERS = LAYERS.slice(0, LAYERS.indexOf('train') + 1);
 
-/** no-restricted-imports patterns that keep src/<folder> off every folder above it. */
-function layerRule(folder) {
-  const above = LAYERS.slice(LAYERS.indexOf(folder) + 1).filter((f) => !(folder === 'ui' && f === 'cli'));
+/** no-restricted-imports of the folders in `above`, for files in src/<folder>. */
+function restrict(folder, above) {
   const patterns = above.map((f) => ({
     group: [`../${f}/*`, `../../${f}/*`, `../${f}`, `../../${f}`],
     message: `src/${folder} is below src/${f} in the layers (README, Architecture): move the shared piece down, or pass it in.`,
   }));
-  return { files: [`src/${folder}/**/*.{ts,tsx}`], rules: { 'no-restricted-imports': ['error', { patterns }] } };
+  return { 'no-restricted-imports': ['error', { patterns }] };
+}
+
+/**
+ * src/<folder> imports no folder above it; a core folder's tests may use the rest of the core (a
+ * kernel's test builds a model), never an app layer. scripts/layers.test.ts checks the same graph.
+ */
+function layerRules(folder) {
+  const above = LAYERS.slice(LAYERS.indexOf(folder) + 1);
+  const rules = [{ files: [`src/${folder}/**/*.{ts,tsx}`], rules: restrict(folder, above) }];
+  if (CORE_LAYERS.includes(folder)) {
+    const app = above.filter((f) => !CORE_LAYERS.includes(f));
+    rules.push({ files: [`src/${folder}/**/*.test.ts`, `src/${folder}/**/test-utils.ts`], rules: restrict(folder, app) });
+  }
+  return rules;
 }
 
 export default tseslint.config(
@@ -37,8 +50,16 @@ export default tseslint.config(
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Flags `let x = default; try { x = ... }`, which states the fallback where the variable is declared.
+      'no-useless-assignment': 'off',
     },
   },
-  { files: ['src/ui/**/*.tsx'], plugins: { 'react-hooks': reactHooks }, rules: reactHooks.configs.recommended.rules },
-  ...LAYERS.map(layerRule),
+  // Tests reach into decoded files and fake objects freely.
+  { files: ['**/*.test.ts', '**/*.test.tsx'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  {
+    files: ['src/ui/**/*.tsx'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
+  },
+  ...LAYERS.flatMap(layerRules),
 );

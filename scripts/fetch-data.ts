@@ -86,7 +86,7 @@ async function fromOfficial(url: string): Promise<NamedFile[]> {
     response = await fetch(url, { signal: controller.signal });
   } catch (err) {
     const cause = controller.signal.aborted ? controller.signal.reason : err;
-    throw new Error(`cannot reach ${url}: ${describe(cause)}`);
+    throw new Error(`cannot reach ${url}: ${describe(cause)}`, { cause: err });
   } finally {
     clearTimeout(connectTimer);
   }

@@ -122,7 +122,7 @@ describe('share-URL fuzz', () => {
         parsed = parseConfigQuery(query);
         parseClaim(query);
       } catch (e) {
-        throw new Error(`query #${i} threw ${String(e)}: ${JSON.stringify(query.slice(0, 200))}`);
+        throw new Error(`query #${i} threw ${String(e)}: ${JSON.stringify(query.slice(0, 200))}`, { cause: e });
       }
       const { config, issues, given } = parsed;
       // A valid configuration: what the page would use, exactly reproduced by its own URL.

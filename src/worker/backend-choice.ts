@@ -102,7 +102,7 @@ export async function chooseBackend(
   try {
     return { ...(await chooseAutomatically(host, onProbe, options)), refused };
   } catch (e) {
-    throw new Error(`${choice} could not start (${reason}), and ${problem(e)}`);
+    throw new Error(`${choice} could not start (${reason}), and ${problem(e)}`, { cause: e });
   }
 }
 
