@@ -1,14 +1,14 @@
-// A run bundle: one file with everything one training run produced, for history export, the CLI's
-// queue and "import someone else's run": the configuration (share-URL query), run metadata, the full
-// per-step and per-evaluation series as columns, and the final weights as .safetensors bytes.
+// A run bundle (.rlab): everything one training run produced, in one file, for export, the CLI's
+// queue and importing someone else's run: the configuration (share-URL query), run metadata, the
+// per-step and per-evaluation series as typed columns, and the final weights as .safetensors bytes.
 // Pure (bytes in, bytes out; no tfjs, no DOM), so the page, the worker and the CLI share it.
-//
-// Why a small binary container rather than JSON: the weights go in verbatim (a .safetensors file is
-// binary; base64 would add a third, 2.3 MB more for ResNet-110), and the series are typed columns (a
-// 200-epoch run has 78,000 steps: about 2.6 MB as float columns against about 6 MB of JSON numbers,
-// with float32 losses kept bit-exact). The header is JSON at the start, so `head -c 2000 run.rlab`
-// shows the configuration and result.
-//
+// A small binary container rather than JSON: the weights go in verbatim (base64 would add a third), the
+// series as float columns (a 200-epoch run has 78,000 steps), float32 losses bit-exact. The JSON header
+// comes first, so `head -c 2000 run.rlab` shows the configuration and result. Layout: BUNDLE_MAGIC.
+
+import { RUN_STATUSES, type RunStatus } from '../storage/run-status.ts';
+import { parseConfigQuery } from '../experiment/config.ts';
+
 // Layout, all little-endian:
 //   0   8 bytes  magic "RNLABRUN"
 //   8   u32      format version (1)
@@ -20,10 +20,6 @@
 //           weights: {offset, byteLength} | null }.
 // `result` (final and best test error) is derived from the test series by the encoder and checked
 // again by the decoder, so a bundle's claimed numbers always match its curves.
-
-import { RUN_STATUSES, type RunStatus } from '../storage/run-status.ts';
-import { parseConfigQuery } from '../experiment/config.ts';
-
 export const BUNDLE_MAGIC = 'RNLABRUN';
 export const BUNDLE_VERSION = 1;
 export const BUNDLE_EXTENSION = '.rlab';

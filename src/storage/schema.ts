@@ -1,5 +1,4 @@
 // The IndexedDB schema of the run history: record types, object stores, and the upgrade ladder.
-//
 // Stores (keys in brackets):
 //   runs        [id]               RunMeta: what the runs list shows, the checkpoint pointer, byte counts
 //   steps       [runId, first]     StepChunk: the per-step series in chunks (columns of typed arrays);
@@ -8,10 +7,7 @@
 //   checkpoints [runId, seq]       CheckpointRecord: at most two per run (the latest and the one before);
 //                                  RunMeta.checkpoints says which, and is updated in the same transaction
 //   weights     [runId]            WeightsRecord: the run's final weights
-//
-// Versioning: MIGRATIONS[i] upgrades a database from version i to i + 1, so a database at any older
-// version is brought forward step by step, inside the browser's upgrade transaction (all or nothing).
-// Add a version by appending a migration; never edit one that has shipped.
+// What it is not: reading and writing records (database.ts, runs.ts, series.ts, checkpoints.ts).
 
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import type { WeightValues } from '../model/weights.ts';
@@ -140,6 +136,9 @@ export const ALL_STORES: RunStoreName[] = ['runs', 'steps', 'epochs', 'checkpoin
 
 type Migration = (db: IDBPDatabase<RunDB>, tx: IDBPTransaction<RunDB, RunStoreName[], 'versionchange'>) => void;
 
+// MIGRATIONS[i] upgrades a database from version i to i + 1, so a database at any older version is
+// brought forward step by step, inside the browser's upgrade transaction (all or nothing). Add a
+// version by appending a migration; never edit one that has shipped.
 const MIGRATIONS: Migration[] = [
   // 0 -> 1: the first schema.
   (db) => {
