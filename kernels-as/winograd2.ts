@@ -1,16 +1,13 @@
-// The stride-1 3x3 convolution and its filter gradient by Winograd's F(2x2, 3x3): the filter's
-// transform (winogradFilter), the convolution (convWinograd), the filter gradient in transformed form
-// (filterGradWinograd) and back to 3x3 (winogradFilterGrad). x is (n, h, w, ci) as tfjs keeps it;
-// ho and wo even. Not F(4x4, 3x3) (winograd4.ts) nor the direct kernels (conv-taps.ts).
-//
-// Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016): each 2x2 tile of output
-// pixels is Y = A^T [U . V] A, with U = G g G^T the 3x3 filter g taken to 4x4 once per call
-// (winogradFilter) and V = B^T d B the tile's 4x4 input patch d; summed over input channels, the 16
-// products U . V become 16 matrix products [tiles, ci] x [ci, co]. That is 16 multiply-adds per 2x2
-// tile and channel pair where convTaps does 36, for the price of the two transforms (additions only):
+// The stride-1 3x3 convolution and its filter gradient by Winograd's F(2x2, 3x3) (Lavin & Gray 2016):
+// the filter's transform (winogradFilter), the convolution (convWinograd), the filter gradient in
+// transformed form (filterGradWinograd) and back to 3x3 (winogradFilterGrad). x is (n, h, w, ci) as
+// tfjs keeps it; ho and wo even. Each 2x2 output tile is Y = A^T [U . V] A, U = G g G^T (the filter,
+// once per call), V = B^T d B (the tile's 4x4 input patch); summed over input channels, the 16
+// products become 16 matrix products [tiles, ci] x [ci, co]: 16 multiply-adds per tile and channel pair
+// where convTaps does 36. Coefficients 0, +-1 and 1/2 keep the rounding that of a few more additions:
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
-// The transforms' coefficients are 0, +-1 and 1/2, so the rounding stays that of a few more additions.
+// Not F(4x4, 3x3) (winograd4.ts) nor the direct kernels (conv-taps.ts).
 
 import { convTaps } from './conv-taps';
 import { WINOGRAD_PAD, addProducts, tileOut } from './winograd-common';

@@ -1,16 +1,13 @@
-// The stride-1 3x3 convolution and its filter gradient by Winograd's F(4x4, 3x3): winogradFilter4,
-// convWinograd4, filterGradWinograd4 and winogradFilterGrad4, the counterparts of winograd2.ts's with
-// 6x6 transforms. x is (n, h, w, ci) as tfjs keeps it; ho and wo multiples of 4.
-// Not F(2x2, 3x3) (winograd2.ts) nor the direct kernels (conv-taps.ts).
-//
-// Lavin & Gray (2016) again, with 4x4 output tiles from 6x6 input patches: 36 products per 4x4 tile
-// and channel pair where F(2x2, 3x3) does 64 (four 2x2 tiles) and convTaps 144, and 36 transformed
-// values per 16 output pixels instead of 64, so the transforms move less memory too; their
-// coefficients reach 5, 8 and 1/24, which costs some rounding (tested against tfjs-cpu). With the
-// interpolation points 0, 1, -1, 2, -2 and infinity:
+// The stride-1 3x3 convolution and its filter gradient by Winograd's F(4x4, 3x3) (Lavin & Gray 2016):
+// winogradFilter4, convWinograd4, filterGradWinograd4 and winogradFilterGrad4, winograd2.ts's
+// counterparts with 6x6 input patches. x is (n, h, w, ci) as tfjs keeps it; ho and wo multiples of 4.
+// 36 products per 4x4 tile and channel pair (F(2x2, 3x3): 64, convTaps: 144), and 36 transformed
+// values per 16 output pixels instead of 64; coefficients up to 5, 8 and 1/24 cost some rounding
+// (tested against tfjs-cpu). Interpolation points 0, 1, -1, 2, -2 and infinity:
 //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
 //   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
 //   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+// Not F(2x2, 3x3) (winograd2.ts) nor the direct kernels (conv-taps.ts).
 
 import { convTaps } from './conv-taps';
 import { madd } from './simd';
