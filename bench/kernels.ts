@@ -1,13 +1,9 @@
 // Times the forward convolution against the two gradient kernels for ResNet-20's conv shapes on one
 // tfjs backend in Node: the backend's own kernels (where it has them) and the composed ones from
-// src/kernels/conv-backprop.ts (the filter gradient both as chosen per shape and forced to the dilated
-// Conv2D form). Prints one table row per shape: the median (or, with --stat min, the fastest, which is
-// steadier on a busy machine) of --reps runs after a warm-up. --clock cpu times with the process's CPU
-// time instead of the wall clock (this tool starts tfjs-wasm's single-threaded build with tf.setBackend,
-// so this ignores time lost to other processes on a shared machine).
-//
-//   npx tsx bench/kernels.ts --backend wasm --batch 32,128 --reps 7 --stat min
-//   npx tsx bench/kernels.ts --backend wasm --batch 128 --reps 7 --stat min --clock cpu
+// src/kernels/conv-backprop.ts (the filter gradient as chosen per shape and forced to the dilated
+// Conv2D form). One row per shape: the median (--stat min: the fastest, steadier on a busy machine) of
+// --reps runs after a warm-up; --clock cpu times with the process's CPU time.
+//   npx tsx bench/kernels.ts --backend wasm --batch 32,128 --reps 7 --stat min [--clock cpu]
 //   npx tsx bench/kernels.ts --backend cpu --batch 8 --reps 2
 
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,22 +1,13 @@
 // Where a training step's time and memory go, per kernel (tf.profile, bench/profile-core.ts), on one
-// backend in Node or, with --browser, in a headless-Chromium worker set up as the lab's (2 XNNPACK
-// threads on wasm). A tool for the speed work behind `npm run bench`, not part of it. In Node the step
-// is also timed by the process's CPU time, all threads together (with --threads 1, steadier than wall
-// time on a machine shared with other work).
-//
-//   npx tsx bench/profile.ts --backend wasm --depth 20 --batch 128 --top 20
+// backend in Node or, with --browser, in a headless-Chromium worker set up as the lab's. A tool for the
+// speed work, not part of `npm run bench`. In Node the step is also timed by the process's CPU time.
+//   npx tsx bench/profile.ts --backend wasm --depth 20 --batch 128 --top 20 [--memory]
 //   npx tsx bench/profile.ts --browser --depth 110          (the browser worker: threads show here)
-//   npx tsx bench/profile.ts --memory      (also prints the tensor-memory curve)
-//   npx tsx bench/profile.ts --no-lab-kernels   (without the lab's own wasm kernels, to compare)
-//   npx tsx bench/profile.ts --no-lab-taps      (the filter gradient as matrix products, to compare)
-//   npx tsx bench/profile.ts --no-lab-split     (the lab's filter gradient and convolutions on one thread)
-//   npx tsx bench/profile.ts --no-lab-conv      (stride-1 convolutions in XNNPACK, to compare)
-//   npx tsx bench/profile.ts --no-winograd      (3x3 ones by the lab's direct kernel, not Winograd's)
-//   npx tsx bench/profile.ts --winograd-tile 2  (Winograd's F(2x2, 3x3) everywhere, not F(4x4, 3x3))
-//   npx tsx bench/profile.ts --chunks 1         (each split convolution in one even part per thread, not 8 chunks each)
-//   npx tsx bench/profile.ts --no-relaxed-simd  (Node: the lab's plain-SIMD build, without FMA)
-//   npx tsx bench/profile.ts --threads 1        (Node: tfjs-wasm's single-threaded build, to compare)
-//   npx tsx bench/profile.ts --xnnpack-threads N (XNNPACK's own threads, apart from the lab kernels' split)
+// To compare, leave a piece out: --no-lab-kernels (all of the lab's wasm kernels), --no-lab-taps (filter
+// gradient as matrix products), --no-lab-split (one thread), --no-lab-conv (stride-1 convolutions in
+// XNNPACK), --no-winograd (direct 3x3), --winograd-tile 2 (F(2x2, 3x3) everywhere), --chunks 1 (one
+// even part per thread), --no-relaxed-simd, --threads 1 (Node: single-threaded tfjs-wasm),
+// --xnnpack-threads N (XNNPACK's own threads, apart from the lab kernels' split).
 
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/backend/setup.ts';

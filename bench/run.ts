@@ -1,13 +1,8 @@
 // `npm run bench`: the lab's speed, measured in one run on this machine against PyTorch on the same
-// CPU (issue 4). Runs PyTorch (bench/torch_step.py, if a Python imports torch), then Node (tfjs-wasm,
-// tfjs-cpu), then headless Chromium (bench workers per backend and the lab's own worker), and writes
-// the JSON results and a markdown table.
-//
-//   npm run bench                          full run (about 10-15 minutes on 2 cores)
-//   npm run bench -- --quick               under 3 minutes: ResNet-20 only, fewer steps
-//   npm run bench -- --json out.json --md out.md
-//   npm run bench -- --no-browser --no-torch --only wasm --install-torch
-//
+// CPU. Runs PyTorch (bench/torch_step.py, if a Python imports torch), then Node (tfjs-wasm, tfjs-cpu),
+// then headless Chromium (bench workers per backend and the lab's own worker), and writes the JSON
+// results and bench/RESULTS.md's tables.
+//   npm run bench              full run;  npm run bench -- --quick   ResNet-20 only, fewer steps
 // Flags: --json FILE (default bench-results/latest.json), --md FILE (default bench/RESULTS.md),
 // --no-node, --no-browser, --no-torch, --only wasm,cpu,webgl,webgpu (backends), --no-lab (skip the lab
 // worker's loop), --torch-threads N (default: the number of cores), --install-torch (apt-get install

@@ -1,17 +1,10 @@
-// `npm run kernels`: compiles the lab's own WebAssembly kernels (kernels-as/, in AssemblyScript:
-// lab-kernels.ts the entry, one kernel family per file beside it) into src/kernels/lab-wasm.binary.ts,
-// which holds the binaries as base64 so that Node, Vitest, the Vite app and its worker all load them
-// the same way, without a fetch.
-//
-// Four builds of the same source. tfjs-wasm's threaded build (the browser worker) has a shared memory,
-// its single-threaded builds (Node) a plain one, and an imported memory must be declared the way it is;
-// each comes with and without relaxed SIMD (one FMA per multiply-add in the filter gradient), which
-// Chromium has had since version 114 but Node 20 only behind --experimental-wasm-relaxed-simd.
-// The output is committed; scripts/build-kernels.test.ts compiles again and fails if it differs, so it
-// never goes stale. AssemblyScript was added for this rather than hand-writing WebAssembly text: it
-// gives SIMD intrinsics with TypeScript syntax and runs Binaryen's optimiser.
-//
-//   npm run kernels           write the file
+// `npm run kernels`: compiles the lab's own WebAssembly kernels (kernels-as/, AssemblyScript, entry
+// lab-kernels.ts) into src/kernels/lab-wasm.binary.ts, the binaries as base64 so that Node, Vitest, the
+// app and its worker load them the same way, without a fetch. Four builds of one source: shared
+// memory (tfjs-wasm's threaded build) or plain (its single-threaded ones), each with and without
+// relaxed SIMD (one FMA per multiply-add; Node 20 has it only behind --experimental-wasm-relaxed-simd).
+// The output is committed; scripts/build-kernels.test.ts compiles again and fails if it differs.
+//   npm run kernels             write the file
 //   npm run kernels -- --check  exit 1 if the committed file is not what the source compiles to
 
 import asc from 'assemblyscript/asc';

