@@ -107,18 +107,8 @@ async function loadCompactData(fetchBytes: FetchBytes, progress: DataProgress, c
     else splits.push(split);
   }
   if (!labels.kept) await cache?.put(labelsPath, labels.bytes);
-  const train = concatSplits(splits);
   const keptText = kept === files && labels.kept ? ', kept by this browser' : kept > 0 ? ', partly kept by this browser' : '';
-  return {
-    data: { train, test: test! },
-    info: {
-      kind: 'full',
-      label: `CIFAR-10 (${count(train.n)} training, ${count(test!.n)} test images)`,
-      train: train.n,
-      test: test!.n,
-      origin: `this site's ${PNG_DIR}/ (lossless PNG copy)${keptText}`,
-    },
-  };
+  return fullData(splits, test!, `this site's ${PNG_DIR}/ (lossless PNG copy)${keptText}`);
 }
 
 export interface ServedDataOptions {
@@ -156,17 +146,14 @@ async function loadBinData(fetchBytes: FetchBytes, progress: DataProgress): Prom
     if (name === TEST_FILE) test = split;
     else splits.push(split);
   }
-  const train = concatSplits(splits);
-  return {
-    data: { train, test: test! },
-    info: {
-      kind: 'full',
-      label: `CIFAR-10 (${count(train.n)} training, ${count(test!.n)} test images)`,
-      train: train.n,
-      test: test!.n,
-      origin: 'public/data (npm run data)',
-    },
-  };
+  return fullData(splits, test!, 'public/data (npm run data)');
+}
+
+/** The full data set from its five training splits and its test split, labelled with where it came from. */
+function fullData(trainSplits: CifarSplit[], test: CifarSplit, origin: string): LoadedData {
+  const train = concatSplits(trainSplits);
+  const label = `CIFAR-10 (${count(train.n)} training, ${count(test.n)} test images)`;
+  return { data: { train, test }, info: { kind: 'full', label, train: train.n, test: test.n, origin } };
 }
 
 export const DEMO_FILES = { train: 'demo/cifar10-demo-train.bin', test: 'demo/cifar10-demo-test.bin' } as const;
