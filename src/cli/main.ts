@@ -1,16 +1,13 @@
 // The headless lab: `npm run lab -- <command>`. Same model, data and training code as the page.
-//
 //   summary --depth D [--config Q] [--json]            layers and trainable parameters
 //   train   --config Q --out DIR [--epochs E] [--max-steps S] [--backend B] [--threads T] [--data DIR] [--eval-limit N]
 //   eval    --weights FILE [--data DIR] [--limit N] [--backend B] [--threads T] [--json]
 //   inspect --weights FILE [--recalibrate] [--limit N] [--train-limit N] ...   per-class error, confusion matrix (inspect.ts)
 //   queue   FILE --out DIR [--from I --to J] [train's options]             a list of runs, one bundle each (queue.ts)
-//
-// This file holds the usage text and the dispatch; the commands live in train.ts, inspect.ts and
-// queue.ts, their flag parsing in args.ts.
-//
 // Q is a share-URL query string ("depth=56&solver=rmsprop&lr=0.01"). Every error is one line on
 // stderr with a non-zero exit code; progress goes to stderr, results to stdout and files.
+// This file holds the usage text and the dispatch; the commands live in train.ts, inspect.ts and
+// queue.ts, their flag parsing in args.ts. Documentation: docs/cli.md.
 
 import { resolve } from 'node:path';
 import { CONFIG_KEYS, ConfigError } from '../experiment/config.ts';

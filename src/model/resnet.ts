@@ -1,13 +1,11 @@
-// The CIFAR-10 ResNet of He et al. 2015 (section 4.2), in all the forms the lab compares.
-//
-// Depth 6n+2: conv3x3(3->16)-BN-ReLU, three stages of n basic blocks (16, 32, 64 channels; the first
-// block of stages 2 and 3 has stride 2), global average pool, fully connected 64->10 (and, for neon,
-// a BN on the logits). Four block variants ({ReLU after the add | none} x {BN before the add | after}),
-// three shortcuts (A: parameter-free; B: 1x1 projection + BN; neon: 1x1 conv initialised to identity).
-//
-// Parameters are tf.Variables named as in akamaster/pytorch_resnet_cifar10 (conv1, bn1,
-// layer1.0.conv1, ..., linear), so the PyTorch export is a renaming-free transpose. Layouts here are
-// tfjs's: conv weights [kh, kw, in, out] (HWIO), linear weight [in, out]. Activations are NHWC.
+// The CIFAR-10 ResNet of He et al. 2015 (section 4.2), in all the forms the lab compares
+// (docs/protocols.md §2). Depth 6n+2: conv3x3(3->16)-BN-ReLU, three stages of n basic blocks (16, 32,
+// 64 channels; the first block of stages 2 and 3 has stride 2), global average pool, fully connected
+// 64->10 (and, for neon, a BN on the logits). Four block variants ({ReLU after the add | none} x {BN
+// before the add | after}), three shortcuts (A: parameter-free; B: 1x1 projection + BN; neon: 1x1 conv
+// initialised to identity). Parameters are tf.Variables named as in akamaster/pytorch_resnet_cifar10
+// (conv1, bn1, layer1.0.conv1, ..., linear), so the PyTorch export is a renaming-free transpose.
+// Layouts are tfjs's: conv weights [kh, kw, in, out] (HWIO), linear weight [in, out], activations NHWC.
 // What this file is not: the training loop (src/train) or file formats (weights.ts).
 
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,17 +1,11 @@
 // The worker's side of the run history (src/storage): every run the engine trains is recorded in
-// IndexedDB as it goes, and an interrupted run is continued from its last checkpoint.
-//
-// RunHistory opens the run store once (lazily) and starts one RunRecorder per run. The recorder
-// buffers steps and appends them every STEP_CHUNK steps (or 10 s), records each evaluation, checkpoints when
-// due (every epoch end, every CHECKPOINT_INTERVAL_MS of wall-clock time, on pause and stop, and every
-// `checkpointEvery` steps when a test asks), and at the end stores the final weights and the status.
-// Writes go through one queue in call order, so a checkpoint is never stored before the steps it
-// covers; training does not wait for them (only for the trainer's own snapshot of its variables).
-//
-// Storage problems never stop training: each becomes a 'storage-problem' event for the page (a short
-// quota names the largest stored runs), and the previous checkpoint stays as it was (the store's
-// writes are atomic). Steps that could not be appended are kept and retried with the next chunk; a
-// checkpoint is only stored when the stored series reaches it.
+// IndexedDB as it goes, and an interrupted run is continued from its last checkpoint. RunHistory opens
+// the store once and starts one RunRecorder per run, which appends steps every STEP_CHUNK steps (or
+// 10 s), records each evaluation, checkpoints when due (epoch ends, CHECKPOINT_INTERVAL_MS, pause,
+// stop, `checkpointEvery`) and at the end stores the final weights and the status. Writes go through
+// one queue in call order, so a checkpoint never precedes the steps it covers; training does not wait.
+// Storage problems never stop training: each becomes a 'storage-problem' event; unappended steps are
+// retried with the next chunk, and the previous checkpoint stays (writes are atomic).
 // What it is not: the training loop (src/train), the page's runs list (src/state/runs-slice.ts).
 
 import { holdRunLock } from '../storage/locks.ts';
