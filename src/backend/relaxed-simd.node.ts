@@ -1,8 +1,8 @@
-// WebAssembly relaxed SIMD in Node. Chromium (since 114) and Node 22+ have it on; Node 20's V8 has it
+// WebAssembly relaxed SIMD in Node. Chromium and Node 22+ have it on; Node 20's V8 has it
 // behind --experimental-wasm-relaxed-simd. The lab's Node programs (the CLI and the benchmarks) turn
 // that flag on when they start, before any wasm module compiles, so that the lab's own kernels load
-// their build with fused multiply-adds (src/kernels/lab-wasm.ts; ResNet-20's step at batch 128 in
-// Node: 1,048-1,205 ms -> 868 ms, `npx tsx bench/profile.ts --depth 20` without and with the flag).
+// their build with fused multiply-adds (src/kernels/lab-wasm.ts; `npx tsx bench/profile.ts
+// --no-relaxed-simd` compares).
 // The unit tests leave it off, so the plain-SIMD build stays tested in-process; the relaxed one is
 // tested in a child process (src/kernels/lab-wasm.test.ts).
 

@@ -23,8 +23,8 @@ export interface InitBackendOptions {
    * min(4, max(1, navigator.hardwareConcurrency / 2)) when the module loads, so we set
    * hardwareConcurrency to 2 * threads before the first setBackend('wasm'). In Node, more than one
    * thread loads tfjs-wasm's threaded build by our own loader (wasm-threads.node.ts); 1 keeps tfjs's
-   * single-threaded one. Default: the number of cores, at most 4 (2 threads on a 2-core machine:
-   * 1.72 s -> 1.16 s per ResNet-20 step in the browser worker). Ignored once the wasm module has loaded.
+   * single-threaded one. Default: the number of cores, at most 4 (a second thread on a 2-core machine
+   * shortens the step markedly: bench/RESULTS.md). Ignored once the wasm module has loaded.
    */
   threads?: number;
   /**

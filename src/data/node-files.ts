@@ -44,7 +44,7 @@ async function readOrMissing(path: string, name: string, dir: string): Promise<U
 }
 
 export interface LoadDirOptions {
-  /** Check each file's MD5 against the official one (default true; about 0.1 s per file). */
+  /** Check each file's MD5 against the official one (default true). */
   verifyMd5?: boolean;
 }
 

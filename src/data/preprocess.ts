@@ -28,7 +28,7 @@ export interface DataStats {
 
 /**
  * One pass over the training images; every sum is of integers and exact in float64, so the
- * numbers do not depend on summation order. About 0.3 s for 50,000 images. All statistics are
+ * numbers do not depend on summation order. All statistics are
  * computed whatever the protocol (they cost one pass together); `_protocol` is accepted so callers
  * can state which protocol they load for.
  */

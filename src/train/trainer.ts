@@ -196,8 +196,8 @@ export class Trainer {
     const { batch } = this.experiment.config;
     // One array for every step's batch: trainOnBatch makes the input tensor from it and disposes it
     // before returning (every backend has copied or uploaded it by then), so the next batch can be
-    // written over it. A new 1.5 MB array per step cost about 5 ms in a Chromium worker (measured
-    // with bench/core.ts timeDataPipeline: 7.2-7.3 ms a batch of 128 against 1.1-1.8 reusing one).
+    // written over it. A new array per step costs a noticeable part of the data pipeline's time in a
+    // Chromium worker (bench/core.ts timeDataPipeline).
     this.batchBuffers ??= newBatchBuffers(batch);
     const b = this.sampler.next(batch, this.batchBuffers);
     const lr = this.currentLr();

@@ -7,8 +7,7 @@ let channel: { port: MessagePort; waiting: (() => void)[] } | undefined;
 /**
  * Let the event loop run (messages to a worker, timers) between steps. Not by setTimeout(0): a
  * browser clamps a timer set from inside a timer's task, five deep, to 4 ms (the HTML spec's timer
- * nesting rule), and each step's timer would be (measured in a Chromium worker: 4.4 ms per yield by
- * setTimeout(0), 0.1 ms by a MessageChannel message). setImmediate in Node, a message through a
+ * nesting rule), and each step's timer would be clamped. setImmediate in Node, a message through a
  * MessageChannel in a browser.
  */
 export function yieldToEventLoop(): Promise<void> {
