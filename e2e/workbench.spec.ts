@@ -1,4 +1,4 @@
-// The reproduction workbench (issue 6) in Chromium: "Run this" on published rows sets the exact
+// The reproduction workbench in Chromium: "Run this" on published rows sets the exact
 // configuration (and the link); a link's claimed result is shown as a claim; after a tiny ResNet-8
 // run on WASM, "Inspect model" shows the 10x10 confusion matrix and the image grid (and the error after
 // BN recalibration), the run exports as a .rlab bundle that imports back as an overlay on both charts

@@ -5,7 +5,7 @@
 //    readable with tf.io.decodeWeights / tf.io.loadWeights. Layouts are tfjs's own (conv HWIO).
 // 2. .safetensors with the names and layouts of akamaster/pytorch_resnet_cifar10 (conv weights
 //    [out, in, kh, kw], linear [out, in], BN running_mean/running_var/num_batches_tracked), so
-//    `model.load_state_dict(safetensors.torch.load_file(path))` works (see README).
+//    `model.load_state_dict(safetensors.torch.load_file(path))` works (see docs/weights.md).
 // Both carry the lab's share-URL query string, so a file says which network it belongs to, and
 // loading checks every name and shape against that network before anything changes.
 

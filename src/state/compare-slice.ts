@@ -1,4 +1,4 @@
-// Comparing stored runs on the page (issue 6): runs selected from the history (at most
+// Comparing stored runs on the page: runs selected from the history (at most
 // MAX_COMPARE), one pinned as the baseline, the x-axis and smoothing of the overlaid curves, and the
 // runs' whole series loaded from the run history for the charts. The selection is remembered in this
 // browser (localStorage, validated when read back). Also the export of any stored run as a run bundle
