@@ -1,7 +1,7 @@
 // The bench's depth decomposition (report.ts depthFit) against hand computations.
 
 import { describe, expect, it } from 'vitest';
-import { convMacsPerImage, depthFit } from './report.ts';
+import { convMacsPerImage, depthFit, HAND_KEPT_HEADING, resultsFile } from './report.ts';
 
 describe('depthFit', () => {
   it('recovers a fixed cost and a cost per multiply-add from two depths', () => {
@@ -34,5 +34,17 @@ describe('depthFit', () => {
     const fit = depthFit({ depth: 20, ms: w * 40_551_040 }, { depth: 110, ms: w * 252_887_680 }, 1, 5.5);
     expect(fit.fixedMs).toBeCloseTo(0, 6);
     expect(252_887_680 / 40_551_040).toBeCloseTo(6.24, 2);
+  });
+});
+
+describe('resultsFile', () => {
+  const tables = '| a | b |\n| --- | --- |\n| 1 | 2 |';
+  it('keeps the hand-written part of the file it replaces, from its heading on', () => {
+    const previous = `# Bench results\n\nold tables\n\n${HAND_KEPT_HEADING}\n\nWhy the numbers move.\n`;
+    expect(resultsFile('Bench results', tables, previous)).toBe(`# Bench results\n\n${tables}\n\n${HAND_KEPT_HEADING}\n\nWhy the numbers move.\n`);
+  });
+  it('writes only the tables when there is no file or no hand-written part', () => {
+    expect(resultsFile('T', tables, undefined)).toBe(`# T\n\n${tables}\n`);
+    expect(resultsFile('T', tables, '# T\n\nold\n')).toBe(`# T\n\n${tables}\n`);
   });
 });

@@ -6,8 +6,7 @@
 // Flags: --json FILE (default bench-results/latest.json), --md FILE (default bench/RESULTS.md),
 // --no-node, --no-browser, --no-torch, --only wasm,cpu,webgl,webgpu (backends), --no-lab (skip the lab
 // worker's loop), --torch-threads N (default: the number of cores), --install-torch (apt-get install
-// python3-torch when no Python has torch; never done otherwise), --readme (put the targets and the
-// step table into README.md's "## Speed" section, only that section).
+// python3-torch when no Python has torch; never done otherwise). RESULTS.md keeps its hand-written part.
 
 import { parseArgs } from 'node:util';
 import { enableRelaxedSimd } from '../src/backend/relaxed-simd.node.ts';
@@ -20,7 +19,7 @@ import { makePlan } from './plan.ts';
 import { runNodeBench } from './node.ts';
 import { runBrowserBench } from './browser.ts';
 import { findTorchPython, runTorchBench } from './pytorch.ts';
-import { addRatios, checkTargets, markdown, readmeSection, replaceSpeedSection, type BenchMeta } from './report.ts';
+import { addRatios, checkTargets, markdown, resultsFile, type BenchMeta } from './report.ts';
 import type { WorkerBackend } from './browser/messages.ts';
 
 const { values: args } = parseArgs({
@@ -35,7 +34,6 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'torch-threads': { type: 'string' },
     'install-torch': { type: 'boolean', default: false },
-    readme: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -99,11 +97,6 @@ await writeFile(jsonPath, JSON.stringify(out, null, 2) + '\n');
 const md = markdown(out);
 const mdPath = resolve(args.md);
 await mkdir(dirname(mdPath), { recursive: true });
-await writeFile(mdPath, `# Bench results\n\n${md}\n`);
+await writeFile(mdPath, resultsFile('Bench results', md, await readFile(mdPath, 'utf8').catch(() => undefined)));
 process.stdout.write(md + '\n');
-if (args.readme) {
-  const readmePath = resolve('README.md');
-  await writeFile(readmePath, replaceSpeedSection(await readFile(readmePath, 'utf8'), readmeSection(out)));
-  log(`updated the "## Speed" section of ${readmePath}`);
-}
 log(`wrote ${jsonPath} and ${mdPath}`);
