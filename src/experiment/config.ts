@@ -195,6 +195,40 @@ export function formatConfigQuery(config: ExperimentConfig): string {
   return params.toString();
 }
 
+/**
+ * The identity string of a configuration (its canonical query): two configurations are equal exactly
+ * when their keys are. For maps and equality inside the program, and for stored records and checkpoints.
+ */
+export function configKey(config: ExperimentConfig): string {
+  return formatConfigQuery(config);
+}
+
+/**
+ * A configuration built elsewhere (sent by the page, made in code), checked by the URL's rules and
+ * returned as a fresh canonical copy. Throws ConfigError, as parseConfigQueryStrict does.
+ */
+export function checkedConfig(config: ExperimentConfig): ExperimentConfig {
+  return parseConfigQueryStrict(formatConfigQuery(config));
+}
+
+/** Whether two configurations are the same experiment (every key, seed included). */
+export function sameConfig(a: ExperimentConfig, b: ExperimentConfig): boolean {
+  return configKey(a) === configKey(b);
+}
+
+/** One key's value as the URL writes it ("0.1", "step:32000,48000", "dynamic"). */
+export function formatConfigValue(config: ExperimentConfig, key: ConfigKey): string {
+  return (FIELDS[key] as Field<ConfigKey>).format(config[key]);
+}
+
+/**
+ * The configuration of a query string read from an edge (a stored record, a bundle, a saved queue):
+ * parsed leniently, as the page reads it, with whatever is invalid replaced by the profile's values.
+ */
+export function configFromQuery(query: string): ExperimentConfig {
+  return parseConfigQuery(query).config;
+}
+
 /** Check a configuration built in code (not parsed): same rules as the URL. */
 export function validateConfig(config: ExperimentConfig): ConfigIssue[] {
   const { issues } = parseConfigQuery(formatConfigQuery(config));

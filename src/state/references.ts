@@ -8,7 +8,7 @@
 
 import {
   CONFIG_KEYS,
-  formatConfigQuery,
+  formatConfigValue,
   protocolDefaults,
   type BlockVariant,
   type BnMomentum,
@@ -172,9 +172,7 @@ export function rowConfig(row: ReferenceRow): ExperimentConfig {
 
 /** Every share-URL key except the seed equal. */
 export function sameExperiment(a: ExperimentConfig, b: ExperimentConfig): boolean {
-  const pa = new URLSearchParams(formatConfigQuery(a));
-  const pb = new URLSearchParams(formatConfigQuery(b));
-  return CONFIG_KEYS.every((k) => k === 'seed' || pa.get(k) === pb.get(k));
+  return CONFIG_KEYS.every((k) => k === 'seed' || formatConfigValue(a, k) === formatConfigValue(b, k));
 }
 
 export function rowMatches(row: ReferenceRow, config: ExperimentConfig): boolean {

@@ -16,7 +16,7 @@ import { createRng } from '../util/rng.ts';
 import { gradientsRegistered } from '../backend/gradients.ts';
 import type { CifarSplit } from '../data/cifar.ts';
 import { BatchSampler, computeStats, newBatchBuffers, type BatchBuffers, type DataStats, type SamplerState } from '../data/batches.ts';
-import { formatConfigQuery } from '../experiment/config.ts';
+import { configKey } from '../experiment/config.ts';
 import { checkArchitecture, readModelValues, type WeightValues } from '../model/weights.ts';
 import { evaluateModel } from './evaluate.ts';
 import { frugalVariableGrads } from '../kernels/backprop.ts';
@@ -295,7 +295,7 @@ export class Trainer {
     }
     return {
       version: 1,
-      config: formatConfigQuery(this.experiment.config),
+      config: configKey(this.experiment.config), // a checkpoint keeps the query string (stored)
       iteration: this.iteration,
       bnK: this.bnK,
       warmupMet: this.warmupMet,
@@ -310,7 +310,7 @@ export class Trainer {
    * exactly the losses the original run would have (same backend). Nothing changes if it throws.
    */
   restore(ckpt: TrainerCheckpoint): void {
-    const config = formatConfigQuery(this.experiment.config);
+    const config = configKey(this.experiment.config);
     if (ckpt.version !== 1) throw new CheckpointError(`unknown checkpoint version ${String(ckpt.version)}`);
     if (ckpt.config !== config) {
       throw new CheckpointError(`the checkpoint belongs to another configuration (${ckpt.config}), not this run's (${config})`);
