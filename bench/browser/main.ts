@@ -6,6 +6,7 @@
 //  - profile(backend, options): one profiled training step in a bench worker (bench/profile.ts --browser).
 // Progress goes to console.log, which the driver prints.
 
+import { parseConfigQueryStrict } from '../../src/experiment/config.ts';
 import { createLabEngine } from '../../src/worker/client.ts';
 import type { EngineEvent, StepPoint } from '../../src/worker/protocol.ts';
 import type { BenchRecord } from '../core.ts';
@@ -65,7 +66,7 @@ async function labLoop(runs: StepPlan[]): Promise<BenchRecord[]> {
   const loopIntervals = async (p: StepPlan): Promise<number[]> => {
     points = [];
     const query = `protocol=gcr&depth=${p.depth}&batch=${p.batch}${p.extra ? `&${p.extra}` : ''}`;
-    const summary = await engine.train(query, { maxSteps: p.warmup + p.steps, evalLimit: 100 });
+    const summary = await engine.train(parseConfigQueryStrict(query), { maxSteps: p.warmup + p.steps, evalLimit: 100 });
     if (summary.end === 'failed') throw new Error(`lab run ${query} failed: ${summary.message}`);
     points.sort((a, b) => a.step - b.step);
     // ms is the training clock at each step (evaluations and pauses excluded).

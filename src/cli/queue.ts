@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { changedFromProtocol, CONFIG_KEYS, formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
+import { changedFromProtocol, CONFIG_KEYS, configFromQuery, formatConfigQuery, formatConfigValue, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import {
   BundleError,
   SeriesBuilder,
@@ -44,12 +44,11 @@ const ENUM_KEYS = new Set(['block', 'shortcut', 'solver', 'schedule', 'warmup'])
 
 /** A short, file-safe description of a configuration: protocol, depth, what differs from the protocol, seed. */
 export function shortName(config: ExperimentConfig): string {
-  const values = new URLSearchParams(formatConfigQuery(config));
   const changed = changedFromProtocol(config);
   const parts = [config.protocol, `d${config.depth}`];
   for (const k of CONFIG_KEYS) {
     if (!changed.has(k) || k === 'depth') continue;
-    const v = values.get(k) ?? '';
+    const v = formatConfigValue(config, k);
     parts.push(ENUM_KEYS.has(k) ? v : `${k}${v}`);
   }
   const body = parts.join('-').replace(/[^A-Za-z0-9.]+/g, '-').slice(0, 60).replace(/-+$/, '');
@@ -258,7 +257,7 @@ export async function queue(argv: string[]): Promise<void> {
   }
 
   for (const l of lines) process.stdout.write(`${JSON.stringify({ type: 'run', ...l })}\n`);
-  for (const g of groupRepeats(lines, (l) => ({ config: l.config, final: l.finalTestError, best: l.bestTestError }))) {
+  for (const g of groupRepeats(lines, (l) => ({ config: configFromQuery(l.config), final: l.finalTestError, best: l.bestTestError }))) {
     if (g.runs.length < 2) continue;
     const repeats = { type: 'repeats', config: g.key, seeds: g.seeds, final: g.final, best: g.best };
     process.stdout.write(`${JSON.stringify(repeats)}\n`);

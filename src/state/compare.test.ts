@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { compareSummary, configDifferences, configWithoutSeed, finalAndBestOf, formatMeanStd, formatPointsDiff, groupRepeats, meanStd, type CompareRunInfo } from './compare.ts';
+import { configFromQuery as q } from '../experiment/config.ts';
 
 describe('meanStd', () => {
   it('uses the sample standard deviation and leaves out missing runs', () => {
@@ -23,15 +24,15 @@ describe('meanStd', () => {
 
 describe('repeats and differences', () => {
   it('groups runs that differ only in the seed, written in any order or with defaults spelled out', () => {
-    expect(configWithoutSeed('depth=20&seed=3&protocol=gcr')).toBe(configWithoutSeed('protocol=gcr&seed=9'));
-    expect(configWithoutSeed('depth=20')).not.toBe(configWithoutSeed('depth=32'));
+    expect(configWithoutSeed(q('depth=20&seed=3&protocol=gcr'))).toBe(configWithoutSeed(q('protocol=gcr&seed=9')));
+    expect(configWithoutSeed(q('depth=20'))).not.toBe(configWithoutSeed(q('depth=32')));
     const runs = [
       { config: 'protocol=gcr&depth=20&seed=1', final: 0.083, best: 0.08 },
       { config: 'protocol=gcr&depth=32&seed=1', final: 0.076, best: 0.075 },
       { config: 'protocol=gcr&seed=2', final: 0.085, best: 0.081 },
       { config: 'protocol=gcr&depth=20&seed=3', final: null, best: null }, // diverged: no result
     ];
-    const g = groupRepeats(runs, (r) => r);
+    const g = groupRepeats(runs, (r) => ({ ...r, config: q(r.config) }));
     expect(g).toHaveLength(2);
     expect(g[0]!.seeds).toEqual([1, 2, 3]);
     expect(g[0]!.runs).toHaveLength(3);
@@ -42,9 +43,9 @@ describe('repeats and differences', () => {
   });
 
   it('lists the keys that differ, in URL order', () => {
-    expect(configDifferences(['protocol=gcr&depth=20&seed=1', 'protocol=gcr&depth=56&seed=2&lr=0.1'])).toEqual(['depth', 'seed']);
-    expect(configDifferences(['protocol=gcr', 'protocol=neon'])).toContain('shortcut');
-    expect(configDifferences(['depth=20'])).toEqual([]);
+    expect(configDifferences([q('protocol=gcr&depth=20&seed=1'), q('protocol=gcr&depth=56&seed=2&lr=0.1')])).toEqual(['depth', 'seed']);
+    expect(configDifferences([q('protocol=gcr'), q('protocol=neon')])).toContain('shortcut');
+    expect(configDifferences([q('depth=20')])).toEqual([]);
   });
 });
 
@@ -55,7 +56,7 @@ describe('repeats split by what the configuration does not hold', () => {
       { config: 'protocol=gcr&depth=8&seed=2', final: 0.7, variant: 'steps 15' },
       { config: 'protocol=gcr&depth=8&seed=3', final: 0.3, variant: 'steps all' },
     ];
-    const g = groupRepeats(runs, (r) => r);
+    const g = groupRepeats(runs, (r) => ({ ...r, config: q(r.config) }));
     expect(g.map((x) => x.seeds)).toEqual([[1, 2], [3]]);
     expect(g[0]!.final!.mean).toBeCloseTo(0.75, 12);
   });
@@ -65,7 +66,7 @@ describe('the summary table of Compare', () => {
   const run = (id: string, config: string, tests: CompareRunInfo['tests'], extra: Partial<CompareRunInfo> = {}): CompareRunInfo => ({
     id,
     name: `run ${id}`,
-    config,
+    config: q(config),
     backend: 'wasm',
     status: 'finished',
     lastStep: 100,

@@ -1,9 +1,9 @@
 // Comparing runs: mean +- std over repeated seeds of one configuration, which configuration keys
 // differ between the runs of a summary table, and the rows of the Compare view's summary table (final
 // and best test error after training started, differences to a pinned baseline). Pure functions over
-// share-URL queries and numbers.
+// configurations and numbers.
 
-import { CONFIG_KEYS, formatConfigQuery, parseConfigQuery, type ConfigKey } from '../experiment/config.ts';
+import { CONFIG_KEYS, configKey, formatConfigValue, type ConfigKey, type ExperimentConfig } from '../experiment/config.ts';
 
 export interface MeanStd {
   n: number;
@@ -30,8 +30,8 @@ export function formatMeanStd(s: MeanStd, digits = 2): string {
 }
 
 /** The canonical query of a configuration with its seed left out: equal for repeats of one experiment. */
-export function configWithoutSeed(query: string): string {
-  const params = new URLSearchParams(formatConfigQuery(parseConfigQuery(query).config));
+export function configWithoutSeed(config: ExperimentConfig): string {
+  const params = new URLSearchParams(configKey(config));
   params.delete('seed');
   return params.toString();
 }
@@ -52,7 +52,7 @@ export interface RepeatGroup<T> {
  */
 export function groupRepeats<T>(
   runs: readonly T[],
-  get: (run: T) => { config: string; final?: number | null; best?: number | null; variant?: string },
+  get: (run: T) => { config: ExperimentConfig; final?: number | null; best?: number | null; variant?: string },
 ): RepeatGroup<T>[] {
   const groups = new Map<string, T[]>();
   for (const r of runs) {
@@ -65,17 +65,16 @@ export function groupRepeats<T>(
   return [...groups].map(([key, rs]) => ({
     key,
     runs: rs,
-    seeds: rs.map((r) => parseConfigQuery(get(r).config).config.seed),
+    seeds: rs.map((r) => get(r).config.seed),
     final: meanStd(rs.map((r) => get(r).final)),
     best: meanStd(rs.map((r) => get(r).best)),
   }));
 }
 
 /** Configuration keys whose values are not the same in all the given runs (for highlighting). */
-export function configDifferences(queries: readonly string[]): ConfigKey[] {
-  if (queries.length < 2) return [];
-  const params = queries.map((q) => new URLSearchParams(formatConfigQuery(parseConfigQuery(q).config)));
-  return CONFIG_KEYS.filter((k) => params.some((p) => p.get(k) !== params[0]!.get(k)));
+export function configDifferences(configs: readonly ExperimentConfig[]): ConfigKey[] {
+  if (configs.length < 2) return [];
+  return CONFIG_KEYS.filter((k) => configs.some((c) => formatConfigValue(c, k) !== formatConfigValue(configs[0]!, k)));
 }
 
 // ---- the Compare view's summary table --------------------------------------------------------------
@@ -84,7 +83,7 @@ export function configDifferences(queries: readonly string[]): ConfigKey[] {
 export interface CompareRunInfo {
   id: string;
   name: string;
-  config: string;
+  config: ExperimentConfig;
   backend: string;
   status: string;
   lastStep: number;
@@ -151,7 +150,7 @@ export function finalAndBestOf(run: CompareRunInfo): { final?: TestResult; best?
  */
 export function compareSummary(runs: readonly CompareRunInfo[], baselineId?: string): CompareSummary {
   const baseline = runs.find((r) => r.id === baselineId) ?? runs[0];
-  const params = runs.map((r) => new URLSearchParams(formatConfigQuery(parseConfigQuery(r.config).config)));
+  const params = runs.map((r) => new URLSearchParams(configKey(r.config)));
   const differing = configDifferences(runs.map((r) => r.config));
   const common: [ConfigKey, string][] =
     params.length === 0 ? [] : CONFIG_KEYS.filter((k) => !differing.includes(k)).map((k) => [k, params[0]!.get(k) ?? '']);
@@ -167,7 +166,7 @@ export function compareSummary(runs: readonly CompareRunInfo[], baselineId?: str
       id: r.id,
       name: r.name,
       baseline: isBase,
-      seed: parseConfigQuery(r.config).config.seed,
+      seed: r.config.seed,
       status: r.status,
       steps: r.lastStep,
       values,

@@ -11,7 +11,7 @@ import { initBackend } from '../backend/setup.ts';
 import { openRunStore } from '../storage/run-store.ts';
 import { Engine, type EngineHost } from '../worker/engine.ts';
 import type { EngineEvent } from '../worker/protocol.ts';
-import { formatConfigQuery, parseConfigQuery, protocolDefaults } from '../experiment/config.ts';
+import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import {
   QUEUE_CORRUPT_KEY,
   QUEUE_STORAGE_KEY,
@@ -90,7 +90,7 @@ describe('the saved queue', () => {
     expect(bad((r) => r.items.forEach((i) => (i.state = 'running')))).toThrow(/more than one item is running/);
     // A configuration written in another key order (or partly) is read in its canonical form.
     const partial = bad((r) => (r.items[1]!.config = 'depth=8&protocol=gcr&batch=8&epochs=1&seed=21'))();
-    expect(partial.items[1]!.config).toBe(QUERY);
+    expect(formatConfigQuery(partial.items[1]!.config)).toBe(QUERY);
   });
 
   it('an unreadable saved queue is kept aside with a notice, never written over; a full storage is reported', () => {
@@ -147,11 +147,11 @@ describe('the saved queue', () => {
 describe('queue items', () => {
   it('N seeds from the current seed upward; a table gives exactly each row’s Run this configuration', () => {
     const seeds = seedItems(CONFIG, 3, { maxSteps: 20, evalLimit: 50 });
-    expect(seeds.map((i) => parseConfigQuery(i.config).config.seed)).toEqual([21, 22, 23]);
+    expect(seeds.map((i) => i.config.seed)).toEqual([21, 22, 23]);
     expect(seeds.every((i) => i.state === 'waiting' && i.options.maxSteps === 20 && i.options.evalLimit === 50)).toBe(true);
     expect(new Set(seeds.map((i) => i.id)).size).toBe(3);
     const top = seedItems({ ...CONFIG, seed: 2 ** 32 - 1 }, 2, {});
-    expect(top.map((i) => parseConfigQuery(i.config).config.seed)).toEqual([2 ** 32 - 2, 2 ** 32 - 1]);
+    expect(top.map((i) => i.config.seed)).toEqual([2 ** 32 - 2, 2 ** 32 - 1]);
     expect(() => seedItems(CONFIG, 0, {})).toThrow(/from 1 to 100/);
     expect(() => seedItems(CONFIG, 2.5, {})).toThrow(/whole number/);
 
@@ -159,7 +159,7 @@ describe('queue items', () => {
     const rows = tableItems(table, 7, { maxSteps: 5 });
     expect(rows).toHaveLength(table.rows.length);
     rows.forEach((it, k) => {
-      expect(it.config).toBe(formatConfigQuery(runThisConfig(table.rows[k]!, { seed: 7 })));
+      expect(formatConfigQuery(it.config)).toBe(formatConfigQuery(runThisConfig(table.rows[k]!, { seed: 7 })));
       expect(it.label).toBe(`${table.title}: ${table.rows[k]!.name}`);
     });
   });
@@ -237,7 +237,7 @@ async function until(cond: () => boolean, ms = 60_000): Promise<void> {
 }
 
 const saved = (storage: MemoryStorage) => parseSavedQueue(storage.getItem(QUEUE_STORAGE_KEY)!);
-const seedOf = (i: QueueItem) => parseConfigQuery(i.config).config.seed;
+const seedOf = (i: QueueItem) => i.config.seed;
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -325,7 +325,7 @@ describe('the queue on the page', () => {
     const tab = await page(host(dbName), dbName, ls);
     const log: string[] = []; // 'start seed N' and 'end' in the order the engine reported them
     tab.engine.subscribe((e: EngineEvent) => {
-      if (e.type === 'run-start') log.push(`start seed ${parseConfigQuery(e.config).config.seed}`);
+      if (e.type === 'run-start') log.push(`start seed ${e.config.seed}`);
       if (e.type === 'run-end') log.push('end');
     });
     const st = () => tab.store.getState();

@@ -13,7 +13,6 @@
 
 import type { StoreApi } from 'zustand/vanilla';
 import type { RunMeta } from '../storage/schema.ts';
-import { parseConfigQuery } from '../experiment/config.ts';
 import {
   FINISHED_STATES,
   MAX_QUEUE_ITEMS,
@@ -79,7 +78,7 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const busyPhase = (p: RunPhase) => p === 'starting' || p === 'running' || p === 'paused';
 const ENDED: readonly string[] = ['finished', 'max-steps', 'stopped', 'diverged', 'failed', 'interrupted'];
 const BLOCKED = 'This queue is not saved while the unreadable saved queue is in place (discard it to save this one).';
-const seedOf = (item: QueueItem) => parseConfigQuery(item.config).config.seed;
+const seedOf = (item: QueueItem) => item.config.seed;
 
 /** The browser's localStorage, when there is one and it may be used. */
 function browserStorage(): QueueStorage | undefined {
@@ -162,7 +161,7 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
   }
 
   async function startItem(item: QueueItem, note?: string): Promise<void> {
-    get().setConfig(parseConfigQuery(item.config).config);
+    get().setConfig(item.config);
     get().setRunOptions(copyOptions(item.options));
     const running = fresh(item, 'running');
     if (note) running.message = note;

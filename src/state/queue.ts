@@ -5,7 +5,7 @@
 // reported (and kept aside by the slice), never half-used. No DOM, no store.
 
 import { groupRepeats, type RepeatGroup } from './compare.ts';
-import { formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
+import { configKey, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import { finalAndBest, runThisConfig, type ReferenceTable, type TestPointLike } from './reference-tables.ts';
 import type { RunEnd, RunOptions } from '../worker/protocol.ts';
 
@@ -24,8 +24,8 @@ export interface QueueItem {
   id: string;
   /** What the user reads: "gcr (Torch): depth: gcr (Torch), 20 layers", "ResNet-20 gcr sgd-nesterov". */
   label: string;
-  /** Canonical share-URL query of the configuration (formatConfigQuery), seed included. */
-  config: string;
+  /** The configuration, seed included (saved as its canonical query string). */
+  config: ExperimentConfig;
   /** The run options in force when the item was queued. */
   options: RunOptions;
   state: QueueItemState;
@@ -80,7 +80,7 @@ export function configLabel(c: ExperimentConfig): string {
 }
 
 export function makeItem(config: ExperimentConfig, options: RunOptions, label = configLabel(config)): QueueItem {
-  return { id: newItemId(), label, config: formatConfigQuery(config), options: copyOptions(options), state: 'waiting' };
+  return { id: newItemId(), label, config: { ...config }, options: copyOptions(options), state: 'waiting' };
 }
 
 /** `n` repeats of one configuration with seeds config.seed, config.seed + 1, ... (within the seed range). */
@@ -154,7 +154,8 @@ export function queueGroups(items: readonly QueueItem[]): RepeatGroup<QueueItem>
 // ---- saved form ---------------------------------------------------------------------------------
 
 export function serializeQueue(q: SavedQueue): string {
-  return JSON.stringify(q);
+  // The saved form keeps each configuration as its query string (localStorage is an edge).
+  return JSON.stringify({ ...q, items: q.items.map((i) => ({ ...i, config: configKey(i.config) })) });
 }
 
 /** Why a saved queue cannot be used. */
@@ -205,7 +206,7 @@ function readItem(v: unknown, index: number): QueueItem {
   const item: QueueItem = {
     id: v.id,
     label: v.label,
-    config: formatConfigQuery(parsed.config),
+    config: parsed.config,
     options: readOptions(v.options, where),
     state: v.state as QueueItemState,
   };
@@ -307,7 +308,7 @@ export function loadQueue(storage: QueueStorage | undefined): LoadedQueue {
     const how = running.storedId ? 'Continue queue resumes that run from its last checkpoint, then goes on.' : 'Continue queue starts it again, then goes on.';
     return {
       queue: { version: 1, running: false, items },
-      notice: { kind: 'interrupted', message: `The queue was interrupted at “${running.label}”, seed ${parseConfigQuery(running.config).config.seed}. ${how}` },
+      notice: { kind: 'interrupted', message: `The queue was interrupted at “${running.label}”, seed ${running.config.seed}. ${how}` },
     };
   }
   if (queue.running && nextItem(queue.items)) {

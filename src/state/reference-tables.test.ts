@@ -2,9 +2,9 @@
 // this" giving the row's exact configuration (gcr's 110 with the fancy warm-up, the paper's with its
 // own), and a run's final and best error beside the row it reproduces, with the difference.
 import { describe, expect, it } from 'vitest';
-import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
+import { configFromQuery, protocolDefaults, sameConfig } from '../experiment/config.ts';
 import { ALL_REFERENCE_ROWS, matchingRow } from './references.ts';
-import { finalAndBest, formatDiff, NEON_COSTS, REFERENCE_TABLES, resultBeside, rowSettings, runThisConfig, sameQuery } from './reference-tables.ts';
+import { finalAndBest, formatDiff, NEON_COSTS, REFERENCE_TABLES, resultBeside, rowSettings, runThisConfig } from './reference-tables.ts';
 
 const table = (id: string) => REFERENCE_TABLES.find((t) => t.id === id)!;
 const row = (id: string, depth: number) => table(id).rows.find((r) => r.depth === depth)!;
@@ -46,7 +46,7 @@ describe('runThisConfig', () => {
 });
 
 describe('resultBeside', () => {
-  const gcr20 = formatConfigQuery({ ...protocolDefaults('gcr'), depth: 20, seed: 7 });
+  const gcr20 = { ...protocolDefaults('gcr'), depth: 20, seed: 7 };
   const tests = [
     { epoch: 0, step: 0, testError: 0.9, evaluated: 10_000 },
     { epoch: 1, step: 391, testError: 0.3, evaluated: 10_000 },
@@ -80,7 +80,7 @@ describe('resultBeside', () => {
   });
 
   it('compares queries as configurations', () => {
-    expect(sameQuery('depth=20', formatConfigQuery(protocolDefaults('gcr')))).toBe(true);
-    expect(sameQuery('depth=20&seed=2', 'depth=20')).toBe(false);
+    expect(sameConfig(configFromQuery('depth=20'), protocolDefaults('gcr'))).toBe(true);
+    expect(sameConfig(configFromQuery('depth=20&seed=2'), configFromQuery('depth=20'))).toBe(false);
   });
 });

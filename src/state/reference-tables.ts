@@ -4,7 +4,7 @@
 // headline, as gcr and neon reported it) with its difference from the published number, and the best
 // epoch, flagged as chosen on the test set. Pure data and functions over references.ts; no DOM.
 
-import { formatConfigQuery, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
+import type { ExperimentConfig } from '../experiment/config.ts';
 import {
   BLOCK_VARIANT_ROWS,
   BN_MOMENTUM_ROWS,
@@ -112,8 +112,8 @@ export interface TestPointLike {
 export interface RunResult {
   /** "your run", or the imported file's name. */
   label: string;
-  /** Share-URL query of the run. */
-  config: string;
+  /** The run's configuration. */
+  config: ExperimentConfig;
   /** Evaluations after training started (epoch 0, before training, is left out). */
   tests: readonly TestPointLike[];
   /** The run finished every planned epoch (not stopped, cut by max steps, or diverged). */
@@ -151,8 +151,8 @@ export function finalAndBest(tests: readonly TestPointLike[]): { final: TestPoin
 
 /** The result of `run` beside `row`, when the run's configuration is exactly the row's (seed aside). */
 export function resultBeside(row: ReferenceRow, run: RunResult): ResultBesideRow | undefined {
-  const { config, issues } = parseConfigQuery(run.config);
-  if (issues.length > 0 || !rowMatches(row, config)) return undefined;
+  const { config } = run;
+  if (!rowMatches(row, config)) return undefined;
   const fb = finalAndBest(run.tests);
   if (!fb) return undefined;
   const { final, best } = fb;
@@ -174,7 +174,3 @@ export function formatDiff(points: number): string {
   return `${r > 0 ? '+' : '−'}${Math.abs(r).toFixed(2)}`;
 }
 
-/** Whether two share-URL queries are the same configuration (every key, the seed included). */
-export function sameQuery(a: string, b: string): boolean {
-  return formatConfigQuery(parseConfigQuery(a).config) === formatConfigQuery(parseConfigQuery(b).config);
-}

@@ -4,12 +4,12 @@
 // (start time, training images, run options). Pure: plain data in, bytes and strings out.
 
 import { bundleFileName, encodeRunBundle, SeriesBuilder, type RunBundle, type RunStatus } from './bundle.ts';
-import { parseConfigQuery } from '../experiment/config.ts';
+import { configKey, type ExperimentConfig } from '../experiment/config.ts';
 import { curvesJson, stepsCsv, testsCsv } from './curves.ts';
 
 /** The parts of the page's run record this needs (src/state/store.ts RunRecord). */
 export interface RecordLike {
-  config: string;
+  config: ExperimentConfig;
   backend: string;
   steps: readonly { step: number; epoch: number; lr: number; loss: number; trainError: number; ms: number }[];
   epochs: readonly { epoch: number; step: number; testError: number; evaluated: number }[];
@@ -27,8 +27,7 @@ export interface RunNotes {
 }
 
 /** "resnet20-gcr-seed1-20261120-0825" (UTC start time): the run's name and its files' base name. */
-export function runName(config: string, startedAt: number): string {
-  const c = parseConfigQuery(config).config;
+export function runName(c: ExperimentConfig, startedAt: number): string {
   const t = new Date(startedAt).toISOString();
   return `resnet${c.depth}-${c.protocol}-seed${c.seed}-${t.slice(0, 10).replace(/-/g, '')}-${t.slice(11, 16).replace(':', '')}`;
 }
@@ -40,14 +39,14 @@ export function currentRunBundle(record: RecordLike, notes: RunNotes, weights: U
   for (const e of record.epochs) b.pushTest(e);
   const { steps, tests } = b.build();
   const last = record.steps[record.steps.length - 1];
-  const batch = parseConfigQuery(record.config).config.batch;
+  const batch = record.config.batch;
   const trainSeconds = last && last.ms > 0 ? last.ms / 1000 : null;
   const diverged = notes.status === 'diverged' ? [...record.steps].reverse().find((s) => !Number.isFinite(s.loss)) : undefined;
   return {
-    config: record.config,
+    config: configKey(record.config), // a bundle's config is its query string (bundles are an edge)
     meta: {
       name: runName(record.config, notes.startedAt),
-      seed: parseConfigQuery(record.config).config.seed,
+      seed: record.config.seed,
       backend: record.backend,
       startedAt: new Date(notes.startedAt).toISOString(),
       endedAt: notes.endedAt === undefined ? null : new Date(notes.endedAt).toISOString(),

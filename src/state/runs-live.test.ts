@@ -9,6 +9,7 @@ import { LossSmoother } from './curves.ts';
 import type { EngineEvent, LabEngine } from '../worker/protocol.ts';
 import { liveProgress, liveRecordFor, RUNS_REFRESH_MS, runsSlice } from './runs-slice.ts';
 import type { LabState, RunRecord } from './store.ts';
+import { configFromQuery } from '../experiment/config.ts';
 
 function meta(over: Partial<RunMeta> = {}): RunMeta {
   return { id: 'r1', name: 'run', status: 'running', lastStep: 0, checkpoints: [], sizes: { series: 0, checkpoints: 0, weights: 0 }, ...over } as RunMeta;
@@ -17,7 +18,7 @@ function meta(over: Partial<RunMeta> = {}): RunMeta {
 function record(steps: number, tests: number[], runId = 1): RunRecord {
   return {
     runId,
-    config: 'depth=8',
+    config: configFromQuery('depth=8'),
     totalSteps: 78_125,
     stepsPerEpoch: 390.625,
     batch: 128,

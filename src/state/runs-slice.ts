@@ -18,7 +18,7 @@ import type { DeleteToken, RunDetail, RunStore } from '../storage/run-store.ts';
 import type { RunMeta } from '../storage/schema.ts';
 import { requestPersistentStorage } from '../storage/space.ts';
 import { LossSmoother } from './curves.ts';
-import { parseConfigQuery } from '../experiment/config.ts';
+import { configFromQuery } from '../experiment/config.ts';
 import type { LabState, RunRecord } from './store.ts';
 import { throttleReport } from './throttle.ts';
 import type { EngineEvent, LabEngine, RunEnd, StoredRunSize } from '../worker/protocol.ts';
@@ -127,7 +127,7 @@ export function liveProgress(meta: RunMeta, record: RunRecord): LiveProgress {
 /** A stored run as the record the charts draw (runId negative: never a live run's). */
 export function recordFromStored(detail: RunDetail, runId: number): RunRecord {
   const { meta, steps: s, epochs } = detail;
-  const q = parseConfigQuery(meta.config).config;
+  const q = configFromQuery(meta.config); // the stored record's query string
   const smoother = new LossSmoother();
   const steps = [];
   const smoothed = [];
@@ -139,7 +139,7 @@ export function recordFromStored(detail: RunDetail, runId: number): RunRecord {
   const stepsPerEpoch = trainImages / q.batch;
   return {
     runId,
-    config: meta.config,
+    config: q,
     totalSteps: meta.totalSteps ?? Math.ceil(q.epochs * stepsPerEpoch),
     stepsPerEpoch,
     batch: q.batch,
@@ -380,7 +380,7 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
           phase: 'ended',
           summary: { runId: record.runId, end: endOf(m), steps: m.lastStep, finalTestError: m.finalTestError, message: m.divergedAt ? `Diverged at step ${m.divergedAt.step} (learning rate ${m.divergedAt.lr}, loss ${m.divergedAt.loss}).` : undefined },
           revision: s.revision + 1,
-          config: parseConfigQuery(m.config).config,
+          config: configFromQuery(m.config), // the stored record's query string
         }));
       });
     },
@@ -421,7 +421,7 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
     async resumeRun(storedId) {
       if (busy()) return;
       const meta = get().runs.find((r) => r.id === storedId);
-      if (meta) get().setConfig(parseConfigQuery(meta.config).config);
+      if (meta) get().setConfig(configFromQuery(meta.config)); // the stored record's query string
       set((s) => ({ phase: 'starting', summary: undefined, shownRun: undefined, runNotice: undefined, errors: { ...s.errors, train: undefined } }));
       try {
         const summary = await engine.continueRun(storedId, { checkpointEvery: get().runOptions.checkpointEvery });

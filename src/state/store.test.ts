@@ -6,6 +6,7 @@ import { Engine } from '../worker/engine.ts';
 import { LossSmoother } from './curves.ts';
 import { createLabStore, liveStatus, type RunRecord } from './store.ts';
 import { nodeHost } from '../worker/node-host.ts';
+import { configFromQuery } from '../experiment/config.ts';
 
 function engine(): Engine {
   return new Engine(nodeHost());
@@ -73,7 +74,7 @@ describe('run slice with the engine', () => {
 describe('liveStatus', () => {
   const record = (points: { step: number; ms: number }[]): RunRecord => ({
     runId: 1,
-    config: '',
+    config: configFromQuery(''),
     totalSteps: 1000,
     stepsPerEpoch: 100,
     batch: 128,

@@ -10,7 +10,6 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
   applyProtocol,
   changedFromProtocol,
-  formatConfigQuery,
   parseConfigQuery,
   type ConfigIssue,
   type ConfigKey,
@@ -45,7 +44,7 @@ export const RENDER_INTERVAL_MS = 250;
 /** Everything one run produced, step by step. Mutated in place; `revision` in the store says when. */
 export interface RunRecord {
   runId: number;
-  config: string;
+  config: ExperimentConfig;
   totalSteps: number;
   stepsPerEpoch: number;
   batch: number;
@@ -204,7 +203,7 @@ function runSlice(set: Set, get: Get, engine: LabEngine): RunSlice {
       if (phase === 'starting' || phase === 'running' || phase === 'paused') return;
       set((s) => ({ phase: 'starting', summary: undefined, errors: { ...s.errors, train: undefined } }));
       try {
-        const summary = await engine.train(formatConfigQuery(config), runOptions);
+        const summary = await engine.train(config, runOptions);
         set({ summary, phase: 'ended' });
       } catch (e) {
         set((s) => ({ phase: s.record ? 'ended' : 'idle', errors: { ...s.errors, train: message(e) } }));
@@ -239,10 +238,10 @@ function weightsSlice(set: Set, get: Get, engine: LabEngine): WeightsSlice {
       const { config, runOptions } = get();
       set((s) => ({ weightsBusy: true, loaded: undefined, weightsNotice: undefined, errors: { ...s.errors, weights: undefined } }));
       try {
-        const loaded = await engine.loadWeights(files, formatConfigQuery(config), { evalLimit: runOptions.evalLimit });
+        const loaded = await engine.loadWeights(files, config, { evalLimit: runOptions.evalLimit });
         set({ loaded, weightFiles: undefined });
         if (loaded.selectedFromFile) {
-          const fromFile = parseConfigQuery(loaded.config).config;
+          const fromFile = loaded.config;
           set({
             config: fromFile,
             weightsNotice: `The weights are for ResNet-${fromFile.depth} (${fromFile.block}, shortcut ${fromFile.shortcut}, ${fromFile.protocol} protocol): that configuration is now selected.`,

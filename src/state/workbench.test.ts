@@ -66,7 +66,7 @@ describe('with a short run on the demo sample', () => {
     expect(files.map((f) => f.name.replace(/^resnet8-gcr-seed4-\d{8}-\d{4}/, 'X'))).toEqual(['X.rlab', 'X-steps.csv', 'X-tests.csv', 'X-curves.json']);
     const b = decodeRunBundle(files[0]!.content as Uint8Array, files[0]!.name);
     const r = s.record!;
-    expect(b.config).toBe(r.config);
+    expect(b.config).toBe(formatConfigQuery(r.config));
     expect(b.meta).toMatchObject({ status: 'max-steps', backend: 'wasm', seed: 4, trainImages: 500, maxSteps: 20, evalLimit: 100 });
     expect(b.meta.endedAt).not.toBeNull();
     expect(b.meta.imagesPerSecond).toBeGreaterThan(0);
@@ -112,7 +112,7 @@ describe('with a short run on the demo sample', () => {
     const saved = other.getState().overlay!.saved;
     expect(saved).toMatchObject({ kind: 'saved' });
     const [run] = other.getState().runs;
-    expect(run).toMatchObject({ config: store.getState().record!.config, lastStep: 20, status: 'max-steps' });
+    expect(run).toMatchObject({ config: formatConfigQuery(store.getState().record!.config), lastStep: 20, status: 'max-steps' });
     expect(saved).toMatchObject({ storedId: run!.id, name: run!.name });
     await other.getState().importBundle(asFile('again.rlab', bytes)); // the same run: not stored twice
     expect(other.getState().overlay!.saved).toMatchObject({ kind: 'already', storedId: run!.id });

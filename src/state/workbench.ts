@@ -8,8 +8,8 @@
 import type { StoreApi } from 'zustand/vanilla';
 import { decodeRunBundle, type DecodedBundle, type RunStatus } from './bundle.ts';
 import { parseClaim, claimFromResult, withClaim, type RunClaim } from '../experiment/claim.ts';
-import { formatConfigQuery, parseConfigQuery, type ConfigIssue } from '../experiment/config.ts';
-import { runThisConfig, sameQuery, type RunResult } from './reference-tables.ts';
+import { configFromQuery, configKey, formatConfigQuery, sameConfig, type ConfigIssue, type ExperimentConfig } from '../experiment/config.ts';
+import { runThisConfig, type RunResult } from './reference-tables.ts';
 import type { ReferenceRow } from './references.ts';
 import { currentRunBundle, exportFiles, type ExportFile } from './run-export.ts';
 import type { LabState } from './store.ts';
@@ -64,7 +64,7 @@ export interface WorkbenchSlice {
   clearOverlay(): void;
 
   /** The claim of the link the page was opened with, and the configuration it was made for. */
-  sharedClaim?: { claim: RunClaim; config: string };
+  sharedClaim?: { claim: RunClaim; config: ExperimentConfig };
   claimIssues: ConfigIssue[];
   dismissClaimIssues(): void;
 }
@@ -94,7 +94,7 @@ export function currentRunResult(s: Pick<LabState, 'record' | 'phase' | 'summary
 export function importedRunResult(o: ImportedRun): RunResult {
   const t = o.bundle.tests;
   const tests = Array.from(t.step, (step, i) => ({ step, epoch: t.epoch[i]!, testError: t.testError[i]!, evaluated: t.evaluated[i]! }));
-  return { label: o.fileName, config: o.bundle.config, tests, complete: o.bundle.meta.status === 'finished' };
+  return { label: o.fileName, config: configFromQuery(o.bundle.config), tests, complete: o.bundle.meta.status === 'finished' };
 }
 
 /**
@@ -104,7 +104,7 @@ export function importedRunResult(o: ImportedRun): RunResult {
 export function shareableClaim(s: Pick<LabState, 'record' | 'phase' | 'summary' | 'config'>): RunClaim | null {
   const r = s.record;
   if (!r || s.phase !== 'ended' || !s.summary || s.summary.end === 'failed') return null;
-  if (!sameQuery(r.config, formatConfigQuery(s.config))) return null;
+  if (!sameConfig(r.config, s.config)) return null;
   const last = r.epochs[r.epochs.length - 1];
   if (!last || last.step === 0) return null;
   return claimFromResult(last, r.backend);
@@ -119,7 +119,7 @@ export function shareQuery(s: Pick<LabState, 'record' | 'phase' | 'summary' | 'c
 /** The opened link's claim while the configuration is still the one it was made for. */
 export function activeClaim(s: Pick<LabState, 'sharedClaim' | 'config'>): RunClaim | undefined {
   const c = s.sharedClaim;
-  return c && sameQuery(c.config, formatConfigQuery(s.config)) ? c.claim : undefined;
+  return c && sameConfig(c.config, s.config) ? c.claim : undefined;
 }
 
 export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQuery: string): WorkbenchSlice {
@@ -206,7 +206,7 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
         try {
           const w = await engine.exportWeights();
           const lastStep = record.steps[record.steps.length - 1]?.step ?? 0;
-          if (w.config === record.config && w.steps === lastStep) weights = w.safetensors;
+          if (w.config === configKey(record.config) && w.steps === lastStep) weights = w.safetensors;
           else notice = 'The weights are not included: the current model is not this run’s (weights were loaded since).';
         } catch (e) {
           notice = `The weights are not included: ${message(e)}`;
@@ -236,7 +236,7 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
       set({ overlay: undefined, importError: undefined });
     },
 
-    sharedClaim: claim ? { claim, config: formatConfigQuery(parseConfigQuery(initialQuery).config) } : undefined,
+    sharedClaim: claim ? { claim, config: configFromQuery(initialQuery) } : undefined,
     claimIssues: issues,
     dismissClaimIssues() {
       set({ claimIssues: [] });

@@ -5,7 +5,6 @@
 // or shows the planned run, or a zoom (chart-x.tsx); the published lines are drawn whatever the range.
 import { memo, useDeferredValue, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { parseConfigQuery } from '../experiment/config.ts';
 import type { RunRecord } from '../state/store.ts';
 import { referencesFor, type ReferenceSource } from '../state/references.ts';
 import { ERROR_TICKS, fitEnd, windowIndices, type XWindow, type XY } from './chart-data.ts';
@@ -52,7 +51,7 @@ export function ErrorChart() {
   const epochCount = useLab((s) => s.record?.epochs.length ?? 0);
   const config = useLab((s) => s.config);
   // The lines belong to the run being shown, or (before any run) to the configuration being edited.
-  const shownConfig = useMemo(() => (record ? parseConfigQuery(record.config).config : config), [record, config]);
+  const shownConfig = useMemo(() => (record ? record.config : config), [record, config]);
   const lines = useMemo(() => referencesFor(shownConfig).slice(0, 5), [shownConfig]);
 
   // Deferred: a move of the fitted axis redraws the plot in interruptible slices.

@@ -6,7 +6,6 @@
 // renders it in interruptible slices rather than in one long task.
 import { memo, useDeferredValue, useMemo, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { parseConfigQuery } from '../experiment/config.ts';
 import type { RunRecord } from '../state/store.ts';
 import { Segmented, SCALE_OPTIONS } from './segmented.tsx';
 import { decimateEvery, decimateMinMax, fitEnd, logTicks, windowIndices, type XWindow, type XY } from './chart-data.ts';
@@ -67,7 +66,7 @@ function lossView(record: RunRecord | undefined, w: { from: number; to: number }
 function usePlannedEpochs(record: RunRecord | undefined): number {
   const editing = useLab((s) => s.config.epochs);
   const fromRecord = useMemo(
-    () => (record ? Math.max(parseConfigQuery(record.config).config.epochs, record.totalSteps / record.stepsPerEpoch) : undefined),
+    () => (record ? Math.max(record.config.epochs, record.totalSteps / record.stepsPerEpoch) : undefined),
     [record],
   );
   return fromRecord ?? editing;

@@ -4,6 +4,7 @@
 
 import { Engine } from './engine.ts';
 import { browserHost } from './browser-host.ts';
+import type { ExperimentConfig } from '../experiment/types.ts';
 import type {
   BackendChoice,
   DataSource,
@@ -100,7 +101,7 @@ export class WorkerEngine implements LabEngine {
   loadData(source: DataSource) {
     return this.request<'load-data'>((id) => ({ type: 'load-data', id, source }));
   }
-  train(config: string, options: RunOptions) {
+  train(config: ExperimentConfig, options: RunOptions) {
     return this.request<'train'>((id) => ({ type: 'train', id, config, options }));
   }
   continueRun(storedId: string, options: RunOptions) {
@@ -118,7 +119,7 @@ export class WorkerEngine implements LabEngine {
   exportWeights() {
     return this.request<'export-weights'>((id) => ({ type: 'export-weights', id }));
   }
-  loadWeights(files: File[], config: string, options: RunOptions) {
+  loadWeights(files: File[], config: ExperimentConfig, options: RunOptions) {
     return this.request<'load-weights'>((id) => ({ type: 'load-weights', id, files, config, options }));
   }
   inspect(options: InspectOptions) {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCifarDemo } from '../data/cifar.ts';
-import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
+import { protocolDefaults, type ExperimentConfig } from '../experiment/config.ts';
 import { WorkerEngine } from './client.ts';
 import { Engine } from './engine.ts';
 import { MAX_TEST_IMAGES } from './inspect.ts';
@@ -20,7 +20,7 @@ const PUBLIC = join(import.meta.dirname, '../../public');
 
 const host = nodeHost({ backends: ['wasm', 'cpu'] });
 
-const tiny = formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 16, epochs: 1, seed: 7 });
+const tiny: ExperimentConfig = { ...protocolDefaults('gcr'), depth: 8, batch: 16, epochs: 1, seed: 7 };
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
 
 describe('Engine.inspect (wasm, demo sample)', () => {

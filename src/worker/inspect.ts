@@ -10,7 +10,7 @@ import type { CifarSplit, CifarData } from '../data/cifar.ts';
 import type { DataStats } from '../data/batches.ts';
 import { ResNet } from '../model/resnet.ts';
 import { readModelValues, valuesToTensors } from '../model/weights.ts';
-import { formatConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
+import type { ExperimentConfig } from '../experiment/config.ts';
 import { analyseModel } from '../train/analysis.ts';
 import { resolveExperiment } from '../train/experiment.ts';
 import { recalibrateBatchNorm } from '../train/recalibrate.ts';
@@ -50,7 +50,7 @@ export async function inspectModel(
     const limit = options.evalLimit;
     const a = await analyseModel(copy, data.test, stats, protocol, { limit, onProgress: (d, t) => onProgress('test', d, t) });
     const out: ModelInspection = {
-      config: formatConfigQuery(config),
+      config,
       steps,
       n: a.n,
       classes: a.classes,

@@ -4,6 +4,9 @@
 // Requests go page -> worker and are tagged on `type`; those that answer carry an `id` and get one
 // `reply`. Everything else the worker says is an EngineEvent, also tagged on `type`. Training progress
 // is sent as the numbers of each step, a few steps per message, never the run's history.
+// Configurations travel as ExperimentConfig objects (plain data, structured-clone safe), never as strings.
+
+import type { ExperimentConfig } from '../experiment/types.ts';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** What the user asked for: a backend, or 'auto' (the fastest measured: WebGPU against WASM on a hardware GPU, else WASM, WebGL, CPU). */
@@ -120,8 +123,8 @@ export interface WeightFiles {
 }
 
 export interface LoadedWeights {
-  /** The share-URL query of the architecture evaluated (from the file when it names one). */
-  config: string;
+  /** The configuration evaluated (the file's when it names another architecture). */
+  config: ExperimentConfig;
   /** The file's architecture differed from the selected one, and was selected. */
   selectedFromFile: boolean;
   testError: number;
@@ -145,8 +148,8 @@ export type InspectStage = 'test' | 'recalibrate' | 'test-recalibrated';
 
 /** The current model on the test set: one entry per test image (indices 0..n-1) and the 10x10 counts. */
 export interface ModelInspection {
-  /** Share-URL query of the network inspected, and its training steps. */
-  config: string;
+  /** The network inspected, and its training steps. */
+  config: ExperimentConfig;
   steps: number;
   n: number;
   classes: number;
@@ -187,7 +190,7 @@ export type EngineEvent =
   | {
       type: 'run-start';
       runId: number;
-      config: string;
+      config: ExperimentConfig;
       totalSteps: number;
       stepsPerEpoch: number;
       batch: number;
@@ -221,12 +224,12 @@ export type EngineRequest =
   | { type: 'continue-run'; id: number; storedId: string; options: RunOptions }
   | { type: 'set-backend'; id: number; choice: BackendChoice; options: SetBackendOptions }
   | { type: 'load-data'; id: number; source: DataSource }
-  | { type: 'train'; id: number; config: string; options: RunOptions }
+  | { type: 'train'; id: number; config: ExperimentConfig; options: RunOptions }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'export-weights'; id: number }
-  | { type: 'load-weights'; id: number; files: File[]; config: string; options: RunOptions }
+  | { type: 'load-weights'; id: number; files: File[]; config: ExperimentConfig; options: RunOptions }
   | { type: 'inspect'; id: number; options: InspectOptions }
   | { type: 'test-images'; id: number; indices: number[] };
 
@@ -251,7 +254,7 @@ export interface LabEngine {
   setBackend(choice: BackendChoice, options?: SetBackendOptions): Promise<BackendInfo>;
   loadData(source: DataSource): Promise<DataInfo>;
   /** Resolves when the run ends (finished, stopped, diverged, max steps or failed). */
-  train(config: string, options: RunOptions): Promise<RunSummary>;
+  train(config: ExperimentConfig, options: RunOptions): Promise<RunSummary>;
   /** Continue a stored run from its last checkpoint (its own configuration and run options; `options` may add checkpointEvery). */
   continueRun(storedId: string, options: RunOptions): Promise<RunSummary>;
   pause(): void;
@@ -260,7 +263,7 @@ export interface LabEngine {
   /** The current model (during a pause, or after a run or a load) in both formats. */
   exportWeights(): Promise<WeightFiles>;
   /** Check weights files against the selected architecture (or the one they name), evaluate them. */
-  loadWeights(files: File[], config: string, options: RunOptions): Promise<LoadedWeights>;
+  loadWeights(files: File[], config: ExperimentConfig, options: RunOptions): Promise<LoadedWeights>;
   /** Per-class error, confusion matrix and predictions of the current model (paused or after a run), optionally with BN recalibration. */
   inspect(options: InspectOptions): Promise<ModelInspection>;
   /** Pixels of test images (for the grid of predictions). */

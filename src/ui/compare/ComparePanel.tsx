@@ -4,6 +4,7 @@
 // highlighted), final test error (the headline) and its difference to the baseline, the best epoch
 // (flagged: chosen on the test set), training time, backend, images/s and seed.
 import { useEffect, useId, useMemo, useRef } from 'react';
+import { configFromQuery } from '../../experiment/config.ts';
 import { compareSummary, formatPointsDiff, type CompareRunInfo, type SummaryRow } from '../../state/compare.ts';
 import { MAX_COMPARE } from '../../state/compare-slice.ts';
 import { axisScale, smoothedLossSeries, testErrorSeries, X_AXES, type XAxis } from '../../state/curves.ts';
@@ -62,7 +63,7 @@ function info(meta: RunMeta, tests: CompareRunInfo['tests']): CompareRunInfo {
   return {
     id: meta.id,
     name: meta.name,
-    config: meta.config,
+    config: configFromQuery(meta.config), // the stored record's query string
     backend: meta.backend,
     status: meta.status,
     lastStep: meta.lastStep,

@@ -6,7 +6,7 @@
 // Every text is shown as text.
 import { useId, useState } from 'react';
 import { formatMeanStd } from '../../state/compare.ts';
-import { parseConfigQuery } from '../../experiment/config.ts';
+import type { ExperimentConfig } from '../../experiment/config.ts';
 import { FINISHED_STATES, MAX_SEEDS, queueGroups, type QueueItem } from '../../state/queue.ts';
 import type { RunOptions } from '../../worker/protocol.ts';
 import { count, epochs, percent } from '../format.ts';
@@ -19,8 +19,7 @@ function stateText(i: QueueItem): string {
 }
 
 /** "batch 8, 1 epoch" and the run options: "max 20 steps, 50 test images". */
-function detailText(config: string, options: RunOptions): string {
-  const c = parseConfigQuery(config).config;
+function detailText(c: ExperimentConfig, options: RunOptions): string {
   const parts = [`batch ${c.batch}`, `${c.epochs} epoch${c.epochs === 1 ? '' : 's'}`];
   if (options.maxSteps !== undefined) parts.push(`max ${count(options.maxSteps)} steps`);
   if (options.evalLimit !== undefined) parts.push(`${count(options.evalLimit)} test images`);
@@ -41,7 +40,7 @@ function ItemRow({ item, index, last, busyHere }: { item: QueueItem; index: numb
         <span data-testid="queue-label">{item.label}</span>
         <div className="muted small">{detailText(item.config, item.options)}</div>
       </td>
-      <td className="num">{parseConfigQuery(item.config).config.seed}</td>
+      <td className="num">{item.config.seed}</td>
       <td>
         <span className={`queue-state queue-state-${item.state}`} data-testid="queue-state">
           {stateText(item)}

@@ -11,7 +11,7 @@ import { useEffect, useId, useMemo, useState } from 'react';
 import { formatBytes } from '../../storage/errors.ts';
 import type { RunMeta } from '../../storage/schema.ts';
 import { configDifferences, formatMeanStd, groupRepeats } from '../../state/compare.ts';
-import { formatConfigQuery, parseConfigQuery } from '../../experiment/config.ts';
+import { configFromQuery, formatConfigValue } from '../../experiment/config.ts';
 import { MAX_COMPARE } from '../../state/compare-slice.ts';
 import { canResume, liveProgress, liveRecordFor, type LiveProgress } from '../../state/runs-slice.ts';
 import { count, percent } from '../format.ts';
@@ -171,22 +171,22 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
 /** Finished runs grouped by configuration apart from the seed (and by step limit and test images). */
 function Repeats({ runs }: { runs: RunMeta[] }) {
   const addToCompare = useLab((s) => s.addToCompare);
-  const groups = useMemo(
-    () =>
-      groupRepeats(
+  const { groups, configs } = useMemo(() => {
+    const configs = new Map(runs.map((r) => [r, configFromQuery(r.config)] as const)); // the stored queries, parsed once
+    const groups = groupRepeats(
         runs.filter((r) => r.status !== 'running' && r.status !== 'paused'),
         (r) => ({
-          config: r.config,
+          config: configs.get(r)!,
           final: r.finalTestError,
           // The evaluation before training (epoch 0) is no result.
           best: r.bestEpoch === undefined || r.bestEpoch > 0 ? r.bestTestError : undefined,
           variant: `steps ${r.maxSteps ?? 'all'}, test ${r.evalLimit ?? 'all'}, train ${r.trainImages ?? 50_000}`,
         }),
-      ).filter((g) => g.runs.length > 1),
-    [runs],
-  );
+      ).filter((g) => g.runs.length > 1);
+    return { groups, configs };
+  }, [runs]);
   // What tells the groups apart beyond depth, protocol, solver and batch (a learning rate, a schedule).
-  const varying = useMemo(() => configDifferences(groups.map((g) => g.runs[0]!.config)).filter((k) => k !== 'seed'), [groups]);
+  const varying = useMemo(() => configDifferences(groups.map((g) => configs.get(g.runs[0]!)!)).filter((k) => k !== 'seed'), [groups, configs]);
   if (groups.length === 0) return null;
   return (
     <div className="runs-repeats" data-testid="runs-repeats">
@@ -208,7 +208,7 @@ function Repeats({ runs }: { runs: RunMeta[] }) {
               <tr key={g.key} data-testid="repeat-group" data-runs={g.runs.length}>
                 <td>
                   {configText(first.config)}
-                  {varying.length > 0 && `, ${varying.map((k) => `${k} ${new URLSearchParams(formatConfigQuery(parseConfigQuery(first.config).config)).get(k)}`).join(', ')}`}
+                  {varying.length > 0 && `, ${varying.map((k) => `${k} ${formatConfigValue(configs.get(first)!, k)}`).join(', ')}`}
                   <div className="muted small">
                     {first.maxSteps !== undefined ? `${count(first.maxSteps)}-step limit, ` : ''}
                     {first.evalLimit !== undefined ? `${count(first.evalLimit)} test images` : 'whole test set'}

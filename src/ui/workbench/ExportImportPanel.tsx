@@ -5,7 +5,7 @@
 // published tables. A damaged file gets an error naming the problem, and nothing changes.
 import { useEffect, useId, useMemo, useRef } from 'react';
 import { configDifferences } from '../../state/compare.ts';
-import { formatConfigQuery, parseConfigQuery } from '../../experiment/config.ts';
+import { configFromQuery } from '../../experiment/config.ts';
 import { contentBytes, type ExportFile } from '../../state/run-export.ts';
 import { finalAndBest } from '../../state/reference-tables.ts';
 import { importedRunResult } from '../../state/workbench.ts';
@@ -124,8 +124,8 @@ function OverlaySummary() {
   const { meta } = bundle;
   // Final and best after training started (the bundle's own `best` may be the evaluation before training).
   const result = finalAndBest(importedRunResult(overlay).tests) ?? { final: undefined, best: undefined };
-  const c = parseConfigQuery(bundle.config).config;
-  const differs = configDifferences([bundle.config, record?.config ?? formatConfigQuery(config)]);
+  const c = configFromQuery(bundle.config); // the bundle's query string (checked when it was read)
+  const differs = configDifferences([c, record?.config ?? config]);
   return (
     <div className="overlay-summary" data-testid="overlay-summary">
       <h3>

@@ -6,7 +6,6 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { CLASS_NAMES } from '../../data/cifar.ts';
 import { mistakesFirst, perClassError, testImageRGBA, type GridItem, type TestAnalysis } from '../../train/analysis.ts';
-import { parseConfigQuery } from '../../experiment/config.ts';
 import type { InspectStage, ModelInspection } from '../../worker/protocol.ts';
 import { formatDiff } from '../../state/reference-tables.ts';
 import { count, percent } from '../format.ts';
@@ -119,7 +118,7 @@ export function InspectPanel() {
 }
 
 function InspectionSummary({ inspection: a }: { inspection: ModelInspection }) {
-  const c = parseConfigQuery(a.config).config;
+  const c = a.config;
   return (
     <p data-testid="inspection-summary">
       ResNet-{c.depth} after {count(a.steps)} steps, {count(a.n)} test images: test error <strong data-testid="inspect-error">{percent(a.testError)}</strong>
