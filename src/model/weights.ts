@@ -1,8 +1,9 @@
 // Trained weights in and out, in two formats, as bytes (no file system, no DOM: the CLI writes the
 // bytes to disk, the page offers them as downloads).
 //
-// 1. TF.js format: model.json (a tfjs weights manifest plus the lab's configuration) + weights.bin,
-//    readable with tf.io.decodeWeights / tf.io.loadWeights. Layouts are tfjs's own (conv HWIO).
+// 1. TF.js format: model.json + weights.bin, a standard tfjs Layers model that tf.loadLayersModel
+//    loads without the lab (topology in layers-model.ts), with the lab's configuration beside it.
+//    The lab's older weights-manifest-only model.json ("resnet-lab-weights") is still read.
 // 2. .safetensors with the names and layouts of akamaster/pytorch_resnet_cifar10 (conv weights
 //    [out, in, kh, kw], linear [out, in], BN running_mean/running_var/num_batches_tracked), so
 //    `model.load_state_dict(safetensors.torch.load_file(path))` works (see docs/weights.md).
@@ -10,6 +11,7 @@
 // loading checks every name and shape against that network before anything changes.
 
 import * as tf from '@tensorflow/tfjs-core';
+import { kerasTopology, kerasWeights, layersMetadata, type KerasModelTopology } from './layers-model.ts';
 import { describeParams, type ParamInfo, type ResNet, type ResNetSpec } from './resnet.ts';
 
 export class WeightsError extends Error {
@@ -234,40 +236,59 @@ export function safetensorsConfig(fileName: string, bytes: Uint8Array): string {
 
 // ---- TF.js format ----------------------------------------------------------------------------------
 
-export interface TfjsModelJson {
+type Manifest = { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+
+/** The lab's first TF.js format: a weights manifest with the lab's parameter names. Read, not written. */
+export interface LegacyTfjsModelJson {
   format: 'resnet-lab-weights';
   generatedBy: string;
   resnetLab: { version: 1; config: string; steps: number; layout: string };
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  weightsManifest: Manifest;
 }
+
+/** A standard tfjs Layers model (tf.loadLayersModel) with the lab's configuration beside it. */
+export interface LayersTfjsModelJson {
+  format: 'layers-model';
+  generatedBy: string;
+  convertedBy: null;
+  modelTopology: KerasModelTopology;
+  weightsManifest: Manifest;
+  userDefinedMetadata?: Record<string, unknown>;
+  /** Absent in Layers models made elsewhere; then the selected architecture is tried. */
+  resnetLab?: { format: 'resnet-lab-layers-model'; version: 2; config: string; steps: number };
+}
+
+export type TfjsModelJson = LegacyTfjsModelJson | LayersTfjsModelJson;
 
 export const TFJS_WEIGHTS_FILE = 'weights.bin';
 
-/** model.json and weights.bin of the TF.js format. */
-export function encodeTfjs(spec: ResNetSpec, bundle: WeightsBundle): { modelJson: TfjsModelJson; weightsBin: Uint8Array } {
-  const info = describeParams(spec);
-  const total = info.reduce((a, p) => a + bundle.values[p.name].length, 0);
-  const bin = new Float32Array(total);
+/** model.json (a tfjs Layers model) and weights.bin of the TF.js format. */
+export function encodeTfjs(spec: ResNetSpec, bundle: WeightsBundle): { modelJson: LayersTfjsModelJson; weightsBin: Uint8Array } {
+  const weights = kerasWeights(spec);
+  const missing = weights.filter((w) => w.lab && !bundle.values[w.lab]).map((w) => `missing ${w.lab}`);
+  if (missing.length) throw architectureError(spec, missing);
+  const bin = new Float32Array(weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0));
   let pos = 0;
-  const weights: tf.io.WeightsManifestEntry[] = [];
-  for (const p of info) {
-    const v = bundle.values[p.name];
+  for (const w of weights) {
+    const v = w.lab ? bundle.values[w.lab] : w.fixed!;
     bin.set(v, pos);
     pos += v.length;
-    weights.push({ name: p.name, shape: p.shape, dtype: 'float32' });
   }
   return {
     modelJson: {
-      format: 'resnet-lab-weights',
+      format: 'layers-model',
       generatedBy: 'ResNet Lab',
-      resnetLab: { version: 1, config: bundle.config, steps: bundle.steps, layout: 'tfjs: conv [kh, kw, in, out], linear [in, out]' },
-      weightsManifest: [{ paths: [TFJS_WEIGHTS_FILE], weights }],
+      convertedBy: null,
+      modelTopology: kerasTopology(spec),
+      weightsManifest: [{ paths: [TFJS_WEIGHTS_FILE], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })) }],
+      userDefinedMetadata: layersMetadata(bundle.config),
+      resnetLab: { format: 'resnet-lab-layers-model', version: 2, config: bundle.config, steps: bundle.steps },
     },
     weightsBin: new Uint8Array(bin.buffer),
   };
 }
 
-/** Parse model.json text; throws a WeightsError saying what is wrong. */
+/** Parse model.json text (either format); throws a WeightsError saying what is wrong. */
 export function parseTfjsModelJson(fileName: string, text: string): TfjsModelJson {
   let j: unknown;
   try {
@@ -275,17 +296,47 @@ export function parseTfjsModelJson(fileName: string, text: string): TfjsModelJso
   } catch {
     throw new WeightsError(`${fileName} is not JSON. Choose the model.json saved by the lab's "Download weights".`);
   }
-  const m = j as Partial<TfjsModelJson>;
+  const m = j as { format?: unknown; modelTopology?: unknown; weightsManifest?: { weights?: unknown }[] } | null;
   if (!m || typeof m !== 'object' || !Array.isArray(m.weightsManifest) || !m.weightsManifest.every((g) => g && Array.isArray(g.weights))) {
     throw new WeightsError(`${fileName} has no weightsManifest: it is not a TF.js weights file saved by the lab.`);
   }
-  return m as TfjsModelJson;
+  const layers = m.format === 'layers-model' || (m.format === undefined && m.modelTopology !== undefined);
+  if (!layers && m.format !== 'resnet-lab-weights') {
+    throw new WeightsError(
+      `${fileName} is a TF.js file of format ${JSON.stringify(m.format)}; the lab reads tfjs Layers models ("layers-model") and its older "resnet-lab-weights" files.`,
+    );
+  }
+  return (layers ? { ...m, format: 'layers-model' } : m) as TfjsModelJson;
 }
 
-/** Weights from model.json + weights.bin, checked against `spec`. */
+const LAB_SUFFIX: Record<string, string> = {
+  kernel: 'weight',
+  bias: 'bias',
+  gamma: 'weight',
+  beta: 'bias',
+  moving_mean: 'running_mean',
+  moving_variance: 'running_var',
+};
+
+/** "layer1.0.bn1/moving_mean" -> "layer1.0.bn1.running_mean"; names it cannot map come back unchanged. */
+function labNameOf(kerasName: string): string {
+  const slash = kerasName.lastIndexOf('/');
+  const suffix = LAB_SUFFIX[kerasName.slice(slash + 1)];
+  return slash > 0 && suffix ? `${kerasName.slice(0, slash)}.${suffix}` : kerasName;
+}
+
+/** Weights from model.json + weights.bin (either format), checked against `spec`. */
 export function decodeTfjs(spec: ResNetSpec, modelJson: TfjsModelJson, weightsBin: Uint8Array): WeightsBundle {
   const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
-  const problems = checkArchitecture(spec, specs.map((w) => ({ name: w.name, shape: w.shape })));
+  const layers = modelJson.format === 'layers-model';
+  // Option A's fixed shortcut kernels are part of the Layers model but not lab parameters.
+  const fixed = new Map(layers ? kerasWeights(spec).filter((w) => w.fixed).map((w) => [w.name, w]) : []);
+  const labName = (w: tf.io.WeightsManifestEntry) => (layers ? labNameOf(w.name) : w.name);
+  const problems = checkArchitecture(spec, specs.filter((w) => !fixed.has(w.name)).map((w) => ({ name: labName(w), shape: w.shape })));
+  for (const [name, w] of fixed) {
+    const got = specs.find((s) => s.name === name);
+    if (!got || got.shape.join('x') !== w.shape.join('x')) problems.push(`missing ${name} [${w.shape.join(', ')}]`);
+  }
   if (problems.length) throw architectureError(spec, problems);
   const nonFloat = specs.find((w) => w.dtype !== 'float32');
   if (nonFloat) throw new WeightsError(`weight ${nonFloat.name} is ${nonFloat.dtype}; the lab reads float32 weights`);
@@ -300,8 +351,13 @@ export function decodeTfjs(spec: ResNetSpec, modelJson: TfjsModelJson, weightsBi
   let pos = 0;
   for (const w of specs) {
     const n = w.shape.reduce((x, y) => x * y, 1);
-    values[w.name] = new Float32Array(copy.buffer, pos * 4, n);
+    const v = new Float32Array(copy.buffer, pos * 4, n);
     pos += n;
+    const f = fixed.get(w.name)?.fixed;
+    if (!f) values[labName(w)] = v;
+    else if (v.some((x, i) => x !== f[i])) {
+      throw new WeightsError(`${w.name} is not option A's fixed shortcut (the identity on the input channels, zero on the others): the model was changed after the lab saved it.`);
+    }
   }
   return { config: modelJson.resnetLab?.config ?? '', steps: modelJson.resnetLab?.steps ?? 0, values };
 }
