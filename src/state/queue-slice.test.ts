@@ -64,6 +64,8 @@ describe('the saved queue', () => {
       items: [item({ state: 'done', storedId: 'run-1', end: 'max-steps', finalTestError: 0.5, bestTestError: 0.25, bestEpoch: 0.5, message: 'ok' }), item()],
     };
     expect(parseSavedQueue(serializeQueue(q))).toEqual(q);
+    // The saved form is unchanged: each item's configuration is its canonical query string.
+    expect(JSON.parse(serializeQueue(q)).items[0].config).toBe(formatConfigQuery(q.items[0]!.config));
 
     const bad = (mutate: (raw: { version: unknown; running: unknown; items: Record<string, unknown>[] }) => void) => {
       const raw = JSON.parse(serializeQueue(q));
