@@ -11,44 +11,15 @@
 
 import type { StoreApi } from 'zustand/vanilla';
 import { runToBundle } from './bundle-io.ts';
-import type { RunDetail } from '../storage/run-store.ts';
 import { bundleFileName, encodeRunBundle } from './bundle.ts';
 import { DEFAULT_SMOOTHING, X_AXES, type XAxis } from './curves.ts';
-import type { LabState } from './store.ts';
+import type { CompareSlice, LabState } from './lab-state.ts';
 
 /** More lines than this are hard to tell apart on one chart. */
 export const MAX_COMPARE = 8;
 /** Where the selection is remembered (this browser's localStorage). */
 export const COMPARE_STORAGE_KEY = 'resnet-lab.compare';
 
-export interface CompareSlice {
-  /** Stored run ids selected for comparison, in the order they were selected. */
-  compareIds: readonly string[];
-  /** The pinned baseline (one of compareIds); the first selected when unset. */
-  compareBaseline?: string;
-  compareAxis: XAxis;
-  /** Weight of the moving average over each run's full loss series (0: raw). */
-  compareSmoothing: number;
-  /** Loaded runs (series and evaluations) by id; the charts draw those that are selected. */
-  compareDetails: Readonly<Record<string, RunDetail>>;
-  /** Ids being loaded now. */
-  compareLoading: readonly string[];
-  /** Why a selection or a load did not work (shown until the next change). */
-  compareError?: string;
-
-  /** Selects (on = true) or unselects a stored run; toggles without `on`. */
-  toggleCompare(id: string, on?: boolean): void;
-  /** Selects these runs (those not selected yet, up to the limit). */
-  addToCompare(ids: readonly string[]): void;
-  clearCompare(): void;
-  setCompareBaseline(id: string): void;
-  setCompareAxis(axis: XAxis): void;
-  setCompareSmoothing(weight: number): void;
-  /** Drops selected runs no longer in the Runs list and loads what the selected runs need (call when `runs` changes). */
-  syncCompare(): Promise<void>;
-  /** A stored run as a run bundle (.rlab: configuration, series, evaluations, final weights when stored). */
-  exportStoredRun(id: string): Promise<{ fileName: string; bytes: Uint8Array }>;
-}
 
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];

@@ -32,44 +32,10 @@ import {
 } from './queue.ts';
 import { REFERENCE_TABLES } from './reference-tables.ts';
 import { canResume } from './runs-slice.ts';
-import type { LabState, RunPhase } from './store.ts';
+import type { LabState, QueueSlice, RunPhase } from './lab-state.ts';
 import type { EngineEvent, LabEngine, RunEnd, RunSummary } from '../worker/protocol.ts';
 
-export type QueueNoticeKind = 'unreadable' | 'interrupted' | 'paused' | 'stopped' | 'error';
 
-export interface QueueSlice {
-  queueItems: QueueItem[];
-  /** The user started the queue (and has not paused it); it may be waiting for a run to end. */
-  queueRunning: boolean;
-  /** What the queue must tell the user (interrupted at an item, an unreadable saved queue, ...). */
-  queueNotice?: { kind: QueueNoticeKind; message: string };
-  /** The last save failed (storage full, ...): the queue goes on in memory. */
-  queueSaveError?: string;
-  /** An unreadable saved queue could not be kept aside: nothing is saved until it is discarded. */
-  queueBlocked: boolean;
-
-  /** Adds items at the end (at most MAX_QUEUE_ITEMS in all). */
-  queueAdd(items: QueueItem[]): void;
-  /** The current configuration with the current run options. */
-  queueAddCurrent(): void;
-  /** `n` seeds of the current configuration, from the current seed upward. */
-  queueAddSeeds(n: number): void;
-  /** Every row of a published table (REFERENCE_TABLES id), as its "Run this" selects it, with the current seed. */
-  queueAddTable(tableId: string): void;
-  /** Start, or continue after a pause, a Stop or an interruption. */
-  queueStart(): void;
-  /** The current run finishes; the next does not start. */
-  queuePause(): void;
-  queueRemove(id: string): void;
-  queueMove(id: string, by: -1 | 1): void;
-  /** Puts a stopped, failed, diverged or interrupted item back in line, to train from scratch. */
-  queueRetry(id: string): void;
-  /** Removes done, stopped, diverged and failed items. */
-  queueClearFinished(): void;
-  dismissQueueNotice(): void;
-  /** Deletes an unreadable saved queue that could not be kept aside, so this one can be saved. */
-  queueDiscardUnreadable(): void;
-}
 
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];

@@ -14,14 +14,14 @@
 
 import type { StoreApi } from 'zustand/vanilla';
 import { runLockName } from '../storage/locks.ts';
-import type { DeleteToken, RunDetail, RunStore } from '../storage/run-store.ts';
+import type { RunDetail, RunStore } from '../storage/run-store.ts';
 import type { RunMeta } from '../storage/schema.ts';
 import { requestPersistentStorage } from '../storage/space.ts';
 import { LossSmoother } from './curves.ts';
 import { configFromQuery } from '../experiment/config.ts';
-import type { LabState, RunRecord } from './store.ts';
+import type { LabState, RunRecord, RunsSlice } from './lab-state.ts';
 import { throttleReport } from './throttle.ts';
-import type { EngineEvent, LabEngine, RunEnd, StoredRunSize } from '../worker/protocol.ts';
+import type { EngineEvent, LabEngine, RunEnd } from '../worker/protocol.ts';
 
 /** How the page learns that whoever trained a run has let go of it (resolves when its lock is free). */
 export type WaitForRunLock = (storedId: string) => Promise<void>;
@@ -35,45 +35,6 @@ export interface RunsOptions {
   deathGraceMs?: number;
 }
 
-export interface RunsSlice {
-  /** Stored runs, newest first (soft-deleted ones hidden). */
-  runs: RunMeta[];
-  /** 'loading' until the history is open; 'off' when it cannot be (the reason in runsError). */
-  runsState: 'loading' | 'ready' | 'off';
-  runsError?: string;
-  /** The stored run shown in the charts instead of a live one. */
-  shownRun?: RunMeta;
-  /** The history id of the run the worker trains (or trained last). */
-  liveStoredId?: string;
-  /** The last checkpoint the worker stored for the live run. */
-  lastCheckpoint?: { storedId: string; step: number; at: number; tensors?: number };
-  /** The last storage write that failed (training goes on), with the largest stored runs. */
-  storageProblem?: { message: string; largestRuns: StoredRunSize[] };
-  /** What happened to the run, in a sentence (worker died, device lost, background throttling). */
-  runNotice?: { kind: 'interrupted' | 'throttled' | 'info'; message: string };
-  /** The last deletion, for Undo (until the notice is closed). */
-  undo?: { token: DeleteToken; name: string };
-
-  refreshRuns(): Promise<void>;
-  /**
-   * Runs `work` on the open run history (IndexedDB) and lists the runs again afterwards; undefined when
-   * runs are not saved here. Errors from `work` are thrown to the caller (nothing is set here).
-   */
-  withHistory<T>(work: (store: RunStore) => Promise<T>): Promise<T | undefined>;
-  openRun(storedId: string): Promise<void>;
-  renameRun(storedId: string, name: string): Promise<void>;
-  deleteRun(storedId: string): Promise<void>;
-  undoDelete(): Promise<void>;
-  /** Closes the undo notice and removes deleted runs for good. */
-  forgetDeleted(): Promise<void>;
-  /** Continue a stored run from its last checkpoint in the worker. */
-  resumeRun(storedId: string): Promise<void>;
-  dismissStorageProblem(): void;
-  dismissRunNotice(): void;
-  /** The page's tab was hidden / shown again (document.visibilityState). */
-  tabHidden(): void;
-  tabVisible(): void;
-}
 
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];

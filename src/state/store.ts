@@ -1,5 +1,5 @@
 // The page's one zustand store, built from slices (configuration, engine, run, weights), written to by
-// the training engine's events from outside React.
+// the training engine's events from outside React. Its shape (every slice's type) is in lab-state.ts.
 //
 // Per-step numbers never cause one render each: the engine's step events are appended to a mutable run
 // record (every step is kept) and the store only bumps `revision` at most every RENDER_INTERVAL_MS, so
@@ -11,111 +11,20 @@ import {
   applyProtocol,
   changedFromProtocol,
   parseConfigQuery,
-  type ConfigIssue,
-  type ConfigKey,
   type ExperimentConfig,
 } from '../experiment/config.ts';
-import { solverDefaultsFor, type ProtocolName } from '../experiment/protocols.ts';
+import { solverDefaultsFor } from '../experiment/protocols.ts';
 import { LossSmoother } from './curves.ts';
-import { workbenchSlice, type WorkbenchSlice } from './workbench.ts';
-import { runsSlice, type RunsOptions, type RunsSlice } from './runs-slice.ts';
-import { queueSlice, type QueueSlice } from './queue-slice.ts';
-import { compareSlice, type CompareSlice } from './compare-slice.ts';
-import type {
-  BackendChoice,
-  BackendInfo,
-  BackendName,
-  DataInfo,
-  DataSource,
-  DataStage,
-  EngineEvent,
-  EpochPoint,
-  ErrorScope,
-  LabEngine,
-  LoadedWeights,
-  RunOptions,
-  RunSummary,
-  StepPoint,
-  WeightFiles,
-} from '../worker/protocol.ts';
+import { workbenchSlice } from './workbench.ts';
+import { runsSlice, type RunsOptions } from './runs-slice.ts';
+import { queueSlice } from './queue-slice.ts';
+import { compareSlice } from './compare-slice.ts';
+import type { ConfigSlice, EngineSlice, LabState, LabStore, RunRecord, RunSlice, WeightsSlice } from './lab-state.ts';
+import type { BackendInfo, EngineEvent, LabEngine } from '../worker/protocol.ts';
+
+export type { LabState, LabStore, RunPhase, RunRecord } from './lab-state.ts';
 
 export const RENDER_INTERVAL_MS = 250;
-
-/** Everything one run produced, step by step. Mutated in place; `revision` in the store says when. */
-export interface RunRecord {
-  runId: number;
-  config: ExperimentConfig;
-  totalSteps: number;
-  stepsPerEpoch: number;
-  batch: number;
-  backend: BackendName;
-  steps: StepPoint[];
-  /** Smoothed loss, one per step. */
-  smoothed: number[];
-  epochs: EpochPoint[];
-  smoother: LossSmoother;
-}
-
-export type RunPhase = 'idle' | 'starting' | 'running' | 'paused' | 'ended';
-
-// ---- slices -------------------------------------------------------------------------------------
-
-export interface ConfigSlice {
-  config: ExperimentConfig;
-  /** Problems found in the URL the page was opened with (shown until dismissed). */
-  urlIssues: ConfigIssue[];
-  setField<K extends ConfigKey>(key: K, value: ExperimentConfig[K]): void;
-  setProtocol(protocol: ProtocolName): void;
-  setConfig(config: ExperimentConfig): void;
-  dismissUrlIssues(): void;
-}
-
-export interface EngineSlice {
-  backendChoice: BackendChoice;
-  backend?: BackendInfo;
-  backendBusy: boolean;
-  backendProbe?: string;
-  data?: DataInfo;
-  dataBusy: boolean;
-  dataProgress?: { stage: DataStage; file: string; fraction: number };
-  errors: Partial<Record<ErrorScope, string>>;
-  /**
-   * `remembered`: this browser's earlier automatic choices (or the one in use), one of which is used
-   * instead of measuring again when it was measured on this device for the experiment's depth and batch.
-   */
-  chooseBackend(choice: BackendChoice, remembered?: BackendInfo | readonly BackendInfo[]): Promise<void>;
-  loadData(source: DataSource): Promise<void>;
-  clearError(scope: ErrorScope): void;
-}
-
-export interface RunSlice {
-  phase: RunPhase;
-  record?: RunRecord;
-  summary?: RunSummary;
-  /** Bumped when the record changed (at most every RENDER_INTERVAL_MS). */
-  revision: number;
-  runOptions: RunOptions;
-  setRunOptions(options: RunOptions): void;
-  train(): Promise<void>;
-  pause(): void;
-  resume(): void;
-  stop(): void;
-}
-
-export interface WeightsSlice {
-  weightsBusy: boolean;
-  /** Files ready to save, from the last "Download weights". */
-  weightFiles?: WeightFiles;
-  loaded?: LoadedWeights;
-  evalProgress?: { purpose: 'epoch' | 'weights'; done: number; total: number };
-  /** A line to show after loading weights selected another architecture. */
-  weightsNotice?: string;
-  prepareWeights(): Promise<void>;
-  loadWeights(files: File[]): Promise<void>;
-}
-
-export type LabState = ConfigSlice & EngineSlice & RunSlice & WeightsSlice & WorkbenchSlice & RunsSlice & QueueSlice & CompareSlice;
-export type LabStore = StoreApi<LabState>;
 
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];

@@ -8,66 +8,13 @@
 import type { StoreApi } from 'zustand/vanilla';
 import { decodeRunBundle, type DecodedBundle, type RunStatus } from './bundle.ts';
 import { parseClaim, claimFromResult, withClaim, type RunClaim } from '../experiment/claim.ts';
-import { configFromQuery, configKey, formatConfigQuery, sameConfig, type ConfigIssue, type ExperimentConfig } from '../experiment/config.ts';
+import { configFromQuery, configKey, formatConfigQuery, sameConfig } from '../experiment/config.ts';
 import { runThisConfig, type RunResult } from './reference-tables.ts';
-import type { ReferenceRow } from './references.ts';
-import { currentRunBundle, exportFiles, type ExportFile } from './run-export.ts';
-import type { LabState } from './store.ts';
+import { currentRunBundle, exportFiles } from './run-export.ts';
+import type { ImportedRun, LabState, WorkbenchSlice } from './lab-state.ts';
 import { bundleToImport } from './bundle-io.ts';
-import type { EngineEvent, InspectStage, LabEngine, ModelInspection, TestImages } from '../worker/protocol.ts';
+import type { EngineEvent, LabEngine } from '../worker/protocol.ts';
 
-/** What the page noted when the current run started (for its bundle). */
-export interface RunNotesState {
-  runId: number;
-  startedAt: number;
-  endedAt?: number;
-  trainImages: number;
-  maxSteps?: number;
-  evalLimit?: number;
-}
-
-export interface ImportedRun {
-  fileName: string;
-  bundle: DecodedBundle;
-  /** Where it went in this browser's run history: saved (its id), already there, or not saved (why). */
-  saved?: { kind: 'saved'; storedId: string; name: string } | { kind: 'already'; storedId: string; name: string } | { kind: 'not-saved'; reason: string };
-}
-
-export interface WorkbenchSlice {
-  /** The row whose configuration "Run this" selected last (the page shows it while the configuration is still that row's). */
-  selectedRow?: ReferenceRow;
-  runThis(row: ReferenceRow): void;
-
-  inspection?: ModelInspection;
-  inspectBusy: boolean;
-  inspectProgress?: { stage: InspectStage; done: number; total: number };
-  inspectError?: string;
-  /** Look inside the current model; `recalibrateImages` caps the recalibration's training images. */
-  inspect(options: { recalibrate: boolean; recalibrateImages?: number }): Promise<void>;
-  /** Pixels of test images (not kept in the store). */
-  testImages(indices: number[]): Promise<TestImages>;
-
-  runNotes?: RunNotesState;
-  exportBusy: boolean;
-  exported?: { files: ExportFile[]; notice?: string };
-  exportError?: string;
-  prepareExport(): Promise<void>;
-
-  overlay?: ImportedRun;
-  importError?: string;
-  /**
-   * Decode a .rlab file, show it as an overlay and save it in the run history (once: a bundle already
-   * there is not stored again). On a damaged file the error is shown and the overlay stays as it was;
-   * when saving fails (full storage) the overlay is still shown and the reason said.
-   */
-  importBundle(file: File): Promise<void>;
-  clearOverlay(): void;
-
-  /** The claim of the link the page was opened with, and the configuration it was made for. */
-  sharedClaim?: { claim: RunClaim; config: ExperimentConfig };
-  claimIssues: ConfigIssue[];
-  dismissClaimIssues(): void;
-}
 
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];
