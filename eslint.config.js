@@ -37,7 +37,18 @@ function layerRules(folder) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-results/', 'playwright-report/', '.scratch/', 'bench-results/', 'src/kernels/lab-wasm.binary.ts', 'kernels-as/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'test-results/',
+      'playwright-report/',
+      '.scratch/',
+      'bench-results/',
+      'src/kernels/lab-wasm.binary.ts',
+      'kernels-as/',
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

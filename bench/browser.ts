@@ -137,7 +137,11 @@ export async function runBrowserBench(
 }
 
 /** bench/profile.ts --browser: one profiled step in a bench worker; its report's lines. */
-export async function profileInBrowser(backend: WorkerBackend, options: ProfileRequest['options'], log: (l: string) => void): Promise<string[]> {
+export async function profileInBrowser(
+  backend: WorkerBackend,
+  options: ProfileRequest['options'],
+  log: (l: string) => void,
+): Promise<string[]> {
   const lines = await withBenchPage(log, (page) => page.evaluate(([b, o]) => window.benchApi.profile(b, o), [backend, options] as const));
   return lines ?? [];
 }

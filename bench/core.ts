@@ -258,12 +258,21 @@ export interface LoopTiming {
  * the schedule, reading the loss and error back, the callbacks) for warmup + steps iterations. The
  * evaluation before the first step and after the last are outside the timed intervals.
  */
-export async function timeLoop(exp: Experiment, data: CifarData, stats: DataStats, opts: { warmup: number; steps: number; evalLimit?: number }): Promise<LoopTiming> {
-  const trainer = new Trainer(exp, { train: data.train, test: data.test }, {
-    stats,
-    maxSteps: opts.warmup + opts.steps,
-    evalLimit: opts.evalLimit ?? 100,
-  });
+export async function timeLoop(
+  exp: Experiment,
+  data: CifarData,
+  stats: DataStats,
+  opts: { warmup: number; steps: number; evalLimit?: number },
+): Promise<LoopTiming> {
+  const trainer = new Trainer(
+    exp,
+    { train: data.train, test: data.test },
+    {
+      stats,
+      maxSteps: opts.warmup + opts.steps,
+      evalLimit: opts.evalLimit ?? 100,
+    },
+  );
   const stamps: number[] = [];
   const tensors: number[] = [];
   try {
@@ -348,7 +357,8 @@ export async function timeEvalHoldUp(
   } finally {
     trainer.dispose();
   }
-  if (stamps.length < lastStep || evalAfter.size < opts.evals) throw new Error(`eval hold-up: the loop stopped after ${stamps.length} steps, ${evalAfter.size} evaluations`);
+  if (stamps.length < lastStep || evalAfter.size < opts.evals)
+    throw new Error(`eval hold-up: the loop stopped after ${stamps.length} steps, ${evalAfter.size} evaluations`);
   const plain: number[] = [];
   const holds: number[] = [];
   for (let s = 2; s < stamps.length; s++) {

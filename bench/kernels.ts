@@ -49,7 +49,13 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '5'));
   const stat = arg('stat', 'median');
   const clock = arg('clock', 'wall');
-  const now = clock === 'cpu' ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();
+  const now =
+    clock === 'cpu'
+      ? () => {
+          const u = process.cpuUsage();
+          return (u.user + u.system) / 1000;
+        }
+      : () => performance.now();
   await tf.setBackend(backendName);
   const backend = tf.backend() as KernelBackend;
   const own = (name: string): KernelFunc | undefined => tf.getKernel(name, backendName)?.kernelFunc;
@@ -71,7 +77,10 @@ async function main(): Promise<void> {
   console.log(`backend ${backendName}, tfjs ${tf.version_core}, ${stat} of ${reps} after 1 warm-up (ms, ${clock} clock)`);
   for (const batch of batches) {
     console.log(`\nbatch ${batch}`);
-    console.log('shape'.padEnd(22) + ['fwd Conv2D', 'dW own', 'dW composed', 'dW dilated', 'dX own', 'dX composed'].map((h) => h.padStart(12)).join(''));
+    console.log(
+      'shape'.padEnd(22) +
+        ['fwd Conv2D', 'dW own', 'dW composed', 'dW dilated', 'dX own', 'dX composed'].map((h) => h.padStart(12)).join(''),
+    );
     const totals = [0, 0, 0, 0, 0, 0];
     for (const sh of SHAPES) {
       const x = tf.randomNormal([batch, sh.hw, sh.hw, sh.ci]) as tf.Tensor4D;

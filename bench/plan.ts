@@ -53,7 +53,13 @@ export interface BenchPlan {
   torch: { depths: number[]; batch: number; warmup: number; steps: number };
 }
 
-const R = (depth: number, batch: number, warmup: number, steps: number, rest: Partial<StepPlan> = {}): StepPlan => ({ depth, batch, warmup, steps, ...rest });
+const R = (depth: number, batch: number, warmup: number, steps: number, rest: Partial<StepPlan> = {}): StepPlan => ({
+  depth,
+  batch,
+  warmup,
+  steps,
+  ...rest,
+});
 
 export function makePlan(quick: boolean): BenchPlan {
   if (quick) {
@@ -80,7 +86,10 @@ export function makePlan(quick: boolean): BenchPlan {
       R(20, 32, 1, 3, { note: 'batch 32: tfjs-cpu takes about a minute per step at 128' }),
       R(20, 128, 0, 1, { note: 'one step at batch 128, no warm-up' }),
     ],
-    gpuSteps: [R(8, 8, 1, 3, { note: 'ResNet-8 at batch 8: software GPU' }), R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' })],
+    gpuSteps: [
+      R(8, 8, 1, 3, { note: 'ResNet-8 at batch 8: software GPU' }),
+      R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' }),
+    ],
     loop: R(20, 128, 1, 5, { rounds: 7 }),
     depthRatio: { shallow: R(20, 128, 1, 5), deep: R(110, 128, 1, 3), rounds: 5 },
     variants: [

@@ -92,13 +92,17 @@ export async function profileStep(backendName: string, o: ProfileOptions): Promi
     );
   }
   for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, o.top)) {
-    lines.push(`${(isScope(name) ? `(${name})` : name).padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n}`);
+    lines.push(
+      `${(isScope(name) ? `(${name})` : name).padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n}`,
+    );
   }
   if (o.memory) {
     const k = prof.kernels;
     const every = Math.max(1, Math.floor(k.length / 60));
     for (let i = 0; i < k.length; i += every) {
-      lines.push(`${String(i).padStart(5)} ${k[i]!.name.padEnd(24)} ${(k[i]!.totalBytesSnapshot / 2 ** 20).toFixed(0).padStart(6)} MiB ${k[i]!.outputShapes.map((s) => `[${s}]`).join(' ')}`);
+      lines.push(
+        `${String(i).padStart(5)} ${k[i]!.name.padEnd(24)} ${(k[i]!.totalBytesSnapshot / 2 ** 20).toFixed(0).padStart(6)} MiB ${k[i]!.outputShapes.map((s) => `[${s}]`).join(' ')}`,
+      );
     }
   }
   return lines;

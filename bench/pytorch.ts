@@ -48,7 +48,19 @@ export function runTorchBench(plan: BenchPlan, threads: number, log: (l: string)
   const t = plan.torch;
   const r = spawnSync(
     found.python,
-    [resolve(import.meta.dirname, 'torch_step.py'), '--depths', t.depths.join(','), '--batch', String(t.batch), '--warmup', String(t.warmup), '--steps', String(t.steps), '--threads', String(threads)],
+    [
+      resolve(import.meta.dirname, 'torch_step.py'),
+      '--depths',
+      t.depths.join(','),
+      '--batch',
+      String(t.batch),
+      '--warmup',
+      String(t.warmup),
+      '--steps',
+      String(t.steps),
+      '--threads',
+      String(threads),
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 },
   );
   if (r.status !== 0) {

@@ -41,7 +41,9 @@ describe('resultsFile', () => {
   const tables = '| a | b |\n| --- | --- |\n| 1 | 2 |';
   it('keeps the hand-written part of the file it replaces, from its heading on', () => {
     const previous = `# Bench results\n\nold tables\n\n${HAND_KEPT_HEADING}\n\nWhy the numbers move.\n`;
-    expect(resultsFile('Bench results', tables, previous)).toBe(`# Bench results\n\n${tables}\n\n${HAND_KEPT_HEADING}\n\nWhy the numbers move.\n`);
+    expect(resultsFile('Bench results', tables, previous)).toBe(
+      `# Bench results\n\n${tables}\n\n${HAND_KEPT_HEADING}\n\nWhy the numbers move.\n`,
+    );
   });
   it('writes only the tables when there is no file or no hand-written part', () => {
     expect(resultsFile('T', tables, undefined)).toBe(`# T\n\n${tables}\n`);

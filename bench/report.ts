@@ -119,7 +119,10 @@ function pytorchDepthRatios(records: readonly BenchRecord[]): string {
   const parts: string[] = [];
   for (const fmt of ['channels-last', 'default']) {
     const at = (model: string) =>
-      records.find((r) => r.what === 'train-step' && r.backend === 'pytorch-cpu' && r.model === model && r.batch === 128 && r.variant === fmt && !r.failed);
+      records.find(
+        (r) =>
+          r.what === 'train-step' && r.backend === 'pytorch-cpu' && r.model === model && r.batch === 128 && r.variant === fmt && !r.failed,
+      );
     const a = at('resnet20');
     const b = at('resnet110');
     if (a && b) parts.push(`${fmt} ${f2(b.medianMs / a.medianMs)} (${fitText([{ shallowMs: a.medianMs, deepMs: b.medianMs }])})`);
@@ -147,7 +150,14 @@ export function addRatios(records: readonly BenchRecord[]): BenchRecord[] {
       out.overhead = overheadOf(r, { medianMs: r.bareMs, minMs: r.bareMinMs });
     } else if (r.what === 'loop' && r.tensorDrift === undefined) {
       const bare = records.find(
-        (b) => b.what === 'train-step' && !b.failed && b.backend === r.backend && b.context === r.context && b.model === r.model && b.batch === r.batch && !b.variant,
+        (b) =>
+          b.what === 'train-step' &&
+          !b.failed &&
+          b.backend === r.backend &&
+          b.context === r.context &&
+          b.model === r.model &&
+          b.batch === r.batch &&
+          !b.variant,
       );
       if (bare) {
         out.bareMs = bare.medianMs;
@@ -161,7 +171,13 @@ export function addRatios(records: readonly BenchRecord[]): BenchRecord[] {
 function bareMin(records: readonly BenchRecord[], loop: BenchRecord): number | undefined {
   if (loop.bareMinMs !== undefined) return loop.bareMinMs;
   return records.find(
-    (b) => b.what === 'train-step' && b.backend === loop.backend && b.context === loop.context && b.model === loop.model && b.batch === loop.batch && !b.variant,
+    (b) =>
+      b.what === 'train-step' &&
+      b.backend === loop.backend &&
+      b.context === loop.context &&
+      b.model === loop.model &&
+      b.batch === loop.batch &&
+      !b.variant,
   )?.minMs;
 }
 
@@ -181,7 +197,9 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
   // 1. ResNet-20 at 128 in the lab's loop in the browser worker: <= 4x (then 3x) PyTorch's best.
   //    Judged on the fastest steps of both (other processes on a shared machine only add time, and
   //    PyTorch's two OpenMP threads suffer most from it); the medians' ratio is shown too.
-  const labLoops = records.filter((r) => r.what === 'loop' && r.context === 'browser-worker' && r.model === 'resnet20' && r.batch === 128 && r.tensorDrift === undefined);
+  const labLoops = records.filter(
+    (r) => r.what === 'loop' && r.context === 'browser-worker' && r.model === 'resnet20' && r.batch === 128 && r.tensorDrift === undefined,
+  );
   const ptFast = pytorchFastest(records, 'resnet20', 128);
   if (pt20 && ptFast !== undefined && labLoops.length > 0) {
     const ratio = (r: BenchRecord) => (r.minMs ?? r.medianMs) / ptFast;
@@ -194,7 +212,11 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
     targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 4x PyTorch', met: worst <= 4, detail });
     targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 3x PyTorch (stretch)', met: worst <= 3, detail });
   } else {
-    targets.push({ name: 'ResNet-20 b128, browser worker, lab loop <= 4x PyTorch', met: undefined, detail: 'needs the browser lab loop and PyTorch' });
+    targets.push({
+      name: 'ResNet-20 b128, browser worker, lab loop <= 4x PyTorch',
+      met: undefined,
+      detail: 'needs the browser lab loop and PyTorch',
+    });
   }
 
   // 2. Multi-threaded wasm uses every core.
@@ -209,10 +231,22 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
 
   // 3. ResNet-110 / ResNet-20 step ratio <= 5.5 (beside the ratio of the work: conv multiply-adds).
   for (const ctx of ['browser-worker', 'node'] as const) {
-    const r20 = find(records, (r) => r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet20' && r.batch === 128 && !r.variant);
-    const r110 = find(records, (r) => r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet110' && r.batch === 128 && !r.variant);
+    const r20 = find(
+      records,
+      (r) =>
+        r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet20' && r.batch === 128 && !r.variant,
+    );
+    const r110 = find(
+      records,
+      (r) =>
+        r.what === 'train-step' && r.backend === 'wasm' && r.context === ctx && r.model === 'resnet110' && r.batch === 128 && !r.variant,
+    );
     if (r20 && r110?.failed) {
-      targets.push({ name: `ResNet-110 / ResNet-20 step <= 5.5 (wasm, ${ctx})`, met: false, detail: `ResNet-110 at batch 128 failed: ${r110.failed}` });
+      targets.push({
+        name: `ResNet-110 / ResNet-20 step <= 5.5 (wasm, ${ctx})`,
+        met: false,
+        detail: `ResNet-110 at batch 128 failed: ${r110.failed}`,
+      });
     } else if (r20 && r110) {
       const apart = r110.medianMs / r20.medianMs;
       const macs = convMacsPerImage(110) / convMacsPerImage(20);
@@ -288,10 +322,16 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
   ] as const) {
     // The wasm heap is what the buffers really took; tf.memory() counts shared buffers once per tensor.
     const failed = records.find((x) => x.what === 'train-step' && x.model === model && x.batch === 128 && !x.variant && x.failed);
-    const rs = records.filter((x) => x.what === 'train-step' && x.model === model && x.batch === 128 && !x.variant && (x.heapBytes ?? x.peakBytes) !== undefined);
+    const rs = records.filter(
+      (x) => x.what === 'train-step' && x.model === model && x.batch === 128 && !x.variant && (x.heapBytes ?? x.peakBytes) !== undefined,
+    );
     const r = rs.find((x) => x.context === 'browser-worker') ?? rs[0];
     if (failed) {
-      targets.push({ name: `${model} b128 tensor memory <= ${limit} MiB`, met: false, detail: `${failed.backend}, ${failed.context}: ${failed.failed}` });
+      targets.push({
+        name: `${model} b128 tensor memory <= ${limit} MiB`,
+        met: false,
+        detail: `${failed.backend}, ${failed.context}: ${failed.failed}`,
+      });
     } else if (r) {
       const bytes = r.heapBytes ?? r.peakBytes!;
       targets.push({
@@ -308,14 +348,28 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
   // 9. Evaluation: how long the 10,000 test images hold the lab's loop up (core.ts timeEvalHoldUp)
   // against the pass on its own (measured before and after), with the loop's 5% allowance; and the
   // pass next to an epoch of training.
-  const ev = find(records, (r) => r.what === 'eval' && r.model === 'resnet20' && r.context === 'browser-worker') ??
+  const ev =
+    find(records, (r) => r.what === 'eval' && r.model === 'resnet20' && r.context === 'browser-worker') ??
     find(records, (r) => r.what === 'eval' && r.model === 'resnet20');
-  const step = ev && find(records, (r) => r.what === 'train-step' && r.backend === ev.backend && r.context === ev.context && r.model === 'resnet20' && r.batch === 128 && !r.variant);
+  const step =
+    ev &&
+    find(
+      records,
+      (r) =>
+        r.what === 'train-step' &&
+        r.backend === ev.backend &&
+        r.context === ev.context &&
+        r.model === 'resnet20' &&
+        r.batch === 128 &&
+        !r.variant,
+    );
   if (ev) {
     const images = Math.round((ev.imagesPerSec * ev.medianMs) / 1000);
     const evalS = ev.medianMs / 1000;
     const epochS = step ? (50_000 / 128) * (step.medianMs / 1000) : NaN;
-    const epoch = step ? `; ${f1(epochS)} s of training per epoch, so evaluating 10,000 images each epoch adds ${((10_000 / ev.imagesPerSec / epochS) * 100).toFixed(1)}%` : '';
+    const epoch = step
+      ? `; ${f1(epochS)} s of training per epoch, so evaluating 10,000 images each epoch adds ${((10_000 / ev.imagesPerSec / epochS) * 100).toFixed(1)}%`
+      : '';
     const others = records.filter((r) => r !== ev && r.what === 'eval' && r.holdUpMs !== undefined);
     const otherText = others.map((r) => `; ${r.context}: ${f1(r.holdUpMs! / 1000)} s vs ${f1(r.medianMs / 1000)} s`).join('');
     targets.push({
@@ -354,7 +408,12 @@ export function markdown(res: BenchResults): string {
   lines.push('');
   lines.push('**Targets (issue 4)**');
   lines.push('');
-  lines.push(table(['target', 'met', 'numbers'], targets.map((t) => [t.name, t.met === undefined ? '-' : t.met ? 'yes' : '**no**', t.detail])));
+  lines.push(
+    table(
+      ['target', 'met', 'numbers'],
+      targets.map((t) => [t.name, t.met === undefined ? '-' : t.met ? 'yes' : '**no**', t.detail]),
+    ),
+  );
   lines.push('');
 
   const steps = results.filter((r) => r.what === 'train-step');
@@ -362,7 +421,21 @@ export function markdown(res: BenchResults): string {
   lines.push('');
   lines.push(
     table(
-      ['model', 'batch', 'backend', 'where', 'threads', 'median ms', 'fastest ms', 'images/s', 'x PyTorch (medians)', 'x PyTorch (fastest)', 'tf.memory peak MiB', 'wasm heap MiB', 'note'],
+      [
+        'model',
+        'batch',
+        'backend',
+        'where',
+        'threads',
+        'median ms',
+        'fastest ms',
+        'images/s',
+        'x PyTorch (medians)',
+        'x PyTorch (fastest)',
+        'tf.memory peak MiB',
+        'wasm heap MiB',
+        'note',
+      ],
       steps.map((r) => [
         r.model + (r.variant ? ` ${r.variant}` : ''),
         String(r.batch),
@@ -376,7 +449,14 @@ export function markdown(res: BenchResults): string {
         r.vsPytorchFastest !== undefined ? f2(r.vsPytorchFastest) : '',
         r.peakBytes !== undefined ? f1(r.peakBytes / MiB) : '',
         r.heapBytes !== undefined ? f1(r.heapBytes / MiB) : '',
-        [r.failed ?? '', r.steps !== undefined ? `${r.steps} steps` : '', r.syncReads !== undefined ? `${r.syncReads} sync reads` : '', r.note ?? ''].filter(Boolean).join('; '),
+        [
+          r.failed ?? '',
+          r.steps !== undefined ? `${r.steps} steps` : '',
+          r.syncReads !== undefined ? `${r.syncReads} sync reads` : '',
+          r.note ?? '',
+        ]
+          .filter(Boolean)
+          .join('; '),
       ]),
     ),
   );
@@ -413,7 +493,16 @@ export function markdown(res: BenchResults): string {
     lines.push(
       table(
         ['what', 'model', 'batch', 'backend', 'where', 'ms', 'images/s', 'note'],
-        other.map((r) => [r.what, r.model, String(r.batch), r.what === 'data' ? '-' : backendLabel(r), where(r), f1(r.medianMs), int(r.imagesPerSec), r.note ?? '']),
+        other.map((r) => [
+          r.what,
+          r.model,
+          String(r.batch),
+          r.what === 'data' ? '-' : backendLabel(r),
+          where(r),
+          f1(r.medianMs),
+          int(r.imagesPerSec),
+          r.note ?? '',
+        ]),
       ),
     );
     lines.push('');

@@ -84,7 +84,9 @@ const meta: BenchMeta = {
   cores: cpus().length,
   loadAvgStart,
   loadAvgEnd: loadavg(),
-  ...(browserMeta ? { browser: browserMeta.browser, browserCores: browserMeta.cores, crossOriginIsolated: browserMeta.crossOriginIsolated } : {}),
+  ...(browserMeta
+    ? { browser: browserMeta.browser, browserCores: browserMeta.cores, crossOriginIsolated: browserMeta.crossOriginIsolated }
+    : {}),
   ...(pytorch ? { pytorch } : {}),
   durationS: (performance.now() - started) / 1000,
 };

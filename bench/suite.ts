@@ -94,50 +94,53 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
   // nothing runs on that backend afterwards.
   const big = (p: StepPlan) => p.depth >= 110;
   const runSteps = async (plans: StepPlan[]) => {
-  for (const p of plans) {
-    if (dead) return;
-    const exp = experimentFor(p.depth, p.batch, p.extra);
-    try {
-      const t = await timeBareSteps(exp, data.train, stats, {
-        warmup: p.warmup,
-        steps: p.steps,
-        budgetMs: p.budgetMs,
-        peak: backend === 'wasm' || gpu,
-        countSyncReads: gpu,
-      });
-      const med = median(t.times);
-      push({
-        what: 'train-step',
-        model: modelName(p.depth),
-        batch: p.batch,
-        ...base,
-        medianMs: med,
-        imagesPerSec: (p.batch * 1000) / med,
-        steps: t.times.length,
-        warmup: p.warmup,
-        minMs: Math.min(...t.times),
-        ...(p.extra ? { variant: p.extra } : {}),
-        ...(Number.isFinite(t.peakBytes) ? { peakBytes: t.peakBytes } : {}),
-        ...(t.heapBytes !== undefined ? { heapBytes: t.heapBytes } : {}),
-        ...(t.syncReads !== undefined ? { syncReads: t.syncReads } : {}),
-        note: noteOf(p.note, p.budgetMs !== undefined && t.times.length < p.steps && `stopped after ${t.times.length} steps (time budget)`),
-      });
-    } catch (e) {
-      const message = (e as Error).message.split('\n')[0]!.slice(0, 200);
-      dead = /Aborted|out of bounds|out of memory/i.test(message);
-      log(`  train-step ${modelName(p.depth)} b${p.batch} ${backend}/${context} failed: ${message}`);
-      push({
-        what: 'train-step',
-        model: modelName(p.depth),
-        batch: p.batch,
-        ...base,
-        medianMs: NaN,
-        imagesPerSec: 0,
-        ...(p.extra ? { variant: p.extra } : {}),
-        failed: dead ? `the wasm module aborted (${message}): out of memory` : message,
-      });
+    for (const p of plans) {
+      if (dead) return;
+      const exp = experimentFor(p.depth, p.batch, p.extra);
+      try {
+        const t = await timeBareSteps(exp, data.train, stats, {
+          warmup: p.warmup,
+          steps: p.steps,
+          budgetMs: p.budgetMs,
+          peak: backend === 'wasm' || gpu,
+          countSyncReads: gpu,
+        });
+        const med = median(t.times);
+        push({
+          what: 'train-step',
+          model: modelName(p.depth),
+          batch: p.batch,
+          ...base,
+          medianMs: med,
+          imagesPerSec: (p.batch * 1000) / med,
+          steps: t.times.length,
+          warmup: p.warmup,
+          minMs: Math.min(...t.times),
+          ...(p.extra ? { variant: p.extra } : {}),
+          ...(Number.isFinite(t.peakBytes) ? { peakBytes: t.peakBytes } : {}),
+          ...(t.heapBytes !== undefined ? { heapBytes: t.heapBytes } : {}),
+          ...(t.syncReads !== undefined ? { syncReads: t.syncReads } : {}),
+          note: noteOf(
+            p.note,
+            p.budgetMs !== undefined && t.times.length < p.steps && `stopped after ${t.times.length} steps (time budget)`,
+          ),
+        });
+      } catch (e) {
+        const message = (e as Error).message.split('\n')[0]!.slice(0, 200);
+        dead = /Aborted|out of bounds|out of memory/i.test(message);
+        log(`  train-step ${modelName(p.depth)} b${p.batch} ${backend}/${context} failed: ${message}`);
+        push({
+          what: 'train-step',
+          model: modelName(p.depth),
+          batch: p.batch,
+          ...base,
+          medianMs: NaN,
+          imagesPerSec: 0,
+          ...(p.extra ? { variant: p.extra } : {}),
+          failed: dead ? `the wasm module aborted (${message}): out of memory` : message,
+        });
+      }
     }
-  }
   };
   let dead = false;
   await runSteps(sections.steps.filter((p) => !big(p)));
@@ -160,7 +163,11 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
   if (sections.drift && !dead) {
     const dp = sections.drift;
     try {
-      const drift = await timeLoop(experimentFor(dp.depth, dp.batch, dp.extra), data, stats, { warmup: dp.warmup, steps: dp.steps, evalLimit: 100 });
+      const drift = await timeLoop(experimentFor(dp.depth, dp.batch, dp.extra), data, stats, {
+        warmup: dp.warmup,
+        steps: dp.steps,
+        evalLimit: 100,
+      });
       const ms = median(drift.intervals);
       push({
         what: 'loop',
@@ -229,7 +236,8 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         minMs: Math.min(...alone),
         note: noteOf(
           `${images.toLocaleString('en-US')} test images; medianMs is the whole pass (${alone.length === 1 ? 'once' : `median of ${alone.length}, before and after the hold-up loop`})`,
-          hold && `holdUps: the lab's loop (Trainer.run) on ${plan.evalHoldUp!.stepsPerEpoch} batches per epoch, ${plan.evalHoldUp!.evals} evaluations; each one's interval between steps less the median step (${hold.stepMs.toFixed(1)} ms)`,
+          hold &&
+            `holdUps: the lab's loop (Trainer.run) on ${plan.evalHoldUp!.stepsPerEpoch} batches per epoch, ${plan.evalHoldUp!.evals} evaluations; each one's interval between steps less the median step (${hold.stepMs.toFixed(1)} ms)`,
           holdFailed && `hold-up not measured: ${holdFailed}`,
         ),
       };
@@ -237,7 +245,9 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         rec.holdUps = hold.holdUps;
         // The first evaluation of a run also sets up evaluation's shapes (as timeEval's warm-up pass does).
         rec.holdUpMs = median(hold.holdUps.length > 1 ? hold.holdUps.slice(1) : hold.holdUps);
-        log(`  eval ${images} images ${(ms / 1000).toFixed(2)} s alone; holds the loop up ${hold.holdUps.map((h) => (h / 1000).toFixed(2)).join(', ')} s`);
+        log(
+          `  eval ${images} images ${(ms / 1000).toFixed(2)} s alone; holds the loop up ${hold.holdUps.map((h) => (h / 1000).toFixed(2)).join(', ')} s`,
+        );
       }
       push(rec);
     }
@@ -245,10 +255,15 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
   await runSteps(sections.steps.filter(big));
 
   const dr = sections.depthRatio;
-  const deepRecord = dr && out.find((r) => r.what === 'train-step' && r.model === modelName(dr.deep.depth) && r.batch === dr.deep.batch && !r.variant && !r.failed);
+  const deepRecord =
+    dr &&
+    out.find(
+      (r) => r.what === 'train-step' && r.model === modelName(dr.deep.depth) && r.batch === dr.deep.batch && !r.variant && !r.failed,
+    );
   if (dr && deepRecord && !dead) {
     const times = (p: StepPlan) => async () =>
-      (await timeBareSteps(experimentFor(p.depth, p.batch, p.extra), data.train, stats, { warmup: p.warmup, steps: p.steps, peak: false })).times;
+      (await timeBareSteps(experimentFor(p.depth, p.batch, p.extra), data.train, stats, { warmup: p.warmup, steps: p.steps, peak: false }))
+        .times;
     try {
       const { pairs, ratio } = await pairedDepths(dr.rounds, times(dr.shallow), times(dr.deep));
       deepRecord.depthPairs = pairs;
@@ -258,7 +273,9 @@ export async function runSuite(env: SuiteEnv, plan: BenchPlan, sections: SuiteSe
         deepRecord.note,
         `depthRatio: ${dr.rounds} rounds of ${dr.shallow.steps} ${modelName(dr.shallow.depth)} steps then ${dr.deep.steps} of this one, each after ${dr.shallow.warmup} warm-up`,
       );
-      log(`  ${modelName(dr.deep.depth)} / ${modelName(dr.shallow.depth)} in turns: ${ratio.toFixed(2)} (${pairs.map((p) => (p.deepMs / p.shallowMs).toFixed(2)).join(', ')})`);
+      log(
+        `  ${modelName(dr.deep.depth)} / ${modelName(dr.shallow.depth)} in turns: ${ratio.toFixed(2)} (${pairs.map((p) => (p.deepMs / p.shallowMs).toFixed(2)).join(', ')})`,
+      );
     } catch (e) {
       log(`  depth ratio on ${backend}/${context} failed: ${(e as Error).message.split('\n')[0]}`);
     }

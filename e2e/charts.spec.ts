@@ -18,7 +18,12 @@ interface Axis {
 }
 
 const axis = (chart: Locator): Promise<Axis> =>
-  chart.evaluate((el: HTMLElement) => ({ view: el.dataset.xView ?? '', min: Number(el.dataset.xMin), max: Number(el.dataset.xMax), end: Number(el.dataset.xEnd) }));
+  chart.evaluate((el: HTMLElement) => ({
+    view: el.dataset.xView ?? '',
+    min: Number(el.dataset.xMin),
+    max: Number(el.dataset.xMax),
+    end: Number(el.dataset.xEnd),
+  }));
 
 /** The numbers under a chart's x-axis. */
 const tickLabels = async (chart: Locator): Promise<number[]> => {
@@ -113,7 +118,9 @@ test('a young run: the x-axis fits its data; planned range, zoom; the Runs table
   await expect(row.getByTestId('run-steps')).toContainText(`/ ${(3000).toLocaleString('en-US')}`);
   await expect(row.getByTestId('run-test-error')).toContainText(/^\d+\.\d\d% \/ \d+\.\d\d%$/); // the evaluation at epoch 0
   // Its size grows as the worker stores the steps (in chunks; the list is read again every few seconds).
-  await expect.poll(async () => Number(await row.getByTestId('run-size').getAttribute('data-bytes')), { timeout: 60_000 }).toBeGreaterThan(0);
+  await expect
+    .poll(async () => Number(await row.getByTestId('run-size').getAttribute('data-bytes')), { timeout: 60_000 })
+    .toBeGreaterThan(0);
 
   await button(page, 'Stop').click();
   await expect(page.getByTestId('run-phase')).toHaveText('Stopped', { timeout: 60_000 });

@@ -18,7 +18,9 @@ async function trainedRuns(page: Page, n: number) {
   await expect(page.locator('[data-testid="run-row"][data-status="max-steps"]')).toHaveCount(n, { timeout: 120_000 });
 }
 
-test('two runs side by side: overlaid curves, x-axis, baseline, differing key highlighted; export from the Runs list', async ({ page }, info) => {
+test('two runs side by side: overlaid curves, x-axis, baseline, differing key highlighted; export from the Runs list', async ({
+  page,
+}, info) => {
   await openLab(page, TINY, 'wasm');
   await setRunOptions(page, { maxSteps: STEPS, testImages: 50 });
   await button(page, 'Train').click();
@@ -88,7 +90,10 @@ test('two runs side by side: overlaid curves, x-axis, baseline, differing key hi
   await page.getByTestId('compare-panel').screenshot({ path: info.outputPath('compare.png') });
 
   // Export the first run from the Runs list: a .rlab file with its 15 steps.
-  const [file] = await Promise.all([page.waitForEvent('download'), page.locator(`[data-testid="run-row"][data-run-id="${first.run.id}"]`).getByRole('button', { name: 'Export' }).click()]);
+  const [file] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator(`[data-testid="run-row"][data-run-id="${first.run.id}"]`).getByRole('button', { name: 'Export' }).click(),
+  ]);
   expect(file.suggestedFilename()).toMatch(/\.rlab$/);
   const path = info.outputPath(file.suggestedFilename());
   await file.saveAs(path);

@@ -115,7 +115,10 @@ test('the automatic backend choice measures, shows every backend considered, and
   // The next visit on this device takes the same choice without measuring, and still shows the figures.
   const inUse = await page.getByTestId('backend-in-use').innerText();
   await page.reload();
-  await expect(page.getByTestId('backend-reason')).toHaveText('measured earlier on this device: fastest measured per step of ResNet-8 at batch 16', { timeout: 60_000 });
+  await expect(page.getByTestId('backend-reason')).toHaveText(
+    'measured earlier on this device: fastest measured per step of ResNet-8 at batch 16',
+    { timeout: 60_000 },
+  );
   await expect(page.getByTestId('backend-in-use')).toHaveText(inUse);
   await expect(table.locator('tbody tr')).toHaveCount(4);
 });

@@ -24,7 +24,10 @@ test('a wrong file is refused by name; the six official .bin files are MD5-check
   await expect(alert).toBeVisible();
   await expect(page.getByTestId('data-label')).toContainText('CIFAR-10 (50,000 training');
 
-  await choose(page, BINS.map((f) => `${DIR}/${f}`));
+  await choose(
+    page,
+    BINS.map((f) => `${DIR}/${f}`),
+  );
   await expect(page.getByText(/Checking MD5 of|Reading records of/)).toBeVisible();
   await expect(page.getByTestId('data-label')).toContainText('data_batch_1.bin, data_batch_2.bin', { timeout: 120_000 });
   await expect(alert).toHaveCount(0);

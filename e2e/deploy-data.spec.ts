@@ -29,7 +29,15 @@ test('the built site trains on the full CIFAR-10 and keeps it across a reload', 
   await expect(label).toContainText('CIFAR-10 (50,000 training, 10,000 test images)', { timeout: 180_000 });
   await expect(label).toContainText('data/cifar-10-png/');
   const files = new Set(requested.map((u) => new URL(u).pathname.split('/').pop()));
-  expect([...files].sort()).toEqual(['data_batch_1.png', 'data_batch_2.png', 'data_batch_3.png', 'data_batch_4.png', 'data_batch_5.png', 'labels.bin', 'test_batch.png']);
+  expect([...files].sort()).toEqual([
+    'data_batch_1.png',
+    'data_batch_2.png',
+    'data_batch_3.png',
+    'data_batch_4.png',
+    'data_batch_5.png',
+    'labels.bin',
+    'test_batch.png',
+  ]);
 
   await expect(page.getByTestId('backend-in-use')).toHaveText('wasm', { timeout: 120_000 });
   await setRunOptions(page, { maxSteps: 3, testImages: 100 });

@@ -21,7 +21,7 @@ export async function storedRuns(page: Page): Promise<{ run: StoredRun; steps: n
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
     });
-    const all = <T,>(store: string, range?: IDBKeyRange) =>
+    const all = <T>(store: string, range?: IDBKeyRange) =>
       new Promise<T[]>((resolve, reject) => {
         const r = db.transaction(store).objectStore(store).getAll(range);
         r.onsuccess = () => resolve(r.result as T[]);
@@ -31,7 +31,10 @@ export async function storedRuns(page: Page): Promise<{ run: StoredRun; steps: n
     runs.sort((a, b) => b.startedAt - a.startedAt);
     const out = [];
     for (const run of runs) {
-      const chunks = await all<{ step: Uint32Array; loss: Float32Array }>('steps', IDBKeyRange.bound([run.id, -Infinity], [run.id, Infinity]));
+      const chunks = await all<{ step: Uint32Array; loss: Float32Array }>(
+        'steps',
+        IDBKeyRange.bound([run.id, -Infinity], [run.id, Infinity]),
+      );
       out.push({ run, steps: chunks.flatMap((c) => Array.from(c.step)), losses: chunks.flatMap((c) => Array.from(c.loss)) });
     }
     db.close();

@@ -28,8 +28,7 @@ export const control = (page: Page, label: string) => page.getByLabel(label, { e
 export const button = (page: Page, name: string) => page.getByRole('button', { name, exact: true });
 
 /** The "changed" mark next to a control's label. */
-export const changedMark = (page: Page, label: string) =>
-  page.locator('.field', { has: control(page, label) }).locator('.changed-badge');
+export const changedMark = (page: Page, label: string) => page.locator('.field', { has: control(page, label) }).locator('.changed-badge');
 
 export async function setRunOptions(page: Page, options: { maxSteps?: number; testImages?: number }): Promise<void> {
   const summary = page.getByText('Run options (not in the share link)');

@@ -51,7 +51,9 @@ test('three seeds queued; a reload during the second; Continue queue resumes it;
   await expect(page.getByTestId('data-label')).toContainText('CIFAR-10', { timeout: 60_000 });
   const notice = page.getByTestId('queue-notice');
   await expect(notice).toHaveAttribute('data-kind', 'interrupted');
-  await expect(notice).toContainText('The queue was interrupted at “ResNet-8 gcr sgd-nesterov”, seed 6. Continue queue resumes that run from its last checkpoint');
+  await expect(notice).toContainText(
+    'The queue was interrupted at “ResNet-8 gcr sgd-nesterov”, seed 6. Continue queue resumes that run from its last checkpoint',
+  );
   expect(await states(page)).toEqual(['done', 'interrupted', 'waiting']);
   await expect(page.getByTestId('queue-status')).toContainText('paused, 2 to run');
 
@@ -72,14 +74,21 @@ test('three seeds queued; a reload during the second; Continue queue resumes it;
 
   // Each item: final-epoch error, best epoch flagged; over the seeds: mean ± std (n = 3).
   for (let k = 0; k < 3; k++) {
-    await expect(items(page).nth(k).getByTestId('queue-result')).toContainText(/final \d+\.\d\d%.*best \d+\.\d\d% at epoch [\d.]+ chosen on the test set/s);
+    await expect(items(page).nth(k).getByTestId('queue-result')).toContainText(
+      /final \d+\.\d\d%.*best \d+\.\d\d% at epoch [\d.]+ chosen on the test set/s,
+    );
     await expect(items(page).nth(k).getByTestId('queue-state')).toHaveText('done (step limit)');
   }
   await expect(page.getByTestId('queue-group')).toHaveCount(1);
   await expect(page.getByTestId('queue-group')).toContainText('5, 6, 7');
   await expect(page.getByTestId('queue-group-final')).toHaveText(/^\d+\.\d\d ± \d+\.\d\d \(n = 3\)$/);
   await expect(page.getByTestId('queue-group-best')).toHaveText(/^\d+\.\d\d ± \d+\.\d\d \(n = 3\) chosen on the test set$/);
-  test.info().annotations.push({ type: 'queue', description: `3 seeds x ${STEPS} steps, reloaded at the second; final error ${await page.getByTestId('queue-group-final').innerText()}` });
+  test
+    .info()
+    .annotations.push({
+      type: 'queue',
+      description: `3 seeds x ${STEPS} steps, reloaded at the second; final error ${await page.getByTestId('queue-group-final').innerText()}`,
+    });
 
   await page.getByTestId('queue-panel').screenshot({ path: test.info().outputPath('queue-panel.png') });
 
@@ -89,7 +98,9 @@ test('three seeds queued; a reload during the second; Continue queue resumes it;
   expect((await savedQueue(page))!.items).toEqual([]);
 });
 
-test('Queue this table adds every row as Run this selects it; the queue survives a reload; an unreadable one is kept aside', async ({ page }) => {
+test('Queue this table adds every row as Run this selects it; the queue survives a reload; an unreadable one is kept aside', async ({
+  page,
+}) => {
   await openLab(page, TINY, 'wasm');
   await page.getByRole('tab', { name: 'gcr: solvers' }).click();
   const rows = page.getByRole('table', { name: 'gcr: solvers' }).locator('tbody tr');
@@ -116,11 +127,15 @@ test('Queue this table adds every row as Run this selects it; the queue survives
   await expect(page.getByTestId('queue-notice')).toHaveCount(0);
 
   // Unreadable saved queue: said, kept aside, not written over; the new queue saves again.
-  await page.evaluate(() => window.localStorage.setItem('resnet-lab.queue', '{"version":1,"running":false,"items":[{"id":"x","label":"<b>bad</b>"}]}'));
+  await page.evaluate(() =>
+    window.localStorage.setItem('resnet-lab.queue', '{"version":1,"running":false,"items":[{"id":"x","label":"<b>bad</b>"}]}'),
+  );
   await page.reload();
   await expect(page.getByTestId('data-label')).toContainText('CIFAR-10', { timeout: 60_000 });
   await expect(page.getByTestId('queue-notice')).toHaveAttribute('data-kind', 'unreadable');
-  await expect(page.getByTestId('queue-notice')).toContainText('The saved queue could not be read (item 1: config is missing). It was kept aside');
+  await expect(page.getByTestId('queue-notice')).toContainText(
+    'The saved queue could not be read (item 1: config is missing). It was kept aside',
+  );
   await expect(items(page)).toHaveCount(0);
   expect(await page.evaluate(() => window.localStorage.getItem('resnet-lab.queue.unreadable'))).toContain('<b>bad</b>');
   await button(page, 'Add current configuration').click();

@@ -27,7 +27,10 @@ test('the dev server (npm start) trains on WASM with threads and the lab kernels
   await expect(page.getByTestId('run-backend')).toHaveText('wasm');
 });
 
-test('the build under /lab/ of a plain static server isolates itself, trains on WASM threads, shares its own URL', async ({ page, browser }) => {
+test('the build under /lab/ of a plain static server isolates itself, trains on WASM threads, shares its own URL', async ({
+  page,
+  browser,
+}) => {
   await openLab(page, STATIC_URL + TINY_QUERY, 'wasm');
   const isolation = await page.evaluate(() => ({ isolated: crossOriginIsolated, worker: navigator.serviceWorker.controller?.scriptURL }));
   expect(isolation).toEqual({ isolated: true, worker: `${STATIC_URL}coi-sw.js` });

@@ -13,7 +13,9 @@ async function checkpointEvery(page: import('@playwright/test').Page, steps: num
   await control(page, 'Checkpoint every (steps)').fill(steps === undefined ? '' : String(steps));
 }
 
-test('reload mid-run, Resume: the same losses as a run never interrupted; the Runs list opens, renames, deletes with undo', async ({ page }) => {
+test('reload mid-run, Resume: the same losses as a run never interrupted; the Runs list opens, renames, deletes with undo', async ({
+  page,
+}) => {
   // Enough steps that a fast machine is still training when the page reloads; which checkpoint the
   // resume starts from depends on the machine's speed, so it is read from the offer.
   const STEPS = 100;
@@ -53,7 +55,12 @@ test('reload mid-run, Resume: the same losses as a run never interrupted; the Ru
   expect(resumed.run.status).toBe('max-steps');
   expect(resumed.steps).toEqual(straight.steps);
   expect(resumed.losses).toEqual(straight.losses); // bit for bit (float32 as stored)
-  test.info().annotations.push({ type: 'resume', description: `reloaded at step >= 13, resumed from the checkpoint at step ${kept}: losses of steps ${kept + 1}-${STEPS} equal the straight run's: ${resumed.losses.slice(kept, kept + 3).join(', ')}, ...` });
+  test
+    .info()
+    .annotations.push({
+      type: 'resume',
+      description: `reloaded at step >= 13, resumed from the checkpoint at step ${kept}: losses of steps ${kept + 1}-${STEPS} equal the straight run's: ${resumed.losses.slice(kept, kept + 3).join(', ')}, ...`,
+    });
 
   // The Runs list: open the first run (re-plotted), rename it, delete the second and undo.
   const rows = page.getByTestId('run-row');

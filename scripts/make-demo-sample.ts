@@ -7,7 +7,15 @@
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertCifarMd5, CIFAR_MD5, DEMO_TEST_PATH, DEMO_TRAIN_PATH, NUM_CLASSES, RECORD_BYTES, checkCifarBinSize } from '../src/data/cifar.ts';
+import {
+  assertCifarMd5,
+  CIFAR_MD5,
+  DEMO_TEST_PATH,
+  DEMO_TRAIN_PATH,
+  NUM_CLASSES,
+  RECORD_BYTES,
+  checkCifarBinSize,
+} from '../src/data/cifar.ts';
 import { DEFAULT_CIFAR_DIR, md5HexNode, writeFileAtomic } from '../src/data/node-files.ts';
 
 /** Records (whole, label first) of the first `perClass` images of each class, in file order. */
@@ -30,9 +38,11 @@ export function firstPerClass(records: Uint8Array, perClass: number): Uint8Array
 
 async function readChecked(name: 'data_batch_1.bin' | 'test_batch.bin'): Promise<Uint8Array> {
   const path = join(DEFAULT_CIFAR_DIR, name);
-  const bytes = new Uint8Array(await readFile(path).catch(() => {
-    throw new Error(`${path} is missing: run \`npm run data\` first`);
-  }));
+  const bytes = new Uint8Array(
+    await readFile(path).catch(() => {
+      throw new Error(`${path} is missing: run \`npm run data\` first`);
+    }),
+  );
   checkCifarBinSize(path, bytes);
   assertCifarMd5(path, md5HexNode(bytes));
   return bytes;
@@ -74,7 +84,9 @@ async function main(): Promise<void> {
   const trainMd5 = md5HexNode(train);
   const testMd5 = md5HexNode(test);
   await writeFileAtomic(join('public', 'demo', 'README.md'), readme(trainMd5, testMd5));
-  process.stderr.write(`wrote ${trainPath} (${train.length} bytes, MD5 ${trainMd5}) and ${testPath} (${test.length} bytes, MD5 ${testMd5})\n`);
+  process.stderr.write(
+    `wrote ${trainPath} (${train.length} bytes, MD5 ${trainMd5}) and ${testPath} (${test.length} bytes, MD5 ${testMd5})\n`,
+  );
 }
 
 const invoked = process.argv[1] ?? '';

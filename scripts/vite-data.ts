@@ -11,7 +11,14 @@ import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Plugin } from 'vite';
 import { CIFAR_BIN_FILES, CIFAR_DIR_NAME, CIFAR_MD5 } from '../src/data/cifar.ts';
-import { CIFAR_PNG_DIR, CIFAR_PNG_LABELS, CIFAR_PNG_LABELS_BYTES, cifarPngName, decodeCifarPng, encodeCifarPng } from '../src/data/cifar-png.ts';
+import {
+  CIFAR_PNG_DIR,
+  CIFAR_PNG_LABELS,
+  CIFAR_PNG_LABELS_BYTES,
+  cifarPngName,
+  decodeCifarPng,
+  encodeCifarPng,
+} from '../src/data/cifar-png.ts';
 
 /** Names the encoding: a change here (layout, filters, zlib settings) makes a new cache entry. */
 const FORMAT = 'cifar-png/1 rgb-32-wide best-row-filter zlib-9';
@@ -40,10 +47,14 @@ export async function compactCifarCopy(binDir: string, cacheRoot: string): Promi
   const md5s = bins.map(md5File);
   for (const [i, name] of CIFAR_BIN_FILES.entries()) {
     if (md5s[i] !== CIFAR_MD5[name]) {
-      throw new Error(`${bins[i]} has MD5 ${md5s[i]}, not the official ${CIFAR_MD5[name]}: run \`npm run data\` again, or build with ${NO_DATA_ENV}=1.`);
+      throw new Error(
+        `${bins[i]} has MD5 ${md5s[i]}, not the official ${CIFAR_MD5[name]}: run \`npm run data\` again, or build with ${NO_DATA_ENV}=1.`,
+      );
     }
   }
-  const key = createHash('md5').update([FORMAT, ...md5s].join('\n')).digest('hex');
+  const key = createHash('md5')
+    .update([FORMAT, ...md5s].join('\n'))
+    .digest('hex');
   const dir = join(cacheRoot, key);
   const files = [...CIFAR_BIN_FILES.map(cifarPngName), CIFAR_PNG_LABELS];
   if (files.every((f) => existsSync(join(dir, f)))) return { dir, files, encoded: false };

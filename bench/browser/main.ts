@@ -15,7 +15,11 @@ import { modelName, type BenchPlan, type StepPlan } from '../plan.ts';
 import type { BareRequest, ProfileRequest, RunRequest, WorkerBackend, WorkerReply } from './messages.ts';
 
 /** A bench worker for one backend: sends it `request`, resolves with what its last reply carries. */
-function ask<T>(backend: WorkerBackend, request: RunRequest | ProfileRequest | BareRequest, take: (m: WorkerReply) => T | undefined): Promise<T> {
+function ask<T>(
+  backend: WorkerBackend,
+  request: RunRequest | ProfileRequest | BareRequest,
+  take: (m: WorkerReply) => T | undefined,
+): Promise<T> {
   const w = new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module', name: `bench-${backend}` });
   return new Promise<T>((resolve, reject) => {
     w.addEventListener('message', (e: MessageEvent<WorkerReply>) => {
@@ -100,7 +104,9 @@ async function labLoop(runs: StepPlan[]): Promise<BenchRecord[]> {
     }
     if (p.extra) rec.variant = p.extra;
     const bareText = rec.bareMs !== undefined ? ` (bare step in turns: ${rec.bareMs.toFixed(1)} ms)` : '';
-    console.log(`  loop ${rec.model}${p.extra ? ` (${p.extra})` : ''} b${p.batch} wasm/lab-worker: ${rec.medianMs.toFixed(1)} ms${bareText}`);
+    console.log(
+      `  loop ${rec.model}${p.extra ? ` (${p.extra})` : ''} b${p.batch} wasm/lab-worker: ${rec.medianMs.toFixed(1)} ms${bareText}`,
+    );
     out.push(rec);
   }
   return out;

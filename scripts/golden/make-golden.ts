@@ -18,8 +18,12 @@ const model = ResNet.create(spec, GOLDEN.seed);
 const dir = mkdtempSync(join(tmpdir(), 'golden-'));
 const file = join(dir, 'golden.safetensors');
 writeFileSync(file, encodeSafetensors(spec, { config: GOLDEN.config, steps: 0, values: await readModelValues(model) }));
-const out = execFileSync('/usr/bin/python3', ['scripts/golden/torch_golden.py', file, String(GOLDEN.depth), String(GOLDEN.batch), String(GOLDEN.lr)], {
-  encoding: 'utf8',
-});
+const out = execFileSync(
+  '/usr/bin/python3',
+  ['scripts/golden/torch_golden.py', file, String(GOLDEN.depth), String(GOLDEN.batch), String(GOLDEN.lr)],
+  {
+    encoding: 'utf8',
+  },
+);
 writeFileSync('src/model/golden.fixture.json', `${JSON.stringify(JSON.parse(out))}\n`);
 console.error('wrote src/model/golden.fixture.json');

@@ -27,8 +27,7 @@ interface NodeModuleApi {
 }
 
 function nodeModuleApi(): NodeModuleApi | undefined {
-  const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } })
-    .process;
+  const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
   if (p?.versions?.node == null || typeof p.getBuiltinModule !== 'function') return undefined;
   return p.getBuiltinModule('node:module') as NodeModuleApi;
 }

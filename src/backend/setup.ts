@@ -113,7 +113,10 @@ function requestWasmThreads(threads: number | undefined, xnnpackThreads: number 
 async function requestNodeWasmThreads(threads: number | undefined, xnnpackThreads: number | undefined): Promise<void> {
   const wanted = wantedThreads(threads);
   if (wanted <= 1) return;
-  const [{ useThreadedWasm }, { spawnNodeHelper }] = await Promise.all([import('./wasm-threads.node.ts'), import('../kernels/lab-helper.node.ts')]);
+  const [{ useThreadedWasm }, { spawnNodeHelper }] = await Promise.all([
+    import('./wasm-threads.node.ts'),
+    import('../kernels/lab-helper.node.ts'),
+  ]);
   try {
     useThreadedWasm(wantedThreads(xnnpackThreads ?? wanted));
   } catch (e) {
@@ -127,10 +130,17 @@ async function requestNodeWasmThreads(threads: number | undefined, xnnpackThread
 async function withPrinted<T>(task: () => Promise<T>): Promise<{ value: T; printed: string[] }> {
   const printed: string[] = [];
   const { warn, error } = console;
-  const collect = (print: (...args: unknown[]) => void) => (...args: unknown[]) => {
-    printed.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ').split('\n')[0]);
-    print.apply(console, args);
-  };
+  const collect =
+    (print: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      printed.push(
+        args
+          .map((a) => (a instanceof Error ? a.message : String(a)))
+          .join(' ')
+          .split('\n')[0],
+      );
+      print.apply(console, args);
+    };
   console.warn = collect(warn);
   console.error = collect(error);
   try {

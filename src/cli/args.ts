@@ -18,13 +18,15 @@ export function positiveInt(name: string, v: string | undefined): number | undef
 
 export function backendArg(v: string | undefined): BackendName {
   const b = (v ?? 'wasm') as BackendName;
-  if (!['wasm', 'cpu'].includes(b)) throw new UsageError(`--backend must be wasm or cpu in Node (webgl and webgpu need a browser), got "${v}"`);
+  if (!['wasm', 'cpu'].includes(b))
+    throw new UsageError(`--backend must be wasm or cpu in Node (webgl and webgpu need a browser), got "${v}"`);
   return b;
 }
 
 /** --threads: wasm's threads, 1 to 4 (initBackend's default, the number of cores, when not given). */
 export function threadsArg(v: string | undefined): { threads?: number } {
   const n = positiveInt('threads', v);
-  if (n !== undefined && n > 4) throw new UsageError(`--threads must be 1 to 4 (tfjs-wasm's thread pool and the lab's kernels use at most 4), got "${v}"`);
+  if (n !== undefined && n > 4)
+    throw new UsageError(`--threads must be 1 to 4 (tfjs-wasm's thread pool and the lab's kernels use at most 4), got "${v}"`);
   return n === undefined ? {} : { threads: n };
 }

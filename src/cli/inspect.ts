@@ -99,11 +99,20 @@ export async function inspect(argv: string[]): Promise<void> {
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   const out: string[] = [`${describeExperiment(config)}`, `test error ${pct(a.error)} on ${a.n} test images`];
   if (recalibrated) {
-    out.push(`after BN recalibration over ${recalibrated.images} training images (${recalibrated.batches} batches): ${pct(recalibrated.testError)}`);
+    out.push(
+      `after BN recalibration over ${recalibrated.images} training images (${recalibrated.batches} batches): ${pct(recalibrated.testError)}`,
+    );
   }
   out.push('', 'class        images  wrong   error');
-  for (const c of result.perClass) out.push(`${c.name!.padEnd(12)} ${String(c.count).padStart(6)} ${String(c.wrong).padStart(6)} ${Number.isNaN(c.error) ? '     -' : pct(c.error).padStart(7)}`);
-  out.push('', `confusion matrix (rows: true class, columns: predicted)`, `${''.padEnd(12)}${CLASS_NAMES.map((n) => n.slice(0, 5).padStart(6)).join('')}`);
+  for (const c of result.perClass)
+    out.push(
+      `${c.name!.padEnd(12)} ${String(c.count).padStart(6)} ${String(c.wrong).padStart(6)} ${Number.isNaN(c.error) ? '     -' : pct(c.error).padStart(7)}`,
+    );
+  out.push(
+    '',
+    `confusion matrix (rows: true class, columns: predicted)`,
+    `${''.padEnd(12)}${CLASS_NAMES.map((n) => n.slice(0, 5).padStart(6)).join('')}`,
+  );
   result.confusion.forEach((row, t) => out.push(`${CLASS_NAMES[t]!.padEnd(12)}${row.map((v) => String(v).padStart(6)).join('')}`));
   process.stdout.write(`${out.join('\n')}\n`);
 }

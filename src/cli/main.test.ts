@@ -47,9 +47,22 @@ describe('lab summary', () => {
 describe.skipIf(!HAVE_DATA)('lab train and eval on real CIFAR-10', () => {
   it('train writes log.jsonl and weights in both formats; eval of either gives the logged test error', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lab-train-'));
-    const t = await lab('train', '--config', 'protocol=gcr&depth=8&batch=16&seed=3', '--max-steps', '3', '--eval-limit', '200', '--out', out);
+    const t = await lab(
+      'train',
+      '--config',
+      'protocol=gcr&depth=8&batch=16&seed=3',
+      '--max-steps',
+      '3',
+      '--eval-limit',
+      '200',
+      '--out',
+      out,
+    );
     expect(t.code, t.stderr).toBe(0);
-    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log[0]).toMatchObject({ epoch: 0, step: 0 });
     const steps = log.filter((l) => 'loss' in l);
     expect(steps.map((s) => s.step)).toEqual([1, 2, 3]);

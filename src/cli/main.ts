@@ -54,11 +54,20 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     const err = e as Error & { code?: string };
-    const known = e instanceof UsageError || e instanceof ConfigError || e instanceof WeightsError || err.name === 'CifarDataError' ||
-      err.name === 'ArchitectureError' || err.name === 'BundleError' || err.name === 'QueueError' || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
+    const known =
+      e instanceof UsageError ||
+      e instanceof ConfigError ||
+      e instanceof WeightsError ||
+      err.name === 'CifarDataError' ||
+      err.name === 'ArchitectureError' ||
+      err.name === 'BundleError' ||
+      err.name === 'QueueError' ||
+      err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
       err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
-    process.stderr.write(`lab ${command ?? ''}: ${known ? err.message : err.stack ?? String(e)}\n`);
-    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${USAGE.split('\n')[0]} (npm run lab -- help)\n`);
+    process.stderr.write(`lab ${command ?? ''}: ${known ? err.message : (err.stack ?? String(e))}\n`);
+    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS'))
+      process.stderr.write(`${USAGE.split('\n')[0]} (npm run lab -- help)\n`);
     return known ? 2 : 1;
   }
 }

@@ -24,7 +24,12 @@ function lab(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-const jsonLines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const jsonLines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 describe('queue file', () => {
   it('reads queries and share URLs, skips comments and blank lines, numbers runs and names them', () => {
@@ -60,7 +65,10 @@ describe.skipIf(!HAVE_DATA)('lab queue on real CIFAR-10', () => {
   it('runs each line with train, writes importable bundles, resumes by skipping, honours --from/--to', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lab-queue-'));
     const file = join(dir, 'queue.txt');
-    writeFileSync(file, '# two seeds and a neon run\nprotocol=gcr&depth=8&batch=16&seed=1\nprotocol=gcr&depth=8&batch=16&seed=2\nprotocol=neon&depth=8&batch=16\n');
+    writeFileSync(
+      file,
+      '# two seeds and a neon run\nprotocol=gcr&depth=8&batch=16&seed=1\nprotocol=gcr&depth=8&batch=16&seed=2\nprotocol=neon&depth=8&batch=16\n',
+    );
     const out = join(dir, 'out');
     const args = ['queue', file, '--out', out, '--max-steps', '2', '--eval-limit', '50'];
     const first = await lab(...args);
@@ -80,10 +88,21 @@ describe.skipIf(!HAVE_DATA)('lab queue on real CIFAR-10', () => {
       const bundle = decodeRunBundle(new Uint8Array(readFileSync(l.bundle)), l.bundle);
       expect(l.bundle).toBe(join(runDir, `${l.name}.rlab`));
       expect(bundle.config).toBe(readFileSync(join(runDir, 'config.txt'), 'utf8').trim());
-      expect(bundle.meta).toMatchObject({ name: l.name, status: 'max-steps', backend: 'wasm', maxSteps: 2, evalLimit: 50, trainImages: 50_000, producer: 'resnet-lab cli queue' });
+      expect(bundle.meta).toMatchObject({
+        name: l.name,
+        status: 'max-steps',
+        backend: 'wasm',
+        maxSteps: 2,
+        evalLimit: 50,
+        trainImages: 50_000,
+        producer: 'resnet-lab cli queue',
+      });
       expect(bundle.meta.imagesPerSecond).toBeGreaterThan(0);
       // The series are train's log, value for value.
-      const log = readFileSync(join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+      const log = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((x) => JSON.parse(x));
       const steps = log.filter((x) => 'loss' in x);
       const tests = log.filter((x) => 'testError' in x);
       expect(Array.from(bundle.steps.step)).toEqual(steps.map((s) => s.step));
@@ -109,7 +128,10 @@ describe.skipIf(!HAVE_DATA)('lab queue on real CIFAR-10', () => {
     writeFileSync(`${b2}.partial`, 'half a bundle');
     const resumed = await lab(...args, '--from', '2', '--to', '3');
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(jsonLines(resumed.stdout).map((l) => [l.index, l.skipped])).toEqual([[2, false], [3, true]]);
+    expect(jsonLines(resumed.stdout).map((l) => [l.index, l.skipped])).toEqual([
+      [2, false],
+      [3, true],
+    ]);
     expect(resumed.stderr).toMatch(/\[3\/3\] 003-neon-d8-batch16-s1: done already/);
     expect(decodeRunBundle(new Uint8Array(readFileSync(b2))).result.final!.testError).toBe(lines[1].finalTestError); // same seed, same run
     expect(statSync(b1).mtimeMs).toBe(mtime1);
@@ -122,10 +144,16 @@ describe.skipIf(!HAVE_DATA)('lab queue on real CIFAR-10', () => {
       lab('queue', file, '--out', out, '--from', '3', '--to', '4'),
     ]);
     expect(again.code, again.stderr).toBe(0);
-    expect(jsonLines(again.stdout).filter((l) => l.type === 'run').every((l) => l.skipped)).toBe(true);
+    expect(
+      jsonLines(again.stdout)
+        .filter((l) => l.type === 'run')
+        .every((l) => l.skipped),
+    ).toBe(true);
     expect(again.stderr).not.toMatch(/step 1\//);
     expect(other.code).toBe(2);
-    expect(other.stderr.split('\n')[1]).toMatch(/holds a run of another configuration or options .*max steps 2.* than line 2 asks for: use another --out/);
+    expect(other.stderr.split('\n')[1]).toMatch(
+      /holds a run of another configuration or options .*max steps 2.* than line 2 asks for: use another --out/,
+    );
     expect(statSync(b1).mtimeMs).toBe(mtime1);
     expect(range.code).toBe(2);
     expect(range.stderr).toMatch(/--from 3 --to 4 is not a range of runs .* which lists runs 1\.\.3/);

@@ -11,7 +11,15 @@
 import { parseArgs } from 'node:util';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { changedFromProtocol, CONFIG_KEYS, configFromQuery, formatConfigQuery, formatConfigValue, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
+import {
+  changedFromProtocol,
+  CONFIG_KEYS,
+  configFromQuery,
+  formatConfigQuery,
+  formatConfigValue,
+  parseConfigQuery,
+  type ExperimentConfig,
+} from '../experiment/config.ts';
 import {
   BundleError,
   SeriesBuilder,
@@ -51,7 +59,11 @@ export function shortName(config: ExperimentConfig): string {
     const v = formatConfigValue(config, k);
     parts.push(ENUM_KEYS.has(k) ? v : `${k}${v}`);
   }
-  const body = parts.join('-').replace(/[^A-Za-z0-9.]+/g, '-').slice(0, 60).replace(/-+$/, '');
+  const body = parts
+    .join('-')
+    .replace(/[^A-Za-z0-9.]+/g, '-')
+    .slice(0, 60)
+    .replace(/-+$/, '');
   return `${body}-s${config.seed}`;
 }
 
@@ -96,7 +108,13 @@ interface RunLine {
   bundle: string;
 }
 
-function lineOf(index: number, name: string, path: string, b: Pick<DecodedBundle, 'config' | 'meta' | 'result'>, skipped: boolean): RunLine {
+function lineOf(
+  index: number,
+  name: string,
+  path: string,
+  b: Pick<DecodedBundle, 'config' | 'meta' | 'result'>,
+  skipped: boolean,
+): RunLine {
   return {
     index,
     name,
@@ -114,7 +132,12 @@ function lineOf(index: number, name: string, path: string, b: Pick<DecodedBundle
 const pct = (x: number | null | undefined) => (x == null ? '-' : `${(100 * x).toFixed(2)}%`);
 
 /** One run with `lab train`'s own code; returns its bundle (not yet written). */
-async function runOne(entry: QueueEntry, dir: string, passThrough: string[], options: { maxSteps: number | null; evalLimit: number | null }): Promise<RunBundle> {
+async function runOne(
+  entry: QueueEntry,
+  dir: string,
+  passThrough: string[],
+  options: { maxSteps: number | null; evalLimit: number | null },
+): Promise<RunBundle> {
   const series = new SeriesBuilder();
   let t0 = 0;
   let lastMark = 0;
@@ -188,7 +211,8 @@ export async function queue(argv: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 1) throw new UsageError(`queue needs exactly one FILE (a list of share-URL queries), got ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`queue needs exactly one FILE (a list of share-URL queries), got ${positionals.length}`);
   if (!values.out) throw new UsageError('queue needs --out DIR (each run gets a folder and a bundle there)');
   const file = positionals[0]!;
   let text: string;

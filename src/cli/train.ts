@@ -37,7 +37,9 @@ export async function loadData(dir: string | undefined): Promise<TrainData> {
   try {
     await access(d);
   } catch {
-    throw new UsageError(`no CIFAR-10 data at ${d}: run \`npm run data\` first, or pass --data DIR (the folder with data_batch_1.bin ... test_batch.bin)`);
+    throw new UsageError(
+      `no CIFAR-10 data at ${d}: run \`npm run data\` first, or pass --data DIR (the folder with data_batch_1.bin ... test_batch.bin)`,
+    );
   }
   let p = dataCache.get(d);
   if (!p) {
@@ -94,7 +96,11 @@ function fmtTime(s: number): string {
 
 async function writeWeights(dir: string, trainer: Trainer): Promise<void> {
   const spec = trainer.experiment.spec;
-  const bundle = { config: formatConfigQuery(trainer.experiment.config), steps: trainer.iteration, values: await readModelValues(trainer.model) };
+  const bundle = {
+    config: formatConfigQuery(trainer.experiment.config),
+    steps: trainer.iteration,
+    values: await readModelValues(trainer.model),
+  };
   await mkdir(dir, { recursive: true });
   const { modelJson, weightsBin } = encodeTfjs(spec, bundle);
   await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
@@ -152,8 +158,10 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<Tra
 
   const experiment = resolveExperiment(config);
   const trainer = new Trainer(experiment, data, { maxSteps, evalLimit });
-  process.stderr.write(`${describeExperiment(config)}\nbackend ${backend.backend} (${backend.threads} thread${backend.threads === 1 ? '' : 's'}), ` +
-    `${trainer.stepsPerEpoch} iterations per epoch, ${trainer.totalSteps} in all; writing ${out}\n`);
+  process.stderr.write(
+    `${describeExperiment(config)}\nbackend ${backend.backend} (${backend.threads} thread${backend.threads === 1 ? '' : 's'}), ` +
+      `${trainer.stepsPerEpoch} iterations per epoch, ${trainer.totalSteps} in all; writing ${out}\n`,
+  );
 
   let lines: string[] = [];
   const flushLog = async () => {
@@ -196,7 +204,9 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<Tra
   await writeFile(join(out, 'result.json'), `${JSON.stringify(summaryLine, null, 1)}\n`);
   trainer.dispose();
   if (result.end === 'diverged') {
-    process.stderr.write(`diverged at step ${result.divergedAt!.step} (lr ${result.divergedAt!.lr}, loss ${result.divergedAt!.loss}); history and weights kept in ${out}\n`);
+    process.stderr.write(
+      `diverged at step ${result.divergedAt!.step} (lr ${result.divergedAt!.lr}, loss ${result.divergedAt!.loss}); history and weights kept in ${out}\n`,
+    );
   }
   if (!hooks.quiet) process.stdout.write(`${JSON.stringify(summaryLine)}\n`);
   return { out, config, result, backend: backend.backend, seconds: summaryLine.seconds, trainImages: data.train.n, testImages };
@@ -231,7 +241,8 @@ export async function loadWeightsFile(file: string): Promise<{ config: Experimen
 }
 
 function configOf(fileName: string, query: string | undefined): ExperimentConfig {
-  if (!query) throw new WeightsError(`${fileName} does not say which network it belongs to (no resnet_lab_config): it was not saved by the lab`);
+  if (!query)
+    throw new WeightsError(`${fileName} does not say which network it belongs to (no resnet_lab_config): it was not saved by the lab`);
   try {
     return parseConfigQueryStrict(query);
   } catch (e) {
@@ -272,7 +283,14 @@ export async function evaluate(argv: string[]): Promise<void> {
     onProgress: (done, total) => process.stderr.write(`\revaluating ${done}/${total}`),
   });
   process.stderr.write('\n');
-  const result = { testError, images: Math.min(limit ?? data.test.n, data.test.n), steps, backend: backend.backend, seconds: (performance.now() - t0) / 1000, config: formatConfigQuery(config) };
+  const result = {
+    testError,
+    images: Math.min(limit ?? data.test.n, data.test.n),
+    steps,
+    backend: backend.backend,
+    seconds: (performance.now() - t0) / 1000,
+    config: formatConfigQuery(config),
+  };
   model.dispose();
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`test error ${(100 * testError).toFixed(2)}% on ${result.images} images (${describeExperiment(config)})\n`);

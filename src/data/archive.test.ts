@@ -88,7 +88,11 @@ describe('gunzip', () => {
     expect(notGz.fileName).toBe('cifar-10-binary.tar.gz');
     expect(notGz.message).toMatch(/download it again/i);
     const gz = await gzipBytes(new Uint8Array(100_000).map((_, i) => (i * 13) & 255));
-    await expectCode(gunzip(gz.subarray(0, gz.length >> 1), 'half.tar.gz'), 'corrupt', /half\.tar\.gz could not be decompressed: it is truncated or damaged/);
+    await expectCode(
+      gunzip(gz.subarray(0, gz.length >> 1), 'half.tar.gz'),
+      'corrupt',
+      /half\.tar\.gz could not be decompressed: it is truncated or damaged/,
+    );
   });
 });
 

@@ -30,7 +30,12 @@ export async function gunzip(bytes: Uint8Array, what: string, onProgress?: Fract
     throw new CifarDataError('empty', what, `${what} is empty (0 bytes).`, 'Download it again.');
   }
   if (!isGzip(bytes)) {
-    throw new CifarDataError('not-gzip', what, `${what} is not a gzip file (it does not start with 1f 8b).`, 'Choose the .tar.gz archive itself, or download it again.');
+    throw new CifarDataError(
+      'not-gzip',
+      what,
+      `${what} is not a gzip file (it does not start with 1f 8b).`,
+      'Choose the .tar.gz archive itself, or download it again.',
+    );
   }
   // ISIZE (last 4 bytes) is the uncompressed size mod 2^32: a good first guess for the buffer.
   const tail = bytes.length >= 18 ? new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true) : 0;
@@ -132,7 +137,12 @@ export function readTar(tar: Uint8Array, what: string): NamedFile[] {
     if (header.every((b) => b === 0)) break; // end-of-archive marker
     if (!headerChecksumOk(header)) {
       if (!sawHeader) {
-        throw new CifarDataError('not-tar', what, `${what} does not contain a tar archive (no valid tar header at the start).`, 'Choose the cifar-10-binary.tar.gz archive itself, or download it again.');
+        throw new CifarDataError(
+          'not-tar',
+          what,
+          `${what} does not contain a tar archive (no valid tar header at the start).`,
+          'Choose the cifar-10-binary.tar.gz archive itself, or download it again.',
+        );
       }
       throw new CifarDataError('corrupt', what, `${what} has a damaged tar header at byte ${pos}.`, 'Download it again.');
     }
@@ -142,7 +152,12 @@ export function readTar(tar: Uint8Array, what: string): NamedFile[] {
     const dataStart = pos + BLOCK;
     const dataEnd = dataStart + size;
     if (dataEnd > tar.length) {
-      throw new CifarDataError('truncated', what, `${what} is truncated: a tar entry needs ${dataEnd} bytes, the archive has ${tar.length}.`, 'Download it again.');
+      throw new CifarDataError(
+        'truncated',
+        what,
+        `${what} is truncated: a tar entry needs ${dataEnd} bytes, the archive has ${tar.length}.`,
+        'Download it again.',
+      );
     }
     const data = tar.subarray(dataStart, dataEnd);
     pos = dataStart + Math.ceil(size / BLOCK) * BLOCK;
@@ -169,7 +184,12 @@ export function readTar(tar: Uint8Array, what: string): NamedFile[] {
     if (type === '0' || type === '\0' || type === '7') files.push({ name, bytes: data });
   }
   if (!sawHeader) {
-    throw new CifarDataError('not-tar', what, `${what} does not contain a tar archive (it holds no tar entries).`, 'Choose the cifar-10-binary.tar.gz archive itself, or download it again.');
+    throw new CifarDataError(
+      'not-tar',
+      what,
+      `${what} does not contain a tar archive (it holds no tar entries).`,
+      'Choose the cifar-10-binary.tar.gz archive itself, or download it again.',
+    );
   }
   return files;
 }

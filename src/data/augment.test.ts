@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../util/rng.ts';
 import { md5Hex } from './cifar.ts';
-import { augmentImage, computeNeonPad, computeNeonPadBytes, drawAugment, neonPadImage, newAugmentScratch, type AugmentParams } from './augment.ts';
+import {
+  augmentImage,
+  computeNeonPad,
+  computeNeonPadBytes,
+  drawAugment,
+  neonPadImage,
+  newAugmentScratch,
+  type AugmentParams,
+} from './augment.ts';
 import type { DataProtocol } from '../experiment/protocols.ts';
 import { computeStats, makeNormalizer, type Normalizer } from './preprocess.ts';
 import { syntheticSplit } from './test-utils.ts';
@@ -49,7 +57,9 @@ describe('pad-crop / shift', () => {
     expect(at(out, 0, 3, 0)).toBe(raw(2, 0, 2, 0)); // content moved right 3 and up 2
     expect(at(out, 29, 31, 2)).toBe(raw(2, 2, 31, 28));
     let zeros = 0;
-    for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) if (y >= 30 || x < 3) zeros += at(out, y, x, 0) === 0 && at(out, y, x, 1) === 0 && at(out, y, x, 2) === 0 ? 1 : 0;
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 32; x++)
+        if (y >= 30 || x < 3) zeros += at(out, y, x, 0) === 0 && at(out, y, x, 1) === 0 && at(out, y, x, 2) === 0 ? 1 : 0;
     expect(zeros).toBe(32 * 32 - 29 * 30);
   });
 
@@ -66,7 +76,11 @@ describe('pad-crop / shift', () => {
 
 describe('flip', () => {
   it('is a horizontal mirror of the translated image', () => {
-    for (const [dx, dy] of [[0, 0], [3, -1], [-4, 4]] as const) {
+    for (const [dx, dy] of [
+      [0, 0],
+      [3, -1],
+      [-4, 4],
+    ] as const) {
       const a = run(3, { dx, dy, flip: false }, 'zero');
       const b = run(3, { dx, dy, flip: true }, 'zero');
       const c = run(3, { dx, dy, flip: true }, 'neon-mean');
@@ -93,7 +107,12 @@ describe('flip', () => {
 });
 
 describe('drawAugment', () => {
-  const proto = (augment: DataProtocol['augment'], flip: boolean): DataProtocol => ({ preprocess: 'pixel-mean', augment, flip, sampling: 'shuffle' });
+  const proto = (augment: DataProtocol['augment'], flip: boolean): DataProtocol => ({
+    preprocess: 'pixel-mean',
+    augment,
+    flip,
+    sampling: 'shuffle',
+  });
 
   it('draws dx, dy uniformly over [-4, 4] and flips about half the time', () => {
     const rng = createRng(5);
@@ -132,7 +151,9 @@ describe("neon's mean padding", () => {
   // Same formula as the numpy reference run below, per channel c, row y, column x.
   function formulaImages(k: number): Uint8Array {
     const a = new Uint8Array(3072);
-    for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) a[c * 1024 + y * 32 + x] = (c * 71 + y * y * 3 + x * 29 + ((x * y + k) % 7) * 11 + k * 13) % 256;
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 32; y++)
+        for (let x = 0; x < 32; x++) a[c * 1024 + y * 32 + x] = (c * 71 + y * y * 3 + x * 29 + ((x * y + k) % 7) * 11 + k * 13) % 256;
     return a;
   }
 
@@ -155,7 +176,12 @@ describe("neon's mean padding", () => {
     const stats = computeStats(one);
     const norm = makeNormalizer(stats, 'channel-mean');
     const padded = neonPadImage(images, 0);
-    for (const [dx, dy] of [[4, 4], [-4, -4], [2, -3], [0, 4]] as const) {
+    for (const [dx, dy] of [
+      [4, 4],
+      [-4, -4],
+      [2, -3],
+      [0, 4],
+    ] as const) {
       const out = new Float32Array(3072);
       augmentImage(one, 0, norm, { dx, dy, flip: false }, 'neon-mean', out, 0, scratch);
       // neon: crop the 40x40 PNG at corner (4 - dx, 4 - dy), then subtract the channel mean.
@@ -198,7 +224,8 @@ describe("neon's mean padding", () => {
     images.fill(255, 3072, 2 * 3072);
     for (let i = 0; i < 3072; i++) images[3 * 3072 + i] = i % 2 === 0 ? 0 : 255;
     for (let c = 0; c < 3; c++) {
-      for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) images[4 * 3072 + c * 1024 + y * 32 + x] = 2 * ((x + c) % 100) + (y < 16 ? 1 : 0);
+      for (let y = 0; y < 32; y++)
+        for (let x = 0; x < 32; x++) images[4 * 3072 + c * 1024 + y * 32 + x] = 2 * ((x + c) % 100) + (y < 16 ? 1 : 0);
     }
     for (let i = 0; i < 3072; i++) images[5 * 3072 + i] = (i * 37 + (i >> 10) * 101) % 256;
     for (let k = 0; k < n; k++) {

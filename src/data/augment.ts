@@ -163,13 +163,14 @@ export function neonPadImage(images: Uint8Array, index: number): Uint8Array {
         const x = px - 4;
         const yIn = y >= 0 && y < 32;
         const xIn = x >= 0 && x < 32;
-        out[c * 1600 + py * 40 + px] = yIn && xIn
-          ? images[index * 3072 + c * 1024 + y * 32 + x]!
-          : xIn
-            ? pad.colMean[c * 32 + x]!
-            : yIn
-              ? pad.rowMean[c * 32 + y]!
-              : pad.corner[c]!;
+        out[c * 1600 + py * 40 + px] =
+          yIn && xIn
+            ? images[index * 3072 + c * 1024 + y * 32 + x]!
+            : xIn
+              ? pad.colMean[c * 32 + x]!
+              : yIn
+                ? pad.rowMean[c * 32 + y]!
+                : pad.corner[c]!;
       }
     }
   }

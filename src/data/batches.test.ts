@@ -19,9 +19,17 @@ function indexedSplit(n: number): CifarSplit {
   return s;
 }
 /** Statistics that make every normaliser the identity (offset 0, scale 1). */
-const ZERO_STATS: DataStats = { n: 1, pixelMean: new Float32Array(3072), channelMean: [0, 0, 0], channelStd: [1, 1, 1], globalMean: 0, globalStd: 1 };
+const ZERO_STATS: DataStats = {
+  n: 1,
+  pixelMean: new Float32Array(3072),
+  channelMean: [0, 0, 0],
+  channelStd: [1, 1, 1],
+  globalMean: 0,
+  globalStd: 1,
+};
 const PLAIN = (sampling: DataProtocol['sampling']): DataProtocol => ({ preprocess: 'pixel-mean', augment: 'none', flip: false, sampling });
-const indicesOf = (x: Float32Array, n: number) => Array.from({ length: n }, (_, b) => x[b * IMAGE_FLOATS]! + 256 * x[b * IMAGE_FLOATS + 3]!);
+const indicesOf = (x: Float32Array, n: number) =>
+  Array.from({ length: n }, (_, b) => x[b * IMAGE_FLOATS]! + 256 * x[b * IMAGE_FLOATS + 3]!);
 
 describe("BatchSampler, 'shuffle'", () => {
   it('visits every image once per epoch, in a new order each epoch', () => {
@@ -55,7 +63,15 @@ describe("BatchSampler, 'shuffle'", () => {
       seen.push(...indicesOf(b.x, 30));
       meta.push([b.epoch, b.epochDone]);
     }
-    expect(meta).toEqual([[0, false], [0, false], [0, false], [1, true], [1, false], [1, false], [2, true]]);
+    expect(meta).toEqual([
+      [0, false],
+      [0, false],
+      [0, false],
+      [1, true],
+      [1, false],
+      [1, false],
+      [2, true],
+    ]);
     const all = Array.from({ length: 100 }, (_, i) => i);
     expect(seen.slice(0, 100).sort((a, b) => a - b)).toEqual(all);
     expect(seen.slice(100, 200).sort((a, b) => a - b)).toEqual(all);
@@ -149,7 +165,9 @@ describe('BatchSampler determinism and resume', () => {
     const a = new BatchSampler(split, stats, protocols.paper!, createRng(1));
     a.next(10);
     const state = a.getState();
-    expect(() => new BatchSampler(syntheticSplit(10), stats, protocols.paper!, createRng(1)).setState(state)).toThrow(/split of 300 images/);
+    expect(() => new BatchSampler(syntheticSplit(10), stats, protocols.paper!, createRng(1)).setState(state)).toThrow(
+      /split of 300 images/,
+    );
     expect(() => new BatchSampler(split, stats, protocols.gcr!, createRng(1)).setState(state)).toThrow(/'shuffle' sampling/);
   });
 

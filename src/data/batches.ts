@@ -61,7 +61,9 @@ export function newBatchBuffers(n: number): BatchBuffers {
 
 function checkBuffers(out: BatchBuffers, n: number): void {
   if (out.x.length < n * IMAGE_FLOATS || out.y.length < n) {
-    throw new RangeError(`batch buffers too small for ${n} images: x has ${out.x.length} floats (needs ${n * IMAGE_FLOATS}), y has ${out.y.length}`);
+    throw new RangeError(
+      `batch buffers too small for ${n} images: x has ${out.x.length} floats (needs ${n * IMAGE_FLOATS}), y has ${out.y.length}`,
+    );
   }
 }
 
@@ -121,7 +123,8 @@ export class BatchSampler {
    * reference to the array a tensor was made from, so reuse buffers only once that tensor is gone.
    */
   next(batchSize: number, out?: BatchBuffers): TrainBatch {
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`BatchSampler.next: batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize <= 0)
+      throw new RangeError(`BatchSampler.next: batch size must be a positive integer, got ${batchSize}`);
     const buf = out ?? newBatchBuffers(batchSize);
     checkBuffers(buf, batchSize);
     const augmenting = this.protocol.augment !== 'none' || this.protocol.flip;
@@ -167,9 +170,17 @@ export class BatchSampler {
       throw new Error(`BatchSampler.setState: the state is for a split of ${state.splitSize} images, this one has ${this.split.n}`);
     }
     if (state.sampling !== this.protocol.sampling) {
-      throw new Error(`BatchSampler.setState: the state is for '${state.sampling}' sampling, this sampler uses '${this.protocol.sampling}'`);
+      throw new Error(
+        `BatchSampler.setState: the state is for '${state.sampling}' sampling, this sampler uses '${this.protocol.sampling}'`,
+      );
     }
-    if (!(Number.isInteger(state.permPos) && state.permPos >= 0 && state.permPos <= this.split.n && Number.isInteger(state.imagesSeen) && state.imagesSeen >= 0)) {
+    if (!(
+      Number.isInteger(state.permPos) &&
+      state.permPos >= 0 &&
+      state.permPos <= this.split.n &&
+      Number.isInteger(state.imagesSeen) &&
+      state.imagesSeen >= 0
+    )) {
       throw new Error('BatchSampler.setState: malformed state (permPos / imagesSeen)');
     }
     this.rng.setState(state.rng);
@@ -223,7 +234,8 @@ export function* testBatches(
   total: number = split.n,
   out?: BatchBuffers,
 ): Generator<TestBatch> {
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`testBatches: batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new RangeError(`testBatches: batch size must be a positive integer, got ${batchSize}`);
   const norm = makeNormalizer(stats, protocol.preprocess);
   const end = Math.min(total, split.n);
   for (let start = 0; start < end; start += batchSize) {

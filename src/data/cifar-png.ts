@@ -4,16 +4,7 @@
 // CIFAR_BIN_FILES order). `npm run build` writes it (scripts/vite-data.ts); the worker decodes it back
 // into the official .bin bytes and checks their MD5. Not a reader of other PNG copies of CIFAR-10.
 
-import {
-  CIFAR_BIN_FILES,
-  CIFAR_MD5,
-  IMAGE_BYTES,
-  IMAGE_SIZE,
-  RECORD_BYTES,
-  RECORDS_PER_FILE,
-  md5Hex,
-  type CifarBinName,
-} from './cifar.ts';
+import { CIFAR_BIN_FILES, CIFAR_MD5, IMAGE_BYTES, IMAGE_SIZE, RECORD_BYTES, RECORDS_PER_FILE, md5Hex, type CifarBinName } from './cifar.ts';
 import { CifarDataError } from './errors.ts';
 import { PngError, decodePng, encodePng } from './png.ts';
 

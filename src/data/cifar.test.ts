@@ -40,7 +40,9 @@ describe('parseCifarRecords / parseCifarBin', () => {
     expect(s.n).toBe(25);
     expect(Array.from(s.labels)).toEqual(Array.from({ length: 25 }, (_, i) => i % 10));
     for (const i of [0, 7, 24]) {
-      expect(sameBytes(s.images.subarray(i * 3072, (i + 1) * 3072), bytes.subarray(i * RECORD_BYTES + 1, (i + 1) * RECORD_BYTES))).toBe(true);
+      expect(sameBytes(s.images.subarray(i * 3072, (i + 1) * 3072), bytes.subarray(i * RECORD_BYTES + 1, (i + 1) * RECORD_BYTES))).toBe(
+        true,
+      );
     }
   });
 
@@ -91,7 +93,9 @@ describe('MD5', () => {
   it('rejects a file that is not the official one, naming both checksums', async () => {
     const e = await caught(() => checkCifarMd5('data_batch_3.bin', syntheticRecords(10_000, 9)));
     expect(e.code).toBe('checksum');
-    expect(e.message).toMatch(/data_batch_3\.bin has the wrong checksum: MD5 [0-9a-f]{32}, the official file's is 942cd6a4bcdd0dd3c604fbe906cb4421/);
+    expect(e.message).toMatch(
+      /data_batch_3\.bin has the wrong checksum: MD5 [0-9a-f]{32}, the official file's is 942cd6a4bcdd0dd3c604fbe906cb4421/,
+    );
   });
 
   it('accepts the real test_batch.bin and rejects it with one byte altered', async (ctx) => {

@@ -13,18 +13,7 @@ import { CifarDataError, REFETCH_REMEDY } from './errors.ts';
 export { CifarDataError, type CifarErrorCode } from './errors.ts';
 export type { NamedFile } from './archive.ts';
 
-export const CLASS_NAMES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-] as const;
+export const CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 export const NUM_CLASSES = 10;
 
 export const IMAGE_SIZE = 32;
@@ -35,13 +24,7 @@ export const BIN_FILE_BYTES = RECORDS_PER_FILE * RECORD_BYTES; // 30,730,000
 
 export const CIFAR_DIR_NAME = 'cifar-10-batches-bin';
 export const META_FILE = 'batches.meta.txt';
-export const TRAIN_FILES = [
-  'data_batch_1.bin',
-  'data_batch_2.bin',
-  'data_batch_3.bin',
-  'data_batch_4.bin',
-  'data_batch_5.bin',
-] as const;
+export const TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'] as const;
 export const TEST_FILE = 'test_batch.bin';
 export const CIFAR_BIN_FILES = [...TRAIN_FILES, TEST_FILE] as const;
 export type CifarBinName = (typeof CIFAR_BIN_FILES)[number];
@@ -250,7 +233,11 @@ export interface LoadOptions {
 export async function loadCifarFromFiles(files: readonly NamedFile[], options: LoadOptions = {}): Promise<CifarData> {
   const { verifyMd5 = true, onProgress } = options;
   if (files.length === 0) {
-    throw missingError('No files chosen', ['cifar-10-binary.tar.gz (or the six .bin files)'], 'Choose cifar-10-binary.tar.gz, or the six .bin files from its cifar-10-batches-bin folder.');
+    throw missingError(
+      'No files chosen',
+      ['cifar-10-binary.tar.gz (or the six .bin files)'],
+      'Choose cifar-10-binary.tar.gz, or the six .bin files from its cifar-10-batches-bin folder.',
+    );
   }
   const archive = files.find((f) => isGzip(f.bytes) || /\.(tar\.gz|tgz)$/i.test(f.name));
   let bins: Map<string, Uint8Array>;
@@ -265,7 +252,11 @@ export async function loadCifarFromFiles(files: readonly NamedFile[], options: L
     }
     const missing = CIFAR_BIN_FILES.filter((f) => !bins.has(f));
     if (missing.length > 0) {
-      throw missingError('The chosen files', missing, 'Choose all six .bin files from cifar-10-batches-bin, or the cifar-10-binary.tar.gz archive.');
+      throw missingError(
+        'The chosen files',
+        missing,
+        'Choose all six .bin files from cifar-10-batches-bin, or the cifar-10-binary.tar.gz archive.',
+      );
     }
     CIFAR_BIN_FILES.forEach((name, i) => {
       const bytes = bins.get(name)!;

@@ -29,5 +29,4 @@ export class CifarDataError extends Error {
 }
 
 /** The usual remedy for a damaged CIFAR-10 binary file, in Node and in the browser. */
-export const REFETCH_REMEDY =
-  'Run `npm run data` again (Node), or download cifar-10-binary.tar.gz again and choose it (browser).';
+export const REFETCH_REMEDY = 'Run `npm run data` again (Node), or download cifar-10-binary.tar.gz again and choose it (browser).';

@@ -55,7 +55,9 @@ describe('loadCifarDir', () => {
         for (const f of files) if (f.name !== gone) await writeFile(join(partial, f.name), f.bytes);
         const err = await loadCifarDir(partial, { verifyMd5: false }).catch((e: unknown) => e);
         expect((err as CifarDataError).code).toBe('missing-file');
-        expect((err as CifarDataError).message).toBe(`${gone} is missing from ${partial}. Run \`npm run data\` to download and check the data set.`);
+        expect((err as CifarDataError).message).toBe(
+          `${gone} is missing from ${partial}. Run \`npm run data\` to download and check the data set.`,
+        );
       } finally {
         await rm(partial, { recursive: true, force: true });
       }
@@ -73,7 +75,12 @@ describe('checkCifarDir', () => {
       expect(r.ok).toBe(false);
       expect(r.problems[0]).toMatch(/^data_batch_1\.bin: MD5 [0-9a-f]{32}, expected 5dd7e06a14cb22eb9f671a540d1b7c25$/);
       expect(r.problems[1]).toBe('data_batch_2.bin: 100 bytes, expected 30730000');
-      expect(r.problems.slice(2)).toEqual(['data_batch_3.bin: missing', 'data_batch_4.bin: missing', 'data_batch_5.bin: missing', 'test_batch.bin: missing']);
+      expect(r.problems.slice(2)).toEqual([
+        'data_batch_3.bin: missing',
+        'data_batch_4.bin: missing',
+        'data_batch_5.bin: missing',
+        'test_batch.bin: missing',
+      ]);
     } finally {
       await rm(d, { recursive: true, force: true });
     }

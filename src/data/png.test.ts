@@ -15,7 +15,8 @@ function testImage(width: number, height: number, channels: 1 | 3): PngImage {
     for (let i = 0; i < width * channels; i++) {
       h = (Math.imul(h, 1103515245) + 12345) | 0;
       const kind = y % 4;
-      pixels[y * width * channels + i] = kind === 0 ? h >>> 24 : kind === 1 ? (i * 3 + y) & 255 : kind === 2 ? (y * 7) & 255 : (i + 2 * y + (h >>> 30)) & 255;
+      pixels[y * width * channels + i] =
+        kind === 0 ? h >>> 24 : kind === 1 ? (i * 3 + y) & 255 : kind === 2 ? (y * 7) & 255 : (i + 2 * y + (h >>> 30)) & 255;
     }
   }
   return { width, height, channels, pixels };
@@ -71,6 +72,8 @@ describe('png', () => {
   it('says when the file is cut short or not a PNG', async () => {
     const png = encodePng(testImage(8, 8, 1), deflate);
     expect((await caught(() => decodePng('short.png', png.subarray(0, png.length - 20)))).message).toMatch(/short\.png .*cut short/);
-    expect((await caught(() => decodePng('page.html', new TextEncoder().encode('<!doctype html>')))).message).toMatch(/page\.html .*PNG signature/);
+    expect((await caught(() => decodePng('page.html', new TextEncoder().encode('<!doctype html>')))).message).toMatch(
+      /page\.html .*PNG signature/,
+    );
   });
 });

@@ -168,7 +168,12 @@ export function encodePng(image: PngImage, deflate: (data: Uint8Array) => Uint8A
   view.setUint32(0, image.width);
   view.setUint32(4, image.height);
   ihdr.set([8, COLOR_TYPE[image.channels], 0, 0, 0], 8);
-  return concat([new Uint8Array(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', deflate(filterImage(image))), chunk('IEND', new Uint8Array(0))]);
+  return concat([
+    new Uint8Array(SIGNATURE),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflate(filterImage(image))),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 /** Inflates a zlib stream (RFC 1950) with the platform's DecompressionStream; `size` bytes expected. */
@@ -181,7 +186,8 @@ async function inflate(fileName: string, parts: readonly Uint8Array[], size: num
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (at + value.length > size) throw new PngError(fileName, `its image data inflates to more than the ${size} bytes its header implies.`);
+      if (at + value.length > size)
+        throw new PngError(fileName, `its image data inflates to more than the ${size} bytes its header implies.`);
       out.set(value, at);
       at += value.length;
     }
@@ -206,7 +212,8 @@ export async function decodePng(fileName: string, png: Uint8Array): Promise<PngI
     const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
     const end = at + 8 + length;
     if (end + 4 > png.length) throw new PngError(fileName, `its ${type} chunk at byte ${at} runs past the end of the file (cut short?).`);
-    if (crc32(png, at + 4, end) !== view.getUint32(end)) throw new PngError(fileName, `its ${type} chunk at byte ${at} fails its CRC check (the file is damaged).`);
+    if (crc32(png, at + 4, end) !== view.getUint32(end))
+      throw new PngError(fileName, `its ${type} chunk at byte ${at} fails its CRC check (the file is damaged).`);
     const data = png.subarray(at + 8, end);
     if (type === 'IHDR') {
       const d = new DataView(data.buffer, data.byteOffset, data.byteLength);

@@ -10,7 +10,12 @@ describe('computeStats', () => {
     const s = syntheticSplit(37, 8);
     const stats = computeStats(s);
     const v = (i: number, c: number, p: number) => s.images[i * 3072 + c * 1024 + p]!;
-    for (const [p, c] of [[0, 0], [31, 2], [500, 1], [1023, 2]] as const) {
+    for (const [p, c] of [
+      [0, 0],
+      [31, 2],
+      [500, 1],
+      [1023, 2],
+    ] as const) {
       let sum = 0;
       for (let i = 0; i < s.n; i++) sum += v(i, c, p);
       expect(stats.pixelMean[p * 3 + c]).toBeCloseTo(sum / s.n, 4);
@@ -41,7 +46,7 @@ describe('makeNormalizer / normalizeImage', () => {
   const out = new Float32Array(3072);
   const r = (c: number, p: number) => s.images[3 * 3072 + c * 1024 + p]!;
 
-  it("paper: raw - pixel mean, 0-255 scale", () => {
+  it('paper: raw - pixel mean, 0-255 scale', () => {
     normalizeImage(s, 3, makeNormalizer(stats, 'pixel-mean'), out, 0);
     expect(out[100 * 3 + 2]).toBeCloseTo(r(2, 100) - stats.pixelMean[100 * 3 + 2]!, 4);
   });

@@ -54,11 +54,17 @@ describe('share-URL run summary', () => {
   });
 
   it('is made from a run result: final evaluation, epochs to 2 decimals, partial test sets said', () => {
-    expect(claimFromResult({ testError: 0.0694, epoch: 200, evaluated: 10_000 }, 'webgpu')).toEqual({ testError: 0.0694, epochs: 200, backend: 'webgpu' });
+    expect(claimFromResult({ testError: 0.0694, epoch: 200, evaluated: 10_000 }, 'webgpu')).toEqual({
+      testError: 0.0694,
+      epochs: 200,
+      backend: 'webgpu',
+    });
     const cut = claimFromResult({ testError: 0.84, epoch: 0.00064, evaluated: 50 }, 'wasm')!;
     expect(cut).toEqual({ testError: 0.84, epochs: 0, backend: 'wasm', tested: 50 });
     expect(describeClaim(cut)).toBe('claimed final test error 84% on 50 test images after 0 epochs (wasm)');
-    expect(describeClaim(parseClaim(formatClaim({ testError: 0.0829, epochs: 164.5 })).claim!)).toBe('claimed final test error 8.29% after 164.5 epochs');
+    expect(describeClaim(parseClaim(formatClaim({ testError: 0.0829, epochs: 164.5 })).claim!)).toBe(
+      'claimed final test error 8.29% after 164.5 epochs',
+    );
     expect(claimFromResult(null, 'wasm')).toBeNull();
     expect(claimFromResult({ testError: 0.1, epoch: 1, evaluated: 10_000 }, 'tfjs-node')).toEqual({ testError: 0.1, epochs: 1 });
   });

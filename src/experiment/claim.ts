@@ -89,7 +89,10 @@ export function parseClaim(query: string): { claim: RunClaim | null; issues: Con
     if (n < 1) throw new Error('claim_tested must be at least 1');
     return n;
   });
-  for (const [key, v] of [['claim_err', err], ['claim_epochs', epochs]] as const) {
+  for (const [key, v] of [
+    ['claim_err', err],
+    ['claim_epochs', epochs],
+  ] as const) {
     if (v === undefined && !raw.has(key)) {
       invalid = true;
       issues.push(issue(key, '', `a run summary needs ${key}`, 'the claim is not shown'));

@@ -113,7 +113,20 @@ const FIELDS: { [K in ConfigKey]: Field<K> } = {
 
 /** URL keys in the order they are written. */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
-  'protocol', 'depth', 'block', 'shortcut', 'solver', 'lr', 'rho', 'wd', 'bnm', 'epochs', 'batch', 'seed', 'schedule', 'warmup',
+  'protocol',
+  'depth',
+  'block',
+  'shortcut',
+  'solver',
+  'lr',
+  'rho',
+  'wd',
+  'bnm',
+  'epochs',
+  'batch',
+  'seed',
+  'schedule',
+  'warmup',
 ];
 
 export interface ParsedConfig {
@@ -239,11 +252,7 @@ export function validateConfig(config: ExperimentConfig): ConfigIssue[] {
  * Switch protocol: the profile's values replace everything except what the user changed
  * (`changed`), which keeps its value. Returns the new configuration.
  */
-export function applyProtocol(
-  config: ExperimentConfig,
-  protocol: ProtocolName,
-  changed: ReadonlySet<ConfigKey>,
-): ExperimentConfig {
+export function applyProtocol(config: ExperimentConfig, protocol: ProtocolName, changed: ReadonlySet<ConfigKey>): ExperimentConfig {
   const solver = changed.has('solver') ? config.solver : PROTOCOLS[protocol].choices.solver;
   const next: ExperimentConfig = { ...protocolDefaults(protocol, solver), seed: config.seed };
   for (const k of changed) if (k !== 'protocol') (next as unknown as Record<string, unknown>)[k] = config[k];

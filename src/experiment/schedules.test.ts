@@ -49,7 +49,13 @@ describe('profiles at their boundaries (0-based epoch index = complete epochs so
 });
 
 describe('custom steps', () => {
-  const spec: ScheduleSpec = { kind: 'steps', steps: [{ epoch: 5, lr: 0.05 }, { epoch: 10, lr: 0.2 }] };
+  const spec: ScheduleSpec = {
+    kind: 'steps',
+    steps: [
+      { epoch: 5, lr: 0.05 },
+      { epoch: 10, lr: 0.2 },
+    ],
+  };
   it('base before the first step, absolute lrs from each step on', () => {
     expect([0, 4, 5, 9, 10, 500].map((e) => learningRate(spec, 'none', 0.1, at(e)))).toEqual([0.1, 0.1, 0.05, 0.05, 0.2, 0.2]);
   });
@@ -60,7 +66,8 @@ describe('custom steps', () => {
 
 describe('warm-ups', () => {
   it('fancy: an absolute 0.001 for iteration indices 0..399, then the schedule', () => {
-    const lr = (i: number, base = 0.1) => learningRate({ kind: 'gcr' }, 'fancy', base, { iteration: i, epoch: Math.floor((i * 128) / 50000) });
+    const lr = (i: number, base = 0.1) =>
+      learningRate({ kind: 'gcr' }, 'fancy', base, { iteration: i, epoch: Math.floor((i * 128) / 50000) });
     expect([0, 399, 400, 401].map((i) => lr(i))).toEqual([0.001, 0.001, 0.1, 0.1]);
     expect(lr(0, 0.5)).toBe(0.001);
   });
@@ -93,12 +100,26 @@ describe('describeSchedule', () => {
   it('writes each profile and warm-up on one line with clean numbers', () => {
     expect(describeSchedule({ kind: 'gcr' }, 'none', 0.1)).toBe('0.1, 0.01 from epoch 80, 0.001 from epoch 120');
     expect(describeSchedule({ kind: 'neon' }, 'none', 0.1)).toBe('0.1, 0.01 from epoch 90, 0.001 from epoch 135');
-    expect(describeSchedule({ kind: 'paper' }, 'none', 0.1)).toBe('0.1, 0.01 from iteration 32000, 0.001 from iteration 48000, stop at iteration 64000');
-    expect(describeSchedule({ kind: 'constant' }, 'none', 0.003)).toBe('0.003 constant');
-    expect(describeSchedule({ kind: 'steps', steps: [{ epoch: 80, lr: 0.01 }, { epoch: 160, lr: 0.001 }] }, 'none', 0.1)).toBe(
-      '0.1, 0.01 from epoch 80, 0.001 from epoch 160',
+    expect(describeSchedule({ kind: 'paper' }, 'none', 0.1)).toBe(
+      '0.1, 0.01 from iteration 32000, 0.001 from iteration 48000, stop at iteration 64000',
     );
-    expect(describeSchedule({ kind: 'gcr' }, 'fancy', 0.1)).toBe('0.001 for the first 400 iterations, then 0.1, 0.01 from epoch 80, 0.001 from epoch 120');
+    expect(describeSchedule({ kind: 'constant' }, 'none', 0.003)).toBe('0.003 constant');
+    expect(
+      describeSchedule(
+        {
+          kind: 'steps',
+          steps: [
+            { epoch: 80, lr: 0.01 },
+            { epoch: 160, lr: 0.001 },
+          ],
+        },
+        'none',
+        0.1,
+      ),
+    ).toBe('0.1, 0.01 from epoch 80, 0.001 from epoch 160');
+    expect(describeSchedule({ kind: 'gcr' }, 'fancy', 0.1)).toBe(
+      '0.001 for the first 400 iterations, then 0.1, 0.01 from epoch 80, 0.001 from epoch 120',
+    );
     expect(describeSchedule({ kind: 'paper' }, 'paper', 0.1)).toBe(
       '0.01 until training error < 80%, then 0.1, 0.01 from iteration 32000, 0.001 from iteration 48000, stop at iteration 64000',
     );
@@ -113,12 +134,38 @@ describe('URL form', () => {
       { kind: 'neon' },
       { kind: 'paper' },
       { kind: 'constant' },
-      { kind: 'steps', steps: [{ epoch: 80, lr: 0.01 }, { epoch: 120, lr: 0.001 }] },
-      { kind: 'steps', steps: [{ epoch: 0, lr: 1e-7 }, { epoch: 3, lr: 0.123456789 }] },
+      {
+        kind: 'steps',
+        steps: [
+          { epoch: 80, lr: 0.01 },
+          { epoch: 120, lr: 0.001 },
+        ],
+      },
+      {
+        kind: 'steps',
+        steps: [
+          { epoch: 0, lr: 1e-7 },
+          { epoch: 3, lr: 0.123456789 },
+        ],
+      },
     ];
     for (const spec of specs) expect(parseScheduleSpec(formatScheduleSpec(spec))).toEqual(spec);
-    expect(formatScheduleSpec({ kind: 'steps', steps: [{ epoch: 80, lr: 0.01 }, { epoch: 120, lr: 0.001 }] })).toBe('80:0.01,120:0.001');
-    expect(parseScheduleSpec(' 80 : 0.01 , 120:1e-3 ')).toEqual({ kind: 'steps', steps: [{ epoch: 80, lr: 0.01 }, { epoch: 120, lr: 0.001 }] });
+    expect(
+      formatScheduleSpec({
+        kind: 'steps',
+        steps: [
+          { epoch: 80, lr: 0.01 },
+          { epoch: 120, lr: 0.001 },
+        ],
+      }),
+    ).toBe('80:0.01,120:0.001');
+    expect(parseScheduleSpec(' 80 : 0.01 , 120:1e-3 ')).toEqual({
+      kind: 'steps',
+      steps: [
+        { epoch: 80, lr: 0.01 },
+        { epoch: 120, lr: 0.001 },
+      ],
+    });
   });
 
   it('rejects bad input with a message naming the bad part', () => {

@@ -124,7 +124,8 @@ export function validateScheduleSpec(spec: ScheduleSpec): void {
   for (const { epoch, lr } of spec.steps) {
     if (!Number.isInteger(epoch) || epoch < 0) throw new ScheduleError(`step epoch must be an integer >= 0, got ${epoch}`);
     if (epoch <= prev) throw new ScheduleError(`step epochs must increase: ${epoch} comes after ${prev}`);
-    if (!(Number.isFinite(lr) && lr > 0)) throw new ScheduleError(`step learning rate must be a finite number > 0, got ${lr} (at epoch ${epoch})`);
+    if (!(Number.isFinite(lr) && lr > 0))
+      throw new ScheduleError(`step learning rate must be a finite number > 0, got ${lr} (at epoch ${epoch})`);
     prev = epoch;
   }
 }
@@ -150,7 +151,9 @@ export function describeSchedule(spec: ScheduleSpec, warmup: WarmupSpec, baseLr:
       main = `${fmt(baseLr)} constant`;
       break;
     case 'steps':
-      main = [fmt(baseLr), ...[...spec.steps].sort((a, b) => a.epoch - b.epoch).map((s) => `${fmt(s.lr)} from epoch ${s.epoch}`)].join(', ');
+      main = [fmt(baseLr), ...[...spec.steps].sort((a, b) => a.epoch - b.epoch).map((s) => `${fmt(s.lr)} from epoch ${s.epoch}`)].join(
+        ', ',
+      );
       break;
     default:
       throw new ScheduleError(`unknown schedule kind "${String((spec as { kind: unknown }).kind)}"`);
@@ -186,7 +189,8 @@ export function parseScheduleSpec(s: string): ScheduleSpec {
     const epoch = Number(m[1]);
     const lr = DECIMAL.test(m[2]!) ? Number(m[2]) : NaN;
     if (!Number.isSafeInteger(epoch)) throw new ScheduleError(`bad epoch in schedule step "${part}": too large`);
-    if (!(Number.isFinite(lr) && lr > 0)) throw new ScheduleError(`bad learning rate "${m[2]}" in schedule step "${part}": expected a number > 0`);
+    if (!(Number.isFinite(lr) && lr > 0))
+      throw new ScheduleError(`bad learning rate "${m[2]}" in schedule step "${part}": expected a number > 0`);
     return { epoch, lr };
   });
   try {

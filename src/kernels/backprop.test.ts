@@ -76,7 +76,9 @@ describe.each(['cpu', 'wasm'] as BackendName[])('frugalVariableGrads on %s', (ba
     await initBackend(backend);
     const v = tf.variable(tf.ones([3]));
     expect(() => frugalVariableGrads(() => tf.mul(v, 2) as unknown as tf.Scalar, [v])).toThrow(/scalar/);
-    expect(() => tf.grad((t: tf.Tensor) => frugalVariableGrads(() => tf.sum(tf.mul(v, t)), [v]).value)(tf.ones([3]))).toThrow(/inside another gradient/);
+    expect(() => tf.grad((t: tf.Tensor) => frugalVariableGrads(() => tf.sum(tf.mul(v, t)), [v]).value)(tf.ones([3]))).toThrow(
+      /inside another gradient/,
+    );
     v.dispose();
   });
 });

@@ -68,10 +68,7 @@ function nodesBetween(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode
  * `vars` that f depends on (keyed by variable name), with memory freed during the backward pass.
  * Not for higher-order gradients (call it outside any other gradient computation).
  */
-export function frugalVariableGrads(
-  f: () => tf.Scalar,
-  vars: tf.Variable[],
-): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+export function frugalVariableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   const engine = engineInternals();
   if (engine.state.gradientDepth !== 0) {
     throw new Error('frugalVariableGrads cannot run inside another gradient computation; use tf.variableGrads.');

@@ -79,65 +79,80 @@ describe.each(['cpu', 'wasm', 'wasm-composed'])('batchNormTrain on %s', (backend
     }
   });
 
-  it.each([[[4, 8, 8, 16]], [[3, 5, 7, 8]], [[3, 9, 9, 20]]])('with relu: true equals relu of the naive formula, gradient too, for %j', async (shape: number[]) => {
-    await use(backend);
-    const fused: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu: true });
-    const naive: Impl = (x, g, b, eps) => {
-      const o = naiveBn(x, g, b, eps);
-      return { ...o, y: tf.relu(o.y) };
-    };
-    const got = run(fused, shape, 1e-5);
-    const want = run(naive, shape, 1e-5);
-    expect(got.y.some((v) => v === 0) && got.y.some((v) => v > 0)).toBe(true); // the ReLU is active
-    expect(relErr(got.y, want.y)).toBeLessThan(1e-5);
-    expect(relErr(got.dx, want.dx)).toBeLessThan(1e-4);
-    expect(relErr(got.dgamma, want.dgamma)).toBeLessThan(1e-4);
-    expect(relErr(got.dbeta, want.dbeta)).toBeLessThan(1e-5);
-  });
+  it.each([[[4, 8, 8, 16]], [[3, 5, 7, 8]], [[3, 9, 9, 20]]])(
+    'with relu: true equals relu of the naive formula, gradient too, for %j',
+    async (shape: number[]) => {
+      await use(backend);
+      const fused: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu: true });
+      const naive: Impl = (x, g, b, eps) => {
+        const o = naiveBn(x, g, b, eps);
+        return { ...o, y: tf.relu(o.y) };
+      };
+      const got = run(fused, shape, 1e-5);
+      const want = run(naive, shape, 1e-5);
+      expect(got.y.some((v) => v === 0) && got.y.some((v) => v > 0)).toBe(true); // the ReLU is active
+      expect(relErr(got.y, want.y)).toBeLessThan(1e-5);
+      expect(relErr(got.dx, want.dx)).toBeLessThan(1e-4);
+      expect(relErr(got.dgamma, want.dgamma)).toBeLessThan(1e-4);
+      expect(relErr(got.dbeta, want.dbeta)).toBeLessThan(1e-5);
+    },
+  );
 
   it.each([
     [[4, 8, 8, 16], false],
     [[3, 9, 9, 20], true],
     [[300, 64], false],
-  ] as const)('with inputBias equals the formula on x + bias for %j (relu %s): values, the mean of x + bias, and the bias gradient S(dx)', async (shape, relu) => {
-    await use(backend);
-    const c = shape[shape.length - 1]!;
-    const bias = tf.tensor1d(values(c, 15, 2));
-    const withBias: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu, inputBias: bias });
-    const addedFirst: Impl = (x, g, b, eps) => {
-      const o = naiveBn(tf.add(x, bias), g, b, eps);
-      return { ...o, y: relu ? tf.relu(o.y) : o.y };
-    };
-    const got = run(withBias, [...shape], 1e-5);
-    const want = run(addedFirst, [...shape], 1e-5);
-    expect(relErr(got.y, want.y)).toBeLessThan(1e-5);
-    expect(relErr(got.mean, want.mean)).toBeLessThan(1e-5); // the running statistics see x + bias
-    expect(relErr(got.variance, want.variance)).toBeLessThan(1e-5);
-    expect(relErr(got.dx, want.dx)).toBeLessThan(1e-4);
-    expect(relErr(got.dgamma, want.dgamma)).toBeLessThan(1e-4);
-    expect(relErr(got.dbeta, want.dbeta)).toBeLessThan(1e-5);
-    // The bias gradient: the per-channel sum of dx (zero up to rounding, as y does not depend on the
-    // bias in training mode), here checked against a float64 sum of the dx returned.
-    const dbias = tf.tidy(() => {
-      const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1), 11, 3, 0.7), [...shape]);
-      const gamma = tf.tensor1d(values(c, 12, 0.5, 1));
-      const beta = tf.tensor1d(values(c, 13, 0.5));
-      const r = tf.tensor(values(x.size, 14), [...shape]);
-      const f = (bb: tf.Tensor) => tf.sum(tf.mul(batchNormTrain(x as tf.Tensor4D, gamma, beta, 1e-5, { relu, inputBias: bb as tf.Tensor1D }).y, r));
-      return tf.grad(f)(bias).dataSync();
-    });
-    const sums = new Float64Array(c);
-    const scale = new Float64Array(c);
-    got.dx.forEach((v, i) => {
-      sums[i % c] += v;
-      scale[i % c] += Math.abs(v);
-    });
-    for (let j = 0; j < c; j++) {
-      expect(Math.abs(dbias[j]! - sums[j]!)).toBeLessThan(1e-5 * scale[j]!);
-      expect(Math.abs(dbias[j]!)).toBeLessThan(1e-5 * scale[j]!);
-    }
-    bias.dispose();
-  });
+  ] as const)(
+    'with inputBias equals the formula on x + bias for %j (relu %s): values, the mean of x + bias, and the bias gradient S(dx)',
+    async (shape, relu) => {
+      await use(backend);
+      const c = shape[shape.length - 1]!;
+      const bias = tf.tensor1d(values(c, 15, 2));
+      const withBias: Impl = (x, g, b, eps) => batchNormTrain(x as tf.Tensor4D, g, b, eps, { relu, inputBias: bias });
+      const addedFirst: Impl = (x, g, b, eps) => {
+        const o = naiveBn(tf.add(x, bias), g, b, eps);
+        return { ...o, y: relu ? tf.relu(o.y) : o.y };
+      };
+      const got = run(withBias, [...shape], 1e-5);
+      const want = run(addedFirst, [...shape], 1e-5);
+      expect(relErr(got.y, want.y)).toBeLessThan(1e-5);
+      expect(relErr(got.mean, want.mean)).toBeLessThan(1e-5); // the running statistics see x + bias
+      expect(relErr(got.variance, want.variance)).toBeLessThan(1e-5);
+      expect(relErr(got.dx, want.dx)).toBeLessThan(1e-4);
+      expect(relErr(got.dgamma, want.dgamma)).toBeLessThan(1e-4);
+      expect(relErr(got.dbeta, want.dbeta)).toBeLessThan(1e-5);
+      // The bias gradient: the per-channel sum of dx (zero up to rounding, as y does not depend on the
+      // bias in training mode), here checked against a float64 sum of the dx returned.
+      const dbias = tf.tidy(() => {
+        const x = tf.tensor(
+          values(
+            shape.reduce((a, b) => a * b, 1),
+            11,
+            3,
+            0.7,
+          ),
+          [...shape],
+        );
+        const gamma = tf.tensor1d(values(c, 12, 0.5, 1));
+        const beta = tf.tensor1d(values(c, 13, 0.5));
+        const r = tf.tensor(values(x.size, 14), [...shape]);
+        const f = (bb: tf.Tensor) =>
+          tf.sum(tf.mul(batchNormTrain(x as tf.Tensor4D, gamma, beta, 1e-5, { relu, inputBias: bb as tf.Tensor1D }).y, r));
+        return tf.grad(f)(bias).dataSync();
+      });
+      const sums = new Float64Array(c);
+      const scale = new Float64Array(c);
+      got.dx.forEach((v, i) => {
+        sums[i % c] += v;
+        scale[i % c] += Math.abs(v);
+      });
+      for (let j = 0; j < c; j++) {
+        expect(Math.abs(dbias[j]! - sums[j]!)).toBeLessThan(1e-5 * scale[j]!);
+        expect(Math.abs(dbias[j]!)).toBeLessThan(1e-5 * scale[j]!);
+      }
+      bias.dispose();
+    },
+  );
 
   it('returns shapes [C] for mean and variance and no gradient through them', async () => {
     await use(backend);

@@ -99,7 +99,9 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
     if (useLab) {
       // Two passes each way in the lab's own kernels (lab-wasm.ts): the moments and the affine map's
       // scale and shift, then y = relu?(x*scale + shift); the gradient in one kernel from x itself.
-      const [mean, variance, inv, scale, shift] = tf.engine().runKernel(LAB_BN_MOMENTS, { x: x4, gamma: gamma1, beta: beta1 }, { eps }) as tf.Tensor1D[];
+      const [mean, variance, inv, scale, shift] = tf
+        .engine()
+        .runKernel(LAB_BN_MOMENTS, { x: x4, gamma: gamma1, beta: beta1 }, { eps }) as tf.Tensor1D[];
       const y4 = affine(x4, scale!, shift!, relu);
       save(relu ? [x4, mean!, inv!, gamma1, y4] : [x4, mean!, inv!, gamma1]);
       stats = keepStats(mean!, variance!, biasIn);
@@ -171,7 +173,14 @@ export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
   return tf.tidy(() => {
     const { x4, c } = as4d(x);
     const bias = options.inputBias;
-    checkChannels(c, ['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar], ...(bias ? [['inputBias', bias] as [string, tf.Tensor]] : []));
+    checkChannels(
+      c,
+      ['gamma', gamma],
+      ['beta', beta],
+      ['runningMean', runningMean],
+      ['runningVar', runningVar],
+      ...(bias ? [['inputBias', bias] as [string, tf.Tensor]] : []),
+    );
     const mean = bias ? (tf.sub(runningMean, bias) as tf.Tensor1D) : runningMean;
     const relu = options.relu === true;
     if (tf.getBackend() !== 'wasm') {

@@ -10,12 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import {
-  composedKernels,
-  registerTrainingKernels,
-  unregisterTrainingKernels,
-  UnsupportedConvGradientError,
-} from './conv-backprop.ts';
+import { composedKernels, registerTrainingKernels, unregisterTrainingKernels, UnsupportedConvGradientError } from './conv-backprop.ts';
 import { patchKernelOptions, relErr, values } from './test-utils.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -42,24 +37,79 @@ const CASES: Case[] = [
   { x: [1, 17, 16, 16], k: 3, co: 16, s: 1, pad: 'valid' },
   { x: [2, 9, 8, 3], k: 1, co: 16, s: 1, pad: 'same' },
   { x: [3, 31, 31, 3], k: 3, co: 16, s: 2, pad: 'same' },
-  { x: [2, 8, 8, 16], k: 3, co: 16, s: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
-  { x: [1, 8, 8, 3], k: 3, co: 4, s: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] }, // pad >= kernel: cropping path
+  {
+    x: [2, 8, 8, 16],
+    k: 3,
+    co: 16,
+    s: 2,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  },
+  {
+    x: [1, 8, 8, 3],
+    k: 3,
+    co: 4,
+    s: 1,
+    pad: [
+      [0, 0],
+      [3, 0],
+      [0, 2],
+      [0, 0],
+    ],
+  }, // pad >= kernel: cropping path
   { x: [2, 8, 9, 3], k: 3, co: 16, s: [2, 1], pad: 'same' },
   // Stride 1 takes the framed matrix-product path on wasm: other kernel sizes and paddings.
   { x: [2, 6, 7, 8], k: 5, co: 4, s: 1, pad: 'same' },
   { x: [1, 4, 5, 2], k: 4, co: 3, s: 1, pad: 'same' }, // even kernel: pads top 1, bottom 2
-  { x: [2, 6, 6, 4], k: 3, co: 8, s: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  {
+    x: [2, 6, 6, 4],
+    k: 3,
+    co: 8,
+    s: 1,
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 0],
+      [0, 0],
+    ],
+  },
   { x: [3, 5, 9, 1], k: 3, co: 2, s: 1, pad: 'same' }, // one input channel
   { x: [2, 7, 5, 6], k: 3, co: 5, s: 1, pad: 'valid' },
   // Stride 1 with channels the lab's kernels take (inputs a multiple of 4, outputs of 8): widths off
   // its 4-pixel tile, asymmetric and zero padding, a 5x5 kernel.
   { x: [2, 7, 9, 4], k: 3, co: 8, s: 1, pad: 'same' },
-  { x: [1, 6, 5, 8], k: 3, co: 16, s: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  {
+    x: [1, 6, 5, 8],
+    k: 3,
+    co: 16,
+    s: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { x: [2, 9, 6, 4], k: 5, co: 8, s: 1, pad: 'same' },
   { x: [3, 5, 7, 12], k: 3, co: 24, s: 1, pad: 'valid' },
   // Strides take the phased path on wasm.
   { x: [2, 9, 8, 4], k: 3, co: 6, s: 3, pad: 'same' },
-  { x: [2, 10, 9, 3], k: 5, co: 4, s: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+  {
+    x: [2, 10, 9, 3],
+    k: 5,
+    co: 4,
+    s: 2,
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  },
 ];
 
 function label(c: Case): string {
@@ -203,12 +253,16 @@ describe('other uses and errors', () => {
     const x = tf.zeros([1, 3, 8, 8]);
     const dy = tf.zeros([1, 4, 8, 8]);
     expect(() =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-        strides: 1,
-        pad: 'same',
-        dataFormat: 'NCHW',
-        filterShape: [3, 3, 3, 4],
-      }),
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        {
+          strides: 1,
+          pad: 'same',
+          dataFormat: 'NCHW',
+          filterShape: [3, 3, 3, 4],
+        },
+      ),
     ).toThrow(UnsupportedConvGradientError);
     tf.dispose([x, dy]);
   });
@@ -239,7 +293,17 @@ describe('other uses and errors', () => {
     ] as const) {
       const x = tf.tensor4d(values(4 * hw * hw * ci, 7), [4, hw, hw, ci]);
       const dy = tf.tensor4d(values((4 * hw * hw * co) / (s * s), 8), [4, hw / s, hw / s, co]);
-      const attrs = { strides: s, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', filterShape: [3, 3, ci, co] };
+      const attrs = {
+        strides: s,
+        pad: [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        filterShape: [3, 3, ci, co],
+      };
       const run = (f: KernelFunc) => {
         const out = f({ inputs: { x, dy }, backend, attrs: attrs as unknown as NamedAttrMap }) as TensorInfo;
         const v = backend.readSync(out.dataId) as Float32Array;

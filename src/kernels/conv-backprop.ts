@@ -5,7 +5,15 @@
 // Which of the lab's kernels they use is the backend's kernel options (options.ts, set by initBackend).
 // Not the kernels' arithmetic, and not the batch-norm or element-wise kernels (lab-ops.ts).
 
-import { AvgPoolGrad, Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import {
+  AvgPoolGrad,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+} from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { makeLabConv2D } from './conv2d-lab.ts';
 import { makeFilterGrad } from './filter-grad.ts';

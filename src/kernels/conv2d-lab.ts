@@ -17,7 +17,14 @@ export function makeLabConv2D(fallback: KernelConfig): KernelFunc {
     const a = attrs as unknown as Conv2DAttrs;
     const [sh, sw] = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
     const dil1 = a.dilations == null || (Array.isArray(a.dilations) ? a.dilations : [a.dilations, a.dilations]).every((v) => v === 1);
-    if (kernelOptions(backend as KernelBackend).labConv && sh === sw && dil1 && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.shape.length === 4 && filter.shape.length === 4) {
+    if (
+      kernelOptions(backend as KernelBackend).labConv &&
+      sh === sw &&
+      dil1 &&
+      (a.dataFormat ?? 'NHWC') === 'NHWC' &&
+      x.shape.length === 4 &&
+      filter.shape.length === 4
+    ) {
       const info = backend_util.computeConv2DInfo(
         x.shape as [number, number, number, number],
         filter.shape as [number, number, number, number],

@@ -74,14 +74,7 @@ export function makeFilterGrad(backendName: string, method: FilterGradMethod = '
  * 1x1 filter gradient with no padding: dw = xs^T dy, xs = x subsampled by the stride (a 1x1 AvgPool)
  * as [N*Ho*Wo, Ci]. The transpose is explicit because BatchMatMul with transposeA is slow on wasm.
  */
-function filterGrad1x1(
-  backendName: string,
-  backend: KernelBackend,
-  x: TensorInfo,
-  dy: TensorInfo,
-  sh: number,
-  sw: number,
-): TensorInfo {
+function filterGrad1x1(backendName: string, backend: KernelBackend, x: TensorInfo, dy: TensorInfo, sh: number, sw: number): TensorInfo {
   const [N, Ho, Wo, Co] = dy.shape as [number, number, number, number];
   const Ci = x.shape[3]!;
   const M = N * Ho * Wo;

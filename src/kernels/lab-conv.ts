@@ -9,8 +9,19 @@
 import type { KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
 import { splitRange, type LabPoolOp } from './lab-threads.ts';
 import {
-  addParts, available, chunksFor, LAB_MAX_CHANNELS, LAB_MAX_TAPS, labThreads, MASKS_AT, ptr, runParts, sizeOf, TAPS_AT,
-  type Lab, type LabExports,
+  addParts,
+  available,
+  chunksFor,
+  LAB_MAX_CHANNELS,
+  LAB_MAX_TAPS,
+  labThreads,
+  MASKS_AT,
+  ptr,
+  runParts,
+  sizeOf,
+  TAPS_AT,
+  type Lab,
+  type LabExports,
 } from './lab-wasm.ts';
 import { kernelOptions } from './options.ts';
 import type { WasmBackendInternals } from './wasm-heap.ts';
@@ -43,14 +54,31 @@ export function labFilterGradTaps(
   const frameFloats = sizeOf(xf.shape);
   const reach = Math.max(...offsets) + (Ci - 1) * plane + ((N - 1) * R + Ho - 1) * C + Wo;
   if (dyCo !== Co || Ho > R || Wo > C || Math.min(...offsets) < 0 || reach > frameFloats) {
-    throw new Error(`labFilterGradTaps: dy [${dy.shape}] on a ${R}x${C} grid does not fit a frame of ${frameFloats} floats for a ${KH}x${KW}x${Ci}x${Co} filter.`);
+    throw new Error(
+      `labFilterGradTaps: dy [${dy.shape}] on a ${R}x${C} grid does not fit a frame of ${frameFloats} floats for a ${KH}x${KW}x${Ci}x${Co} filter.`,
+    );
   }
   const taps = lab.work + TAPS_AT;
   new Int32Array(heap.wasm.HEAPF32.buffer, taps, offsets.length).set(offsets);
   const out = heap.makeOutput([KH, KW, Ci, Co], 'float32');
   const rows = N * Ho;
   const parts = Math.min(labThreads(backend), rows);
-  const run = (r0: number, r1: number, at: number) => [ptr(heap, xf), plane, taps, offsets.length, ptr(heap, dy), Ho, Wo, R, C, Ci, Co, r0, r1, at];
+  const run = (r0: number, r1: number, at: number) => [
+    ptr(heap, xf),
+    plane,
+    taps,
+    offsets.length,
+    ptr(heap, dy),
+    Ho,
+    Wo,
+    R,
+    C,
+    Ci,
+    Co,
+    r0,
+    r1,
+    at,
+  ];
   if (parts <= 1) {
     runParts(lab, 'filterGradTaps', [run(0, rows, ptr(heap, out))]);
     return out;
@@ -61,7 +89,11 @@ export function labFilterGradTaps(
   const scratch = heap.makeOutput([parts - 1, size], 'float32');
   const outAt = ptr(heap, out);
   const scratchAt = ptr(heap, scratch);
-  runParts(lab, 'filterGradTaps', splitRange(rows, parts).map(([r0, r1], p) => run(r0, r1, p === 0 ? outAt : scratchAt + (p - 1) * size * 4)));
+  runParts(
+    lab,
+    'filterGradTaps',
+    splitRange(rows, parts).map(([r0, r1], p) => run(r0, r1, p === 0 ? outAt : scratchAt + (p - 1) * size * 4)),
+  );
   addParts(heap, outAt, scratchAt, parts - 1, size);
   heap.disposeData(scratch.dataId);
   return out;
@@ -105,7 +137,18 @@ export function labConv2D(
   const yAt = ptr(heap, y);
   const { winograd, winogradTile } = kernelOptions(backend);
   if (winograd && stride === 1 && KH === 3 && KW === 3 && Ho % 2 === 0 && Wo % 2 === 0) {
-    convWinograd(backend, heap, lab, winogradForm(Ho, Wo, winogradTile), labThreads(backend), ptr(heap, x), ptr(heap, filter), [N, H, W, Ci, Co], [pt, pl, Ho, Wo], yAt);
+    convWinograd(
+      backend,
+      heap,
+      lab,
+      winogradForm(Ho, Wo, winogradTile),
+      labThreads(backend),
+      ptr(heap, x),
+      ptr(heap, filter),
+      [N, H, W, Ci, Co],
+      [pt, pl, Ho, Wo],
+      yAt,
+    );
     return y;
   }
   const xp = heap.makeOutput([(N + 1) * R * C, Ci], 'float32');
@@ -120,7 +163,11 @@ export function labConv2D(
     new Int32Array(heap.wasm.HEAPF32.buffer, masks, tapMasks.length).set(tapMasks);
   }
   const args = [ptr(heap, xp), taps, KH * KW, ptr(heap, filter), Ci, Co, Ho, Wo, R, C, stride, masks];
-  runParts(lab, 'convTaps', splitRange(rows, chunksFor(backend, labThreads(backend), rows)).map(([r0, r1]) => [...args, r0, r1, yAt]));
+  runParts(
+    lab,
+    'convTaps',
+    splitRange(rows, chunksFor(backend, labThreads(backend), rows)).map(([r0, r1]) => [...args, r0, r1, yAt]),
+  );
   heap.disposeData(xp.dataId);
   return y;
 }
@@ -193,8 +240,16 @@ function padChannels(heap: WasmBackendInternals, lab: Lab, x: TensorInfo, Cp: nu
  * (rows of tiles) split over the helper threads, each part with its own work area.
  */
 function convWinograd(
-  backend: KernelBackend, heap: WasmBackendInternals, lab: Lab, form: WinogradForm, threads: number, xAt: number, filterAt: number,
-  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number], yAt: number,
+  backend: KernelBackend,
+  heap: WasmBackendInternals,
+  lab: Lab,
+  form: WinogradForm,
+  threads: number,
+  xAt: number,
+  filterAt: number,
+  [N, H, W, Ci, Co]: readonly [number, number, number, number, number],
+  [pt, pl, Ho, Wo]: readonly [number, number, number, number],
+  yAt: number,
 ): void {
   const u = heap.makeOutput([form.points * Ci * Co + 72], 'float32');
   const uAt = ptr(heap, u);
@@ -206,8 +261,28 @@ function convWinograd(
   const work = heap.makeOutput([parts, workFloats], 'float32');
   const workAt = ptr(heap, work);
   const areas = Array.from({ length: parts }, (_, p) => workAt + p * workFloats * 4);
-  runParts(lab, form.conv, splitRange(tileRows, chunksFor(backend, parts, tileRows)).map(([t0, t1]) =>
-    [xAt, uAt, Ci, Co, H, W, pt, pl, Ho, Wo, t0, t1, bt, 0, yAt]), { arg: 13, areas });
+  runParts(
+    lab,
+    form.conv,
+    splitRange(tileRows, chunksFor(backend, parts, tileRows)).map(([t0, t1]) => [
+      xAt,
+      uAt,
+      Ci,
+      Co,
+      H,
+      W,
+      pt,
+      pl,
+      Ho,
+      Wo,
+      t0,
+      t1,
+      bt,
+      0,
+      yAt,
+    ]),
+    { arg: 13, areas },
+  );
   heap.disposeData(work.dataId);
   heap.disposeData(u.dataId);
 }
@@ -237,7 +312,9 @@ export function labFilterGradWinograd(
   const [N, H, W, xCi] = x.shape as [number, number, number, number];
   const [dyN, Ho, Wo, dyCo] = dy.shape as [number, number, number, number];
   if (xCi !== Ci || dyN !== N || dyCo !== Co || Ho !== H + pt + pb - 2 || Wo !== W + pl + pr - 2) {
-    throw new Error(`labFilterGradWinograd: x [${x.shape}] and dy [${dy.shape}] do not fit a 3x3x${Ci}x${Co} filter with pads ${[pt, pb, pl, pr]}.`);
+    throw new Error(
+      `labFilterGradWinograd: x [${x.shape}] and dy [${dy.shape}] do not fit a 3x3x${Ci}x${Co} filter with pads ${[pt, pb, pl, pr]}.`,
+    );
   }
   if (Ho % 2 !== 0 || Wo % 2 !== 0 || Ho < 2 || Wo < 2) return null;
   const { heap, lab } = ok;
@@ -246,7 +323,16 @@ export function labFilterGradWinograd(
     // The first layer (3 channels): with zero channels up to a multiple of 4, then their rows cut off.
     const Cp = Ci + 4 - (Ci % 4);
     const xPad = padChannels(heap, lab, x, Cp);
-    const dwPad = filterGradWinograd(heap, lab, form, labThreads(backend), ptr(heap, xPad), ptr(heap, dy), [N, H, W, Cp, Co], [pt, pl, Ho, Wo]);
+    const dwPad = filterGradWinograd(
+      heap,
+      lab,
+      form,
+      labThreads(backend),
+      ptr(heap, xPad),
+      ptr(heap, dy),
+      [N, H, W, Cp, Co],
+      [pt, pl, Ho, Wo],
+    );
     const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
     lab.fn.copyRows(ptr(heap, dwPad), 9, Cp * Co, Ci * Co, Ci * Co, ptr(heap, dw));
     heap.disposeData(dwPad.dataId);
@@ -258,8 +344,14 @@ export function labFilterGradWinograd(
 
 /** labFilterGradWinograd's sums in the form's kernel, Ci a multiple of 4: dw [3, 3, Ci, Co]. */
 function filterGradWinograd(
-  heap: WasmBackendInternals, lab: Lab, form: WinogradForm, threads: number, xAt: number, dyAt: number,
-  [N, H, W, Ci, Co]: readonly [number, number, number, number, number], [pt, pl, Ho, Wo]: readonly [number, number, number, number],
+  heap: WasmBackendInternals,
+  lab: Lab,
+  form: WinogradForm,
+  threads: number,
+  xAt: number,
+  dyAt: number,
+  [N, H, W, Ci, Co]: readonly [number, number, number, number, number],
+  [pt, pl, Ho, Wo]: readonly [number, number, number, number],
 ): TensorInfo {
   const tileRows = N * (Ho / form.tile);
   const parts = Math.max(1, Math.min(threads, tileRows));
@@ -270,7 +362,11 @@ function filterGradWinograd(
   const workAt = ptr(heap, work);
   const duAt = (p: number) => workAt + (parts * workFloats + p * size) * 4;
   const args = [xAt, dyAt, Ci, Co, H, W, pt, pl, Ho, Wo];
-  runParts(lab, form.grad, splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]));
+  runParts(
+    lab,
+    form.grad,
+    splitRange(tileRows, parts).map(([t0, t1], p) => [...args, t0, t1, bt, workAt + p * workFloats * 4, duAt(p)]),
+  );
   addParts(heap, duAt(0), duAt(1), parts - 1, size);
   const dw = heap.makeOutput([3, 3, Ci, Co], 'float32');
   form.filterGrad(lab.fn, duAt(0), Ci, Co, ptr(heap, dw), workAt); // the parts' work areas are free again: scratch

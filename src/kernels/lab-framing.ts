@@ -12,12 +12,20 @@ import { available, ptr } from './lab-wasm.ts';
  * whose grid (ch, img) holds image img's channel ch at rows pt.., columns pl.., zeros around it, and
  * a last all-zero grid. Null where the lab's kernels are not available.
  */
-export function labFrameChannelsFirst(backend: KernelBackend, x: TensorInfo, R: number, C: number, pt: number, pl: number): TensorInfo | null {
+export function labFrameChannelsFirst(
+  backend: KernelBackend,
+  x: TensorInfo,
+  R: number,
+  C: number,
+  pt: number,
+  pl: number,
+): TensorInfo | null {
   const ok = x.shape.length === 4 ? available(backend, x) : null;
   if (ok == null) return null;
   const { heap, lab } = ok;
   const [N, H, W, Ci] = x.shape as [number, number, number, number];
-  if (pt < 0 || pl < 0 || pt + H > R || pl + W > C) throw new Error(`labFrameChannelsFirst: a ${H}x${W} image at (${pt}, ${pl}) is not inside a ${R}x${C} grid.`);
+  if (pt < 0 || pl < 0 || pt + H > R || pl + W > C)
+    throw new Error(`labFrameChannelsFirst: a ${H}x${W} image at (${pt}, ${pl}) is not inside a ${R}x${C} grid.`);
   const out = heap.makeOutput([Ci * N + 1, R, C], 'float32');
   lab.fn.frameChannelsFirst(ptr(heap, x), N, H, W, Ci, R, C, pt, pl, ptr(heap, out));
   return out;
@@ -29,7 +37,16 @@ export function labFrameChannelsFirst(backend: KernelBackend, x: TensorInfo, R: 
  * x[img, sh*q + a, sw*s + b, ch] at (T + q, L + s), zeros around. Null where the lab's kernels are
  * not available.
  */
-export function labFramePhases(backend: KernelBackend, x: TensorInfo, sh: number, sw: number, R: number, C: number, T: number, L: number): TensorInfo | null {
+export function labFramePhases(
+  backend: KernelBackend,
+  x: TensorInfo,
+  sh: number,
+  sw: number,
+  R: number,
+  C: number,
+  T: number,
+  L: number,
+): TensorInfo | null {
   const ok = x.shape.length === 4 ? available(backend, x) : null;
   if (ok == null) return null;
   const { heap, lab } = ok;
@@ -75,7 +92,9 @@ export function labDepthToSpaceCrop(
   const { heap, lab } = ok;
   const [N, rows, cols, depth] = z.shape as [number, number, number, number];
   if (depth !== sh * sw * Ci || top < 0 || left < 0 || H + top > rows * sh || W + left > cols * sw) {
-    throw new Error(`labDepthToSpaceCrop: z [${z.shape}] cannot give a ${H}x${W}x${Ci} image at (${top}, ${left}) with strides ${sh}x${sw}.`);
+    throw new Error(
+      `labDepthToSpaceCrop: z [${z.shape}] cannot give a ${H}x${W}x${Ci} image at (${top}, ${left}) with strides ${sh}x${sw}.`,
+    );
   }
   const out = heap.makeOutput([N, H, W, Ci], 'float32');
   lab.fn.depthToSpaceCrop(ptr(heap, z), N, rows, cols, sh, sw, Ci, H, W, top, left, ptr(heap, out));

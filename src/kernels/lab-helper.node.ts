@@ -36,8 +36,7 @@ interface NodeWorker {
 export const spawnNodeHelper: SpawnHelper = (module, memory, ctrlPtr) => {
   const proc = (globalThis as { process?: { execArgv: string[]; getBuiltinModule?: (id: string) => unknown } }).process;
   const wt = proc?.getBuiltinModule?.('node:worker_threads') as
-    | { Worker: new (src: string, o: { eval: true; workerData: unknown; execArgv: string[] }) => NodeWorker }
-    | undefined;
+    { Worker: new (src: string, o: { eval: true; workerData: unknown; execArgv: string[] }) => NodeWorker } | undefined;
   if (wt == null) throw new Error('no node:worker_threads here');
   const worker = new wt.Worker(HELPER_SOURCE, {
     eval: true,

@@ -32,7 +32,15 @@ function checkFloat(kernel: string, ...ts: TensorInfo[]): void {
 }
 
 /** Inputs x, gamma, beta; attr eps. Outputs mean, variance, inv, scale, shift, each [C]. */
-function bnMomentsKernel({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo[] {
+function bnMomentsKernel({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: Record<string, TensorInfo>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_BN_MOMENTS);
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   checkFloat(LAB_BN_MOMENTS, x, gamma, beta);
@@ -40,7 +48,20 @@ function bnMomentsKernel({ inputs, backend, attrs }: { inputs: Record<string, Te
   const [m, c] = rowsAndChannels(x.shape);
   const outs = [0, 1, 2, 3, 4].map(() => heap.makeOutput([c], 'float32'));
   const [mean, variance, inv, scale, shift] = outs.map((t) => ptr(heap, t)) as [number, number, number, number, number];
-  lab.fn.bnMoments(ptr(heap, x), m, c, ptr(heap, gamma), ptr(heap, beta), Number(attrs?.eps ?? 0), mean, variance, inv, scale, shift, lab.work);
+  lab.fn.bnMoments(
+    ptr(heap, x),
+    m,
+    c,
+    ptr(heap, gamma),
+    ptr(heap, beta),
+    Number(attrs?.eps ?? 0),
+    mean,
+    variance,
+    inv,
+    scale,
+    shift,
+    lab.work,
+  );
   return outs;
 }
 
@@ -48,7 +69,15 @@ function bnMomentsKernel({ inputs, backend, attrs }: { inputs: Record<string, Te
  * Inputs dy, x, mean, inv, gamma and, after a fused ReLU, its output y. Outputs dx, dgamma, dbeta and,
  * with the attribute sumDx, dx summed per channel (the gradient of a bias added to x).
  */
-function bnGradKernel({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo[] {
+function bnGradKernel({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: Record<string, TensorInfo>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_BN_GRAD);
   const { dy, x, y, mean, inv, gamma } = inputs as Record<string, TensorInfo>;
   checkFloat(LAB_BN_GRAD, dy!, x!, mean!, inv!, gamma!, ...(y ? [y] : []));
@@ -61,13 +90,30 @@ function bnGradKernel({ inputs, backend, attrs }: { inputs: Record<string, Tenso
   const dbeta = heap.makeOutput([c], 'float32');
   const dxSum = attrs?.sumDx === true ? heap.makeOutput([c], 'float32') : null;
   lab.fn.bnGrad(
-    ptr(heap, dy!), ptr(heap, x!), y ? ptr(heap, y) : 0, m, c, ptr(heap, mean!), ptr(heap, inv!), ptr(heap, gamma!),
-    ptr(heap, dx), ptr(heap, dgamma), ptr(heap, dbeta), dxSum ? ptr(heap, dxSum) : 0, lab.work,
+    ptr(heap, dy!),
+    ptr(heap, x!),
+    y ? ptr(heap, y) : 0,
+    m,
+    c,
+    ptr(heap, mean!),
+    ptr(heap, inv!),
+    ptr(heap, gamma!),
+    ptr(heap, dx),
+    ptr(heap, dgamma),
+    ptr(heap, dbeta),
+    dxSum ? ptr(heap, dxSum) : 0,
+    lab.work,
   );
   return dxSum ? [dx, dgamma, dbeta, dxSum] : [dx, dgamma, dbeta];
 }
 
-function elementwise(kernel: string, a: TensorInfo, b: TensorInfo, backend: unknown, run: (lab: Lab, a: number, b: number, n: number, out: number) => void): TensorInfo {
+function elementwise(
+  kernel: string,
+  a: TensorInfo,
+  b: TensorInfo,
+  backend: unknown,
+  run: (lab: Lab, a: number, b: number, n: number, out: number) => void,
+): TensorInfo {
   const { heap, lab } = setup(backend as KernelBackend, kernel);
   checkFloat(kernel, a, b);
   const n = sizeOf(a.shape);
@@ -82,12 +128,21 @@ function elementwise(kernel: string, a: TensorInfo, b: TensorInfo, backend: unkn
  * lr, momentum, weightDecay (0: none). Outputs the new w and buf (kernels-as/elementwise.ts sgdStep has the
  * formulas: those of src/train/solvers.ts, rounded the same way).
  */
-function sgdStepKernel({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo[] {
+function sgdStepKernel({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: Record<string, TensorInfo>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_SGD_STEP);
   const { w, buf, g } = inputs as { w: TensorInfo; buf: TensorInfo; g: TensorInfo };
   checkFloat(LAB_SGD_STEP, w, buf, g);
   const n = sizeOf(w.shape);
-  if (sizeOf(buf.shape) !== n || sizeOf(g.shape) !== n) throw new Error(`${LAB_SGD_STEP}: w [${w.shape}], buf [${buf.shape}], g [${g.shape}] differ in size.`);
+  if (sizeOf(buf.shape) !== n || sizeOf(g.shape) !== n)
+    throw new Error(`${LAB_SGD_STEP}: w [${w.shape}], buf [${buf.shape}], g [${g.shape}] differ in size.`);
   const outW = heap.makeOutput([...w.shape], 'float32');
   const outBuf = heap.makeOutput([...w.shape], 'float32');
   const num = (name: string) => {
@@ -95,7 +150,18 @@ function sgdStepKernel({ inputs, backend, attrs }: { inputs: Record<string, Tens
     if (!Number.isFinite(v)) throw new Error(`${LAB_SGD_STEP}: ${name} must be finite, got ${String(attrs?.[name])}.`);
     return v;
   };
-  lab.fn.sgdStep(ptr(heap, w), ptr(heap, buf), ptr(heap, g), n, attrs?.nesterov === true ? 1 : 0, num('lr'), num('momentum'), num('weightDecay'), ptr(heap, outW), ptr(heap, outBuf));
+  lab.fn.sgdStep(
+    ptr(heap, w),
+    ptr(heap, buf),
+    ptr(heap, g),
+    n,
+    attrs?.nesterov === true ? 1 : 0,
+    num('lr'),
+    num('momentum'),
+    num('weightDecay'),
+    ptr(heap, outW),
+    ptr(heap, outBuf),
+  );
   return [outW, outBuf];
 }
 
@@ -103,10 +169,16 @@ for (const [kernelName, kernelFunc] of [
   [LAB_SGD_STEP, sgdStepKernel],
   [LAB_BN_MOMENTS, bnMomentsKernel],
   [LAB_BN_GRAD, bnGradKernel],
-  [LAB_RELU_GRAD, ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>
-    elementwise(LAB_RELU_GRAD, inputs.dy!, inputs.y!, backend, (lab, dy, y, n, out) => lab.fn.reluGrad(dy, y, n, out))],
-  [LAB_ADD_RELU, ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>
-    elementwise(LAB_ADD_RELU, inputs.a!, inputs.b!, backend, (lab, a, b, n, out) => lab.fn.addRelu(a, b, n, out))],
+  [
+    LAB_RELU_GRAD,
+    ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>
+      elementwise(LAB_RELU_GRAD, inputs.dy!, inputs.y!, backend, (lab, dy, y, n, out) => lab.fn.reluGrad(dy, y, n, out)),
+  ],
+  [
+    LAB_ADD_RELU,
+    ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>
+      elementwise(LAB_ADD_RELU, inputs.a!, inputs.b!, backend, (lab, a, b, n, out) => lab.fn.addRelu(a, b, n, out)),
+  ],
 ] as const) {
   if (getKernel(kernelName, 'wasm') == null) {
     registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as never });

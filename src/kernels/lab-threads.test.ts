@@ -59,7 +59,12 @@ describe('workerExecArgv (the Node options our worker threads start with)', () =
 
 describe('splitRange', () => {
   it('covers [0, total) in order, ranges aligned except the last, as even as the alignment allows', () => {
-    for (const [total, parts, align] of [[10, 3, 1], [1001, 2, 4], [3, 4, 1], [128, 3, 1]] as const) {
+    for (const [total, parts, align] of [
+      [10, 3, 1],
+      [1001, 2, 4],
+      [3, 4, 1],
+      [128, 3, 1],
+    ] as const) {
       const r = splitRange(total, parts, align);
       expect(r.length).toBe(parts);
       expect(r[0]![0]).toBe(0);
@@ -110,7 +115,9 @@ describe('LabPool with a helper that never answers', () => {
     // A helper that says READY but runs nothing: the caller takes every chunk, then waits out
     // HELPER_TIMEOUT_MS for the helper's DONE and stops sending it work.
     const ctrlPtr = 22 * MB;
-    const silent = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, [ctrlPtr], 22 * MB + 4096, module, () => ({ terminate() {} }));
+    const silent = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, [ctrlPtr], 22 * MB + 4096, module, () => ({
+      terminate() {},
+    }));
     new Int32Array(memory.buffer, ctrlPtr, CTRL_INTS).fill(0);
     Atomics.store(new Int32Array(memory.buffer, ctrlPtr, CTRL_INTS), 4, 1); // READY
     expect(silent.threads).toBe(2);
@@ -121,7 +128,10 @@ describe('LabPool with a helper that never answers', () => {
     const outs = N * H * W * Co;
     fns.convTaps!(...args(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
-    silent.run('convTaps', splitRange(N * H, 4).map(([a, b]) => args(a, b, PARTS)));
+    silent.run(
+      'convTaps',
+      splitRange(N * H, 4).map(([a, b]) => args(a, b, PARTS)),
+    );
     expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
     expect(silent.stats.waitMs).toBeGreaterThan(4000); // it waited for the helper before giving up on it
     expect(silent.threads).toBe(1);
@@ -138,7 +148,10 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
     fns.filterGradTaps!(...filterGradArgs(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * SIZE); // every part must write all of its output
-    p.run('filterGradTaps', splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)));
+    p.run(
+      'filterGradTaps',
+      splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)),
+    );
     expectPartsAddUp(SIZE, parts);
     expect(p.stats.calls).toBe(1);
   });
@@ -147,17 +160,24 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     const p = await pool(helpers);
     // A pool whose helpers never become ready: every part runs on the calling thread.
     const ctrl = Array.from({ length: helpers }, (_, i) => 20 * MB + i * CTRL_INTS * 4);
-    const asleep = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ctrl, 21 * MB, module, () => ({ terminate() {} }));
+    const asleep = new LabPool(fns as Record<LabPoolOp, (...a: number[]) => void>, memory, ctrl, 21 * MB, module, () => ({
+      terminate() {},
+    }));
     expect([asleep.parts, asleep.threads]).toEqual([parts, 1]); // helpers that never become ready
     region(XF, (Ci * N + 1) * R * C, 1);
     region(DY, N * H * W * Co, 2);
     new Int32Array(memory.buffer, TAPS, 9).set(OFFSETS);
     const split = (q: LabPool, at: number) =>
-      q.run('filterGradTaps', splitRange(N * H, q.parts).map(([a, b], i) => filterGradArgs(a, b, at + i * SIZE * 4)));
+      q.run(
+        'filterGradTaps',
+        splitRange(N * H, q.parts).map(([a, b], i) => filterGradArgs(a, b, at + i * SIZE * 4)),
+      );
     split(p, PARTS);
     split(asleep, PARTS + parts * SIZE * 4);
     const f = f32();
-    expect(Array.from(f.subarray(PARTS / 4 + parts * SIZE, PARTS / 4 + 2 * parts * SIZE))).toEqual(Array.from(f.subarray(PARTS / 4, PARTS / 4 + parts * SIZE)));
+    expect(Array.from(f.subarray(PARTS / 4 + parts * SIZE, PARTS / 4 + 2 * parts * SIZE))).toEqual(
+      Array.from(f.subarray(PARTS / 4, PARTS / 4 + parts * SIZE)),
+    );
   });
 
   it('splits the forward convolution by output rows, bit for bit as one thread', async () => {
@@ -170,7 +190,10 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     const outs = N * H * W * Co;
     fns.convTaps!(...args(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
-    p.run('convTaps', splitRange(N * H, parts).map(([a, b]) => args(a, b, PARTS)));
+    p.run(
+      'convTaps',
+      splitRange(N * H, parts).map(([a, b]) => args(a, b, PARTS)),
+    );
     expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
   });
 
@@ -185,7 +208,10 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     const outs = N * H * W * Co;
     fns.convWinograd!(...args(0, (N * H) / 2, ONE, WORK));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
-    p.run('convWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS, WORK + i * work)));
+    p.run(
+      'convWinograd',
+      splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS, WORK + i * work)),
+    );
     expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
   });
 
@@ -203,7 +229,11 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     for (const chunks of [parts, 7, (N * H) / 2]) {
       f32().fill(NaN, PARTS / 4, PARTS / 4 + outs); // every chunk must be run, once or more
       f32().fill(NaN, WORK / 4, (WORK + parts * work) / 4); // the work areas hold nothing a chunk relies on
-      p.run('convWinograd', splitRange((N * H) / 2, chunks).map(([a, b]) => args(a, b, PARTS, -1)), { arg: 13, areas });
+      p.run(
+        'convWinograd',
+        splitRange((N * H) / 2, chunks).map(([a, b]) => args(a, b, PARTS, -1)),
+        { arg: 13, areas },
+      );
       expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
     }
   });
@@ -222,7 +252,11 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     const areas = [WORK, ...Array.from({ length: helpers }, () => memory.buffer.byteLength - 64)];
     for (let call = 0; call < 20; call++) {
       f32().fill(NaN, PARTS / 4, PARTS / 4 + outs);
-      p.run('convWinograd', splitRange((N * H) / 2, 24).map(([a, b]) => args(a, b, PARTS, -1)), { arg: 13, areas });
+      p.run(
+        'convWinograd',
+        splitRange((N * H) / 2, 24).map(([a, b]) => args(a, b, PARTS, -1)),
+        { arg: 13, areas },
+      );
       expect(Array.from(f32().subarray(PARTS / 4, PARTS / 4 + outs))).toEqual(Array.from(f32().subarray(ONE / 4, ONE / 4 + outs)));
     }
     expect(p.stats.redone).toBeGreaterThan(0);
@@ -232,7 +266,12 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
   it('refuses a call that does not fit the job table, saying why', async () => {
     const p = await pool(helpers);
     const chunk = filterGradArgs(0, 1, PARTS);
-    expect(() => p.run('filterGradTaps', Array.from({ length: MAX_CHUNKS + 1 }, () => chunk))).toThrow(/65 chunks of 14 arguments do not fit the job table \(at most 64 of 16, all alike\)/);
+    expect(() =>
+      p.run(
+        'filterGradTaps',
+        Array.from({ length: MAX_CHUNKS + 1 }, () => chunk),
+      ),
+    ).toThrow(/65 chunks of 14 arguments do not fit the job table \(at most 64 of 16, all alike\)/);
     expect(() => p.run('filterGradTaps', [chunk, chunk.slice(1)])).toThrow(/do not fit the job table/);
     expect(p.stats.calls).toBe(0);
   });
@@ -247,7 +286,10 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     const args = (t0: number, t1: number, out: number, w: number) => [XF, DY, Ci, Co, H, W, 1, 1, H, W, t0, t1, bt, w, out];
     fns.filterGradWinograd!(...args(0, (N * H) / 2, ONE, WORK));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * du); // every part must write all of its output
-    p.run('filterGradWinograd', splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS + i * du * 4, WORK + i * work)));
+    p.run(
+      'filterGradWinograd',
+      splitRange((N * H) / 2, parts).map(([a, b], i) => args(a, b, PARTS + i * du * 4, WORK + i * work)),
+    );
     expectPartsAddUp(du, parts);
   });
 
@@ -259,7 +301,10 @@ describe.each([1, 2])('LabPool with %i helper thread(s)', (helpers) => {
     region(DY, N * H * W * Co, 2);
     fns.filterGradTaps!(...filterGradArgs(0, N * H, ONE));
     f32().fill(NaN, PARTS / 4, PARTS / 4 + parts * SIZE);
-    p.run('filterGradTaps', splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)));
+    p.run(
+      'filterGradTaps',
+      splitRange(N * H, parts).map(([a, b], i) => filterGradArgs(a, b, PARTS + i * SIZE * 4)),
+    );
     const one = f32().subarray(ONE / 4, ONE / 4 + SIZE);
     for (let i = 0; i < SIZE; i += 97) {
       let sum = 0;

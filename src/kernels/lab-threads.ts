@@ -10,7 +10,14 @@
 // browser, lab-helper.node.ts in Node).
 
 /** Kernels a helper can run (their index is what the control block carries). */
-export const LAB_POOL_OPS = ['filterGradTaps', 'convTaps', 'convWinograd', 'filterGradWinograd', 'convWinograd4', 'filterGradWinograd4'] as const;
+export const LAB_POOL_OPS = [
+  'filterGradTaps',
+  'convTaps',
+  'convWinograd',
+  'filterGradWinograd',
+  'convWinograd4',
+  'filterGradWinograd4',
+] as const;
 export type LabPoolOp = (typeof LAB_POOL_OPS)[number];
 
 // The control block (int32 indices); helperLoop spells the same numbers out. A helper sleeps in
@@ -185,7 +192,9 @@ export class LabPool {
     const n = chunks.length;
     const argc = chunks[0]?.length ?? 0;
     if (n > MAX_CHUNKS || argc > MAX_ARGS || chunks.some((c) => c.length !== argc)) {
-      throw new Error(`LabPool.run: ${n} chunks of ${argc} arguments do not fit the job table (at most ${MAX_CHUNKS} of ${MAX_ARGS}, all alike).`);
+      throw new Error(
+        `LabPool.run: ${n} chunks of ${argc} arguments do not fit the job table (at most ${MAX_CHUNKS} of ${MAX_ARGS}, all alike).`,
+      );
     }
     const heap = new Int32Array(this.memory.buffer);
     const job = this.jobPtr >> 2;

@@ -33,7 +33,7 @@ function moments64(x: Float32Array, c: number): { mean: Float64Array; variance: 
 /** x [m, c]: channel j is scaled by 1 + j/4 and shifted by offsets[j % offsets.length]. */
 function channelData(m: number, c: number, seed: number, offsets: number[]): Float32Array {
   const x = values(m * c, seed, 2);
-  for (let i = 0; i < x.length; i++) x[i] = x[i]! * (1 + (i % c) / 4) + offsets[i % c % offsets.length]!;
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! * (1 + (i % c) / 4) + offsets[(i % c) % offsets.length]!;
   return x;
 }
 
@@ -128,9 +128,27 @@ describe('the lab wasm module', () => {
       leb(bytes, e); // and its index
     }
     expect(exported.sort()).toEqual([
-      'addRelu', 'bnGrad', 'bnMoments', 'convTaps', 'convWinograd', 'convWinograd4', 'copyRows', 'depthToSpaceCrop', 'filterGradTaps',
-      'filterGradWinograd', 'filterGradWinograd4', 'frameChannelsFirst', 'frameChannelsLast', 'framePhases', 'packGrid', 'reluGrad', 'sgdStep',
-      'winogradFilter', 'winogradFilter4', 'winogradFilterGrad', 'winogradFilterGrad4',
+      'addRelu',
+      'bnGrad',
+      'bnMoments',
+      'convTaps',
+      'convWinograd',
+      'convWinograd4',
+      'copyRows',
+      'depthToSpaceCrop',
+      'filterGradTaps',
+      'filterGradWinograd',
+      'filterGradWinograd4',
+      'frameChannelsFirst',
+      'frameChannelsLast',
+      'framePhases',
+      'packGrid',
+      'reluGrad',
+      'sgdStep',
+      'winogradFilter',
+      'winogradFilter4',
+      'winogradFilterGrad',
+      'winogradFilterGrad4',
     ]);
   });
 
@@ -151,9 +169,15 @@ describe('LabBatchNormMoments', () => {
     const beta = values(c, 6, 0.5);
     const eps = 1e-5;
     const outs = tf.tidy(() =>
-      (tf.engine().runKernel(LAB_BN_MOMENTS, { x: tf.tensor2d(x, [m, c]), gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta) }, { eps }) as tf.Tensor[]).map((t) =>
-        t.dataSync(),
-      ),
+      (
+        tf
+          .engine()
+          .runKernel(
+            LAB_BN_MOMENTS,
+            { x: tf.tensor2d(x, [m, c]), gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta) },
+            { eps },
+          ) as tf.Tensor[]
+      ).map((t) => t.dataSync()),
     );
     const [mean, variance, inv, scale, shift] = outs as Float32Array[];
     const want = moments64(x, c);
@@ -220,7 +244,10 @@ describe('LabBatchNormGrad', () => {
     },
   );
 
-  it.each([[300, 20, false], [129, 64, true]] as const)('m=%i c=%i relu=%s, sumDx: also S(dx), the float64 sum of the dx it returns', (m, c, relu) => {
+  it.each([
+    [300, 20, false],
+    [129, 64, true],
+  ] as const)('m=%i c=%i relu=%s, sumDx: also S(dx), the float64 sum of the dx it returns', (m, c, relu) => {
     // A mean off x's own (shifted by 0.3), so that S(dx) is far from the zero it is for a batch's
     // true mean: the sum is then checked against something that is not rounding noise.
     const x = channelData(m, c, 5 * m + c, [0.5, -2, 40]);
@@ -233,7 +260,11 @@ describe('LabBatchNormGrad', () => {
         inv: tf.tensor1d(values(c, 24, 0.2, 1)),
         gamma: tf.tensor1d(values(c, 25, 0.5, 1)),
       };
-      if (relu) inputs.y = tf.tensor2d(values(m * c, 26).map((v) => Math.max(v, 0)), [m, c]);
+      if (relu)
+        inputs.y = tf.tensor2d(
+          values(m * c, 26).map((v) => Math.max(v, 0)),
+          [m, c],
+        );
       const plain = (tf.engine().runKernel(LAB_BN_GRAD, inputs, {}) as tf.Tensor[]).map((t) => t.dataSync());
       const summed = (tf.engine().runKernel(LAB_BN_GRAD, inputs, { sumDx: true }) as tf.Tensor[]).map((t) => t.dataSync());
       return { plain, summed };
@@ -358,35 +389,47 @@ describe('labFramePhases', () => {
   it.each([
     [[2, 8, 8, 16], 2, 2, 5, 5, 1, 1], // a ResNet stride-2 layer
     [[3, 7, 9, 3], 2, 3, 6, 5, 1, 0], // odd sizes, 3 channels, unequal strides
-  ] as const)('x %j in %i x %i phases on a %i x %i grid at (%i, %i): every element in its phase grid, zeros around', (shape, sh, sw, R, C, T, L) => {
-    const [N, H, W, Ci] = shape;
-    const x = values(N * H * W * Ci, 51);
-    const grids = sh * sw * Ci * N + 1;
-    tf.dispose(tf.fill([grids, R, C], NaN)); // NaNs in freed heap memory show a missing zero
-    const backend = tf.backend();
-    const xt = tf.tensor4d(x, [...shape]);
-    const out = labFramePhases(backend, xt, sh, sw, R, C, T, L) as TensorInfo;
-    expect(out.shape).toEqual([grids, R, C]);
-    const got = backend.readSync(out.dataId) as Float32Array;
-    const want = new Float32Array(grids * R * C);
-    for (let n = 0; n < N; n++) {
-      for (let i = 0; i < H; i++) {
-        for (let j = 0; j < W; j++) {
-          const phase = (i % sh) * sw + (j % sw);
-          for (let ch = 0; ch < Ci; ch++) {
-            want[((phase * Ci + ch) * N + n) * R * C + (T + Math.floor(i / sh)) * C + L + Math.floor(j / sw)] = x[((n * H + i) * W + j) * Ci + ch]!;
+  ] as const)(
+    'x %j in %i x %i phases on a %i x %i grid at (%i, %i): every element in its phase grid, zeros around',
+    (shape, sh, sw, R, C, T, L) => {
+      const [N, H, W, Ci] = shape;
+      const x = values(N * H * W * Ci, 51);
+      const grids = sh * sw * Ci * N + 1;
+      tf.dispose(tf.fill([grids, R, C], NaN)); // NaNs in freed heap memory show a missing zero
+      const backend = tf.backend();
+      const xt = tf.tensor4d(x, [...shape]);
+      const out = labFramePhases(backend, xt, sh, sw, R, C, T, L) as TensorInfo;
+      expect(out.shape).toEqual([grids, R, C]);
+      const got = backend.readSync(out.dataId) as Float32Array;
+      const want = new Float32Array(grids * R * C);
+      for (let n = 0; n < N; n++) {
+        for (let i = 0; i < H; i++) {
+          for (let j = 0; j < W; j++) {
+            const phase = (i % sh) * sw + (j % sw);
+            for (let ch = 0; ch < Ci; ch++) {
+              want[((phase * Ci + ch) * N + n) * R * C + (T + Math.floor(i / sh)) * C + L + Math.floor(j / sw)] =
+                x[((n * H + i) * W + j) * Ci + ch]!;
+            }
           }
         }
       }
-    }
-    expect(Array.from(got)).toEqual(Array.from(want));
-    backend.disposeData(out.dataId);
-    xt.dispose();
-  });
+      expect(Array.from(got)).toEqual(Array.from(want));
+      backend.disposeData(out.dataId);
+      xt.dispose();
+    },
+  );
 });
 
 /** dw[kh,kw,ci,co] = sum over n,i,j of x[n, i+kh-pt, j+kw-pl, ci] * dy[n,i,j,co] (stride 1), in float64. */
-function filterGrad64(x: Float32Array, dy: Float32Array, [N, H, W, Ci]: readonly number[], [Ho, Wo, Co]: readonly number[], K: number, pt: number, pl: number): Float64Array {
+function filterGrad64(
+  x: Float32Array,
+  dy: Float32Array,
+  [N, H, W, Ci]: readonly number[],
+  [Ho, Wo, Co]: readonly number[],
+  K: number,
+  pt: number,
+  pl: number,
+): Float64Array {
   const dw = new Float64Array(K * K * Ci * Co);
   for (let kh = 0; kh < K; kh++) {
     for (let kw = 0; kw < K; kw++) {
@@ -453,7 +496,15 @@ describe.each([4, 2] as const)('labFilterGradWinograd, tile %i', (tile) => {
   it('declines what it does not take, refuses shapes that do not match, frees its frame and work area', () => {
     const backend = tf.backend();
     const dataIds = () => (backend as unknown as { numDataIds(): number }).numDataIds();
-    const [x4, dy8, x5, dy5, x6, dy6, dy4] = [[1, 4, 4, 4], [1, 4, 4, 8], [1, 5, 5, 4], [1, 5, 5, 8], [1, 4, 4, 6], [1, 4, 4, 8], [1, 4, 4, 4]].map((sh) => tf.ones(sh));
+    const [x4, dy8, x5, dy5, x6, dy6, dy4] = [
+      [1, 4, 4, 4],
+      [1, 4, 4, 8],
+      [1, 5, 5, 4],
+      [1, 5, 5, 8],
+      [1, 4, 4, 6],
+      [1, 4, 4, 8],
+      [1, 4, 4, 4],
+    ].map((sh) => tf.ones(sh));
     const ids = dataIds();
     const pads = [1, 1, 1, 1] as const;
     expect(labFilterGradWinograd(backend, x5!, dy5!, pads, [3, 3, 4, 8])).toBeNull(); // odd output
@@ -560,7 +611,18 @@ describe('labFilterGradTaps', () => {
     const offsets = [0, 1, 2, 5, 6, 7, 10, 11, 12];
     const dy6 = tf.zeros([1, 4, 4, 6]);
     expect(labFilterGradTaps(backend, xf, 25, offsets, dy6, 5, 5, [3, 3, 4, 6])).toBeNull();
-    expect(() => labFilterGradTaps(backend, xf, 25, offsets.map((o) => o + 20), dyt, 5, 5, [3, 3, 4, 8])).toThrow(/does not fit a frame of 125 floats/);
+    expect(() =>
+      labFilterGradTaps(
+        backend,
+        xf,
+        25,
+        offsets.map((o) => o + 20),
+        dyt,
+        5,
+        5,
+        [3, 3, 4, 8],
+      ),
+    ).toThrow(/does not fit a frame of 125 floats/);
     backend.disposeData(xf.dataId);
     tf.dispose([xt, dyt, dy6]);
   });
@@ -578,7 +640,12 @@ describe('labFilterGradTaps', () => {
 
 /** y[n,i,j,co] = sum over kh,kw,ci of x[n, s*i+kh-pt, s*j+kw-pl, ci] * w[kh,kw,ci,co], in float64. */
 function conv64(
-  x: Float32Array, w: Float32Array, [N, H, W, Ci]: readonly number[], [KH, KW, Co]: readonly number[], [pt, pb, pl, pr]: readonly number[], s = 1,
+  x: Float32Array,
+  w: Float32Array,
+  [N, H, W, Ci]: readonly number[],
+  [KH, KW, Co]: readonly number[],
+  [pt, pb, pl, pr]: readonly number[],
+  s = 1,
 ): Float64Array {
   const Ho = Math.floor((H + pt + pb - KH) / s) + 1;
   const Wo = Math.floor((W + pl + pr - KW) / s) + 1;
@@ -706,7 +773,13 @@ describe.each([
   it('declines channel counts and padding it does not take; frees its frame', () => {
     const backend = tf.backend();
     const dataIds = () => (backend as unknown as { numDataIds(): number }).numDataIds();
-    const [x3, w3, x4, w4, w8] = [[1, 4, 4, 3], [3, 3, 3, 8], [1, 4, 4, 4], [3, 3, 4, 4], [3, 3, 4, 8]].map((shape) => tf.ones(shape));
+    const [x3, w3, x4, w4, w8] = [
+      [1, 4, 4, 3],
+      [3, 3, 3, 8],
+      [1, 4, 4, 4],
+      [3, 3, 4, 4],
+      [3, 3, 4, 8],
+    ].map((shape) => tf.ones(shape));
     const ids = dataIds();
     expect(labConv2D(backend, x3!, w3!, [1, 1, 1, 1])).toBeNull(); // 3 input channels
     expect(labConv2D(backend, x4!, w4!, [1, 1, 1, 1])).toBeNull(); // 4 output channels

@@ -14,35 +14,208 @@ import { wasmHeapAccess, type WasmBackendInternals } from './wasm-heap.ts';
 
 /** What kernels-as/lab-kernels.ts exports (one family per file there); every pointer is a byte offset into tfjs-wasm's heap. */
 export interface LabExports {
-  bnMoments(x: number, m: number, c: number, gamma: number, beta: number, eps: number,
-    mean: number, variance: number, inv: number, scale: number, shift: number, work: number): void;
-  bnGrad(dy: number, x: number, y: number, m: number, c: number, mean: number, inv: number, gamma: number,
-    dx: number, dgamma: number, dbeta: number, dxSum: number, work: number): void;
+  bnMoments(
+    x: number,
+    m: number,
+    c: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    variance: number,
+    inv: number,
+    scale: number,
+    shift: number,
+    work: number,
+  ): void;
+  bnGrad(
+    dy: number,
+    x: number,
+    y: number,
+    m: number,
+    c: number,
+    mean: number,
+    inv: number,
+    gamma: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    dxSum: number,
+    work: number,
+  ): void;
   reluGrad(dy: number, y: number, n: number, out: number): void;
   addRelu(a: number, b: number, n: number, out: number): void;
-  frameChannelsFirst(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, pt: number, pl: number, out: number): void;
+  frameChannelsFirst(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    r: number,
+    c: number,
+    pt: number,
+    pl: number,
+    out: number,
+  ): void;
   packGrid(dy: number, n: number, ho: number, wo: number, co: number, r: number, c: number, nr: number, k: number, base: number): void;
-  depthToSpaceCrop(z: number, n: number, rows: number, cols: number, sh: number, sw: number, ci: number, h: number, w: number, top: number, left: number, out: number): void;
-  framePhases(x: number, n: number, h: number, w: number, ci: number, sh: number, sw: number, r: number, c: number, top: number, left: number, out: number): void;
-  filterGradTaps(xf: number, plane: number, taps: number, ntaps: number, dy: number, ho: number, wo: number, r: number, c: number,
-    ci: number, co: number, r0: number, r1: number, out: number): void;
-  frameChannelsLast(x: number, n: number, h: number, w: number, ci: number, r: number, c: number, top: number, left: number, out: number): void;
-  convTaps(xp: number, taps: number, ntaps: number, w: number, ci: number, co: number, ho: number, wo: number, r: number, c: number,
-    s: number, masks: number, r0: number, r1: number, y: number): void;
+  depthToSpaceCrop(
+    z: number,
+    n: number,
+    rows: number,
+    cols: number,
+    sh: number,
+    sw: number,
+    ci: number,
+    h: number,
+    w: number,
+    top: number,
+    left: number,
+    out: number,
+  ): void;
+  framePhases(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    sh: number,
+    sw: number,
+    r: number,
+    c: number,
+    top: number,
+    left: number,
+    out: number,
+  ): void;
+  filterGradTaps(
+    xf: number,
+    plane: number,
+    taps: number,
+    ntaps: number,
+    dy: number,
+    ho: number,
+    wo: number,
+    r: number,
+    c: number,
+    ci: number,
+    co: number,
+    r0: number,
+    r1: number,
+    out: number,
+  ): void;
+  frameChannelsLast(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    r: number,
+    c: number,
+    top: number,
+    left: number,
+    out: number,
+  ): void;
+  convTaps(
+    xp: number,
+    taps: number,
+    ntaps: number,
+    w: number,
+    ci: number,
+    co: number,
+    ho: number,
+    wo: number,
+    r: number,
+    c: number,
+    s: number,
+    masks: number,
+    r0: number,
+    r1: number,
+    y: number,
+  ): void;
   winogradFilter(w: number, ci: number, co: number, u: number): void;
-  convWinograd(x: number, u: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
-    t0: number, t1: number, bt: number, work: number, y: number): void;
-  filterGradWinograd(x: number, dy: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
-    t0: number, t1: number, bt: number, work: number, du: number): void;
+  convWinograd(
+    x: number,
+    u: number,
+    ci: number,
+    co: number,
+    h: number,
+    w: number,
+    pt: number,
+    pl: number,
+    ho: number,
+    wo: number,
+    t0: number,
+    t1: number,
+    bt: number,
+    work: number,
+    y: number,
+  ): void;
+  filterGradWinograd(
+    x: number,
+    dy: number,
+    ci: number,
+    co: number,
+    h: number,
+    w: number,
+    pt: number,
+    pl: number,
+    ho: number,
+    wo: number,
+    t0: number,
+    t1: number,
+    bt: number,
+    work: number,
+    du: number,
+  ): void;
   winogradFilterGrad(du: number, ci: number, co: number, dw: number): void;
   winogradFilter4(w: number, ci: number, co: number, u: number, tmp: number): void;
-  convWinograd4(x: number, u: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
-    t0: number, t1: number, bt: number, work: number, y: number): void;
-  filterGradWinograd4(x: number, dy: number, ci: number, co: number, h: number, w: number, pt: number, pl: number, ho: number, wo: number,
-    t0: number, t1: number, bt: number, work: number, du: number): void;
+  convWinograd4(
+    x: number,
+    u: number,
+    ci: number,
+    co: number,
+    h: number,
+    w: number,
+    pt: number,
+    pl: number,
+    ho: number,
+    wo: number,
+    t0: number,
+    t1: number,
+    bt: number,
+    work: number,
+    y: number,
+  ): void;
+  filterGradWinograd4(
+    x: number,
+    dy: number,
+    ci: number,
+    co: number,
+    h: number,
+    w: number,
+    pt: number,
+    pl: number,
+    ho: number,
+    wo: number,
+    t0: number,
+    t1: number,
+    bt: number,
+    work: number,
+    du: number,
+  ): void;
   winogradFilterGrad4(du: number, ci: number, co: number, dw: number, tmp: number): void;
   copyRows(src: number, m: number, srcRow: number, dstRow: number, n: number, dst: number): void;
-  sgdStep(w: number, buf: number, g: number, n: number, nesterov: number, lr: number, mom: number, wd: number, outW: number, outBuf: number): void;
+  sgdStep(
+    w: number,
+    buf: number,
+    g: number,
+    n: number,
+    nesterov: number,
+    lr: number,
+    mom: number,
+    wd: number,
+    outW: number,
+    outBuf: number,
+  ): void;
 }
 
 /** Which build of the kernels runs: with relaxed SIMD (fused multiply-adds) or plain SIMD. */
@@ -114,7 +287,14 @@ function startPool(em: EmscriptenParts, fn: LabExports, memory: WebAssembly.Memo
   if (!ctrl) return null;
   new Int32Array(memory.buffer, ctrl, ints).fill(0);
   const ptrs = Array.from({ length: helperThreads }, (_, i) => ctrl + i * CTRL_INTS * 4);
-  return new LabPool(fn as unknown as Record<LabPoolOp, (...a: number[]) => void>, memory, ptrs, ctrl + helperThreads * CTRL_INTS * 4, module, spawnHelper);
+  return new LabPool(
+    fn as unknown as Record<LabPoolOp, (...a: number[]) => void>,
+    memory,
+    ptrs,
+    ctrl + helperThreads * CTRL_INTS * 4,
+    module,
+    spawnHelper,
+  );
 }
 
 function instantiate(heap: WasmBackendInternals): Lab | null {
@@ -123,8 +303,14 @@ function instantiate(heap: WasmBackendInternals): Lab | null {
   if (!(memory instanceof WebAssembly.Memory) || typeof em._malloc !== 'function') return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const builds: [LabWasmFlavour, string][] = shared
-    ? [['relaxed-simd', LAB_WASM_SHARED_RELAXED], ['simd', LAB_WASM_SHARED]]
-    : [['relaxed-simd', LAB_WASM_PLAIN_RELAXED], ['simd', LAB_WASM_PLAIN]];
+    ? [
+        ['relaxed-simd', LAB_WASM_SHARED_RELAXED],
+        ['simd', LAB_WASM_SHARED],
+      ]
+    : [
+        ['relaxed-simd', LAB_WASM_PLAIN_RELAXED],
+        ['simd', LAB_WASM_PLAIN],
+      ];
   for (const [flavour, b64] of builds) {
     let module: WebAssembly.Module;
     let instance: WebAssembly.Instance;

@@ -28,10 +28,16 @@ const CASES: Case[] = [
 function grad(c: Case): Float32Array {
   return tf.tidy(() => {
     const n = c.x.reduce((a, b) => a * b, 1);
-    const x = tf.tensor4d(Float32Array.from({ length: n }, (_, i) => Math.sin(i)), c.x);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+      c.x,
+    );
     const f = (t: tf.Tensor) => {
       const y = tf.avgPool(t as tf.Tensor4D, c.k, c.s, c.pad);
-      const r = tf.tensor(Float32Array.from({ length: y.size }, (_, i) => Math.cos(3 * i)), y.shape);
+      const r = tf.tensor(
+        Float32Array.from({ length: y.size }, (_, i) => Math.cos(3 * i)),
+        y.shape,
+      );
       return tf.sum(tf.mul(y, r));
     };
     return tf.grad(f)(x).dataSync() as Float32Array;

@@ -6,7 +6,13 @@
 import { backend_util, PadV2, Reshape, Slice, getKernel } from '@tensorflow/tfjs-core';
 import type { AvgPoolGradAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
-function call(backendName: string, backend: KernelBackend, kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+function call(
+  backendName: string,
+  backend: KernelBackend,
+  kernelName: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap,
+): TensorInfo {
   const config = getKernel(kernelName, backendName);
   if (config == null) throw new Error(`Kernel ${kernelName} is not registered for backend '${backendName}'.`);
   const out = config.kernelFunc({ inputs, backend, attrs });
@@ -22,13 +28,7 @@ export function makeAvgPoolGrad(backendName: string, fallback: KernelConfig | un
     const backend = args.backend as KernelBackend;
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const { filterSize, strides, pad } = args.attrs as unknown as AvgPoolGradAttrs;
-    const info = backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-    );
+    const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad);
     const { top, left, bottom, right } = info.padInfo;
     const simple =
       info.filterHeight === 1 && info.filterWidth === 1 && top === 0 && left === 0 && bottom === 0 && right === 0 && dy.dtype === 'float32';

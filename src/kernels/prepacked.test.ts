@@ -80,7 +80,10 @@ describe.each([
     const a = tf.tensor3d(values(5 * K, 1), [1, 5, K]);
     for (const seed of [2, 3]) {
       // A second dy checks that rows outside the images stayed zero and nothing of the first is left.
-      const dyValues = values(shape.reduce((p: number, q: number) => p * q, 1), seed);
+      const dyValues = values(
+        shape.reduce((p: number, q: number) => p * q, 1),
+        seed,
+      );
       const dy = tf.tensor4d(dyValues, [...shape]);
       writeGrid(heap, pw!, dy, R, C);
       const fresh = tf.tensor3d(gridMatrix(dyValues, shape, R, C), [1, K, Co]);
@@ -126,7 +129,15 @@ describe.each([
     ] as const) {
       const x = tf.tensor4d(values(4 * hw * hw * ci, 7), [4, hw, hw, ci]);
       const dy = tf.tensor4d(values((4 * hw * hw * co) / (s * s), 8), [4, hw / s, hw / s, co]);
-      const pad = k === 3 ? [[0, 0], [1, 1], [1, 1], [0, 0]] : 'valid';
+      const pad =
+        k === 3
+          ? [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ]
+          : 'valid';
       const attrs = { strides: s, pad, dataFormat: 'NHWC', filterShape: [k, k, ci, co] };
       const run = () => {
         const out = filterGrad({ inputs: { x, dy }, backend, attrs: attrs as unknown as NamedAttrMap }) as TensorInfo;

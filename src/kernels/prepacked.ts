@@ -235,7 +235,7 @@ export function writeGrid(heap: WasmBackendInternals, pw: PackedWeights, dy: Ten
     const dst0 = pw.base + b * blockStride;
     for (let n = 0; n < Nimg; n++) {
       for (let i = 0; i < Ho; i++) {
-        let s = src0 + ((n * Ho + i) * Wo) * Co + b * nr;
+        let s = src0 + (n * Ho + i) * Wo * Co + b * nr;
         let d = dst0 + (n * R + i) * C * nr;
         if (width === 8) {
           for (let j = 0; j < Wo; j++, s += Co, d += 8) {

@@ -66,7 +66,15 @@ describe('padBottomRight on wasm', () => {
     const ids = backend.numDataIds();
     const out = padBottomRight(heap, x, dims, bottom, right);
     expect(out.shape).toEqual([dims[0], dims[1] + bottom, dims[2] + right]);
-    const want = tf.tidy(() => tf.pad(x, [[0, 0], [0, bottom], [0, right]]).dataSync());
+    const want = tf.tidy(() =>
+      tf
+        .pad(x, [
+          [0, 0],
+          [0, bottom],
+          [0, right],
+        ])
+        .dataSync(),
+    );
     expect(Array.from(backend.readSync(out.dataId) as Float32Array)).toEqual(Array.from(want));
     backend.disposeData(out.dataId);
     expect(backend.numDataIds()).toBe(ids);

@@ -69,10 +69,12 @@ describe.each(['cpu', 'wasm'] as BackendName[])('golden ResNet-8 step vs PyTorch
       }, model.trainableVariables());
       return info.map((p) => grads[model.params[p.name].name].dataSync() as Float32Array);
     });
-    const asWeights = Object.fromEntries(describeParams(spec).map((p) => {
-      const i = info.findIndex((q) => q.name === p.name);
-      return [p.name, i >= 0 ? gradValues[i] : new Float32Array(p.shape.reduce((a, b) => a * b, 1))];
-    }));
+    const asWeights = Object.fromEntries(
+      describeParams(spec).map((p) => {
+        const i = info.findIndex((q) => q.name === p.name);
+        return [p.name, i >= 0 ? gradValues[i] : new Float32Array(p.shape.reduce((a, b) => a * b, 1))];
+      }),
+    );
     const torchGrads = parseSafetensors('grads', encodeSafetensors(spec, { config: '', steps: 0, values: asWeights })).tensors;
     for (const [name, expected] of Object.entries(golden.grads)) expectClose(name, torchGrads.get(name)!.values, expected, 5e-4);
 
@@ -82,7 +84,10 @@ describe.each(['cpu', 'wasm'] as BackendName[])('golden ResNet-8 step vs PyTorch
     const r = trainOnBatch(model, solver, solverParamsOf(model), x, y, GOLDEN.lr, 0.1);
     expect((await r.loss.data())[0]).toBeCloseTo(golden.loss, 5);
     tf.dispose([r.loss, r.error]);
-    const after = parseSafetensors('after', encodeSafetensors(spec, { config: '', steps: 1, values: await readModelValues(model) })).tensors;
+    const after = parseSafetensors(
+      'after',
+      encodeSafetensors(spec, { config: '', steps: 1, values: await readModelValues(model) }),
+    ).tensors;
     for (const [name, expected] of Object.entries(golden.paramsAfterStep)) expectClose(name, after.get(name)!.values, expected, 1e-5);
     for (const [name, expected] of Object.entries(golden.runningAfterStep)) {
       expect(relErr(after.get(name)!.values, expected), name).toBeLessThan(1e-5);

@@ -50,7 +50,14 @@ describe('parameter counts (option A, no conv bias)', () => {
 
   it('names parameters as akamaster/pytorch_resnet_cifar10 does', () => {
     const names = describeParams(spec(20, 'paper', 'relu-bnbefore', 'B')).map((p) => p.name);
-    expect(names.slice(0, 6)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'layer1.0.conv1.weight']);
+    expect(names.slice(0, 6)).toEqual([
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'layer1.0.conv1.weight',
+    ]);
     expect(names).toContain('layer2.0.shortcut.0.weight');
     expect(names).toContain('layer3.0.shortcut.1.running_var');
     expect(names).toContain('layer3.2.bn2.bias');
@@ -59,26 +66,29 @@ describe('parameter counts (option A, no conv bias)', () => {
 });
 
 describe('forward pass', () => {
-  it.each(BLOCK_VARIANTS.flatMap((b) => SHORTCUTS.map((s) => [b, s] as const)))('%s with shortcut %s gives [N, 10] logits in both modes', (block, shortcut) => {
-    const m = ResNet.create(spec(8, 'paper', block, shortcut), 1);
-    const before = tf.memory().numTensors;
-    const [a, b] = tf.tidy(() => {
-      const x = randomImages(4);
-      const stats: BnBatchStats[] = [];
-      const train = m.forward(x, true, stats);
-      const evalOut = m.forward(x, false);
-      const nBn = describeParams(m.spec).filter((p) => p.kind === 'bn-gamma').length;
-      expect(stats.length).toBe(nBn);
-      disposeStats(stats);
-      return [train, evalOut];
-    });
-    expect(a.shape).toEqual([4, 10]);
-    expect(b.shape).toEqual([4, 10]);
-    expect(Number.isFinite(a.dataSync()[0])).toBe(true);
-    tf.dispose([a, b]);
-    expect(tf.memory().numTensors).toBe(before);
-    m.dispose();
-  });
+  it.each(BLOCK_VARIANTS.flatMap((b) => SHORTCUTS.map((s) => [b, s] as const)))(
+    '%s with shortcut %s gives [N, 10] logits in both modes',
+    (block, shortcut) => {
+      const m = ResNet.create(spec(8, 'paper', block, shortcut), 1);
+      const before = tf.memory().numTensors;
+      const [a, b] = tf.tidy(() => {
+        const x = randomImages(4);
+        const stats: BnBatchStats[] = [];
+        const train = m.forward(x, true, stats);
+        const evalOut = m.forward(x, false);
+        const nBn = describeParams(m.spec).filter((p) => p.kind === 'bn-gamma').length;
+        expect(stats.length).toBe(nBn);
+        disposeStats(stats);
+        return [train, evalOut];
+      });
+      expect(a.shape).toEqual([4, 10]);
+      expect(b.shape).toEqual([4, 10]);
+      expect(Number.isFinite(a.dataSync()[0])).toBe(true);
+      tf.dispose([a, b]);
+      expect(tf.memory().numTensors).toBe(before);
+      m.dispose();
+    },
+  );
 
   function blockOutputs(block: BlockVariant): Record<string, Float32Array> {
     const m = ResNet.create(spec(8, 'paper', block), 2);
@@ -137,8 +147,7 @@ describe('forward pass', () => {
     const expected = new Float32Array(2 * 16 * 16 * 32);
     for (let n = 0; n < 2; n++)
       for (let r = 0; r < 16; r++)
-        for (let c = 0; c < 16; c++)
-          for (let ch = 0; ch < 16; ch++) expected[((n * 16 + r) * 16 + c) * 32 + ch] = inp[n][2 * r][2 * c][ch];
+        for (let c = 0; c < 16; c++) for (let ch = 0; ch < 16; ch++) expected[((n * 16 + r) * 16 + c) * 32 + ch] = inp[n][2 * r][2 * c][ch];
     expect(Array.from(a.short)).toEqual(Array.from(expected));
     const neon = shortcutOf('neon', false);
     expect(Array.from(neon.short)).toEqual(Array.from(expected));
@@ -168,7 +177,9 @@ describe('initialisation per protocol', () => {
     const std = Math.sqrt(w.reduce((a, v) => a + (v - mean) ** 2, 0) / w.length);
     expect(Math.abs(mean)).toBeLessThan(0.002);
     expect(std / Math.sqrt(2 / (9 * 64))).toBeCloseTo(1, 1);
-    const gammas = describeParams(g.spec).filter((p) => p.kind === 'bn-gamma').flatMap((p) => Array.from(g.params[p.name].dataSync()));
+    const gammas = describeParams(g.spec)
+      .filter((p) => p.kind === 'bn-gamma')
+      .flatMap((p) => Array.from(g.params[p.name].dataSync()));
     const gm = gammas.reduce((a, v) => a + v, 0) / gammas.length;
     const gs = Math.sqrt(gammas.reduce((a, v) => a + (v - gm) ** 2, 0) / gammas.length);
     expect(gm).toBeCloseTo(1, 3);
@@ -189,14 +200,22 @@ describe('initialisation per protocol', () => {
 });
 
 describe('BN running statistics (Torch convention)', () => {
-  function firstBnStats(m: ResNet, x: tf.Tensor4D): { batchMean: number[]; batchVarBiased: number[]; count: number; stats: BnBatchStats[] } {
+  function firstBnStats(
+    m: ResNet,
+    x: tf.Tensor4D,
+  ): { batchMean: number[]; batchVarBiased: number[]; count: number; stats: BnBatchStats[] } {
     const stats: BnBatchStats[] = [];
     tf.tidy(() => {
       m.forward(x, true, stats);
     });
     // Independent computation of bn1's input: conv1 (3x3, same) of x, then moments over N, H, W.
     const { mean, variance } = tf.tidy(() => tf.moments(tf.conv2d(x, m.params['conv1.weight'] as tf.Tensor4D, 1, 'same'), [0, 1, 2]));
-    const out = { batchMean: Array.from(mean.dataSync()), batchVarBiased: Array.from(variance.dataSync()), count: x.shape[0] * 32 * 32, stats };
+    const out = {
+      batchMean: Array.from(mean.dataSync()),
+      batchVarBiased: Array.from(variance.dataSync()),
+      count: x.shape[0] * 32 * 32,
+      stats,
+    };
     tf.dispose([mean, variance]);
     return out;
   }
@@ -210,7 +229,11 @@ describe('BN running statistics (Torch convention)', () => {
     const x = randomImages(4, 11);
     const { batchMean, batchVarBiased, count, stats } = firstBnStats(m, x);
     const bn1 = stats.find((s) => s.prefix === 'bn1')!;
-    expect(Array.from(bn1.mean.dataSync()).map((v, i) => v - batchMean[i]).every((d) => Math.abs(d) < 1e-4)).toBe(true);
+    expect(
+      Array.from(bn1.mean.dataSync())
+        .map((v, i) => v - batchMean[i])
+        .every((d) => Math.abs(d) < 1e-4),
+    ).toBe(true);
     m.updateRunningStats(stats, momentum);
     disposeStats(stats);
     const rm = m.params['bn1.running_mean'].dataSync();
@@ -231,7 +254,9 @@ describe('BN running statistics (Torch convention)', () => {
       // statistics and so evaluation see), and each bias's gradient is zero up to rounding.
       const withBias = ResNet.create(spec(8, 'gcr', 'relu-bnbefore', shortcut), 7);
       const noBias = ResNet.create({ ...withBias.spec, convBias: false }, 7);
-      const biasNames = describeParams(withBias.spec).filter((p) => p.kind === 'conv-bias').map((p) => p.name);
+      const biasNames = describeParams(withBias.spec)
+        .filter((p) => p.kind === 'conv-bias')
+        .map((p) => p.name);
       expect(biasNames.length).toBe(shortcut === 'B' ? 7 + 2 : 7); // ResNet-8's 7 convs, and B's two projections
       for (const name of Object.keys(noBias.params)) withBias.params[name]!.assign(noBias.params[name]!);
       for (const name of biasNames) withBias.params[name]!.assign(tf.fill(withBias.params[name]!.shape, 1.5));
@@ -248,9 +273,13 @@ describe('BN running statistics (Torch convention)', () => {
           loss: value.dataSync()[0]!,
           // variableGrads keys by tf.Variable name; trainableVariables() follows describeParams' order.
           grads: Object.fromEntries(
-            describeParams(m.spec).filter((p) => p.trainable).map((p, i) => [p.name, Array.from(grads[vars[i]!.name]!.dataSync())]),
+            describeParams(m.spec)
+              .filter((p) => p.trainable)
+              .map((p, i) => [p.name, Array.from(grads[vars[i]!.name]!.dataSync())]),
           ),
-          stats: Object.fromEntries(stats.map((st) => [st.prefix, { mean: Array.from(st.mean.dataSync()), variance: Array.from(st.variance.dataSync()) }])),
+          stats: Object.fromEntries(
+            stats.map((st) => [st.prefix, { mean: Array.from(st.mean.dataSync()), variance: Array.from(st.variance.dataSync()) }]),
+          ),
         };
         tf.dispose([value, labels, ...Object.values(grads)]);
         m.updateRunningStats(stats, 1); // the running statistics become this batch's
@@ -261,7 +290,8 @@ describe('BN running statistics (Torch convention)', () => {
       const a = run(withBias);
       const b = run(noBias);
       expect(a.loss).toBeCloseTo(b.loss, 5);
-      const convOf = (prefix: string) => (prefix === 'bn1' ? 'conv1' : prefix.replace(/bn(\d)$/, 'conv$1').replace(/shortcut\.1$/, 'shortcut.0'));
+      const convOf = (prefix: string) =>
+        prefix === 'bn1' ? 'conv1' : prefix.replace(/bn(\d)$/, 'conv$1').replace(/shortcut\.1$/, 'shortcut.0');
       for (const [prefix, st] of Object.entries(b.stats)) {
         const biasName = `${convOf(prefix)}.bias`;
         expect(biasNames).toContain(biasName);
@@ -300,7 +330,11 @@ describe('BN running statistics (Torch convention)', () => {
     const x = randomImages(4, 13);
     const [one, firstOfFour] = tf.tidy(() => [m.forward(tf.slice(x, [0], [1]), false), tf.slice(m.forward(x, false), [0], [1])]);
     // In eval mode an image's logits do not depend on the rest of the batch.
-    expect(Array.from(one.dataSync()).map((v, i) => Math.abs(v - firstOfFour.dataSync()[i])).every((d) => d < 1e-4)).toBe(true);
+    expect(
+      Array.from(one.dataSync())
+        .map((v, i) => Math.abs(v - firstOfFour.dataSync()[i]))
+        .every((d) => d < 1e-4),
+    ).toBe(true);
     tf.dispose([one, firstOfFour, x]);
     m.dispose();
   });

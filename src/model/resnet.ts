@@ -64,7 +64,12 @@ export function blocksPerStage(depth: number): number {
 const STAGE_CHANNELS = [16, 32, 64] as const;
 
 /** One pixel of zero padding on each side of H and W (NHWC), for the 3x3 convolutions. */
-const TORCH_PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const TORCH_PAD: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 
 interface BlockPlan {
   prefix: string; // "layer{s}.{i}"
@@ -259,10 +264,20 @@ export class ResNet {
     // statistics, in evaluation subtracted from the running mean (src/kernels/batchnorm.ts).
     const bn = <T extends tf.Tensor4D | tf.Tensor2D>(h: T, prefix: string, relu = false, inputBias?: tf.Tensor1D): T => {
       if (!training) {
-        return batchNormInfer(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D,
-          p[`${prefix}.running_mean`] as tf.Tensor1D, p[`${prefix}.running_var`] as tf.Tensor1D, spec.bnEps, { relu, inputBias }) as T;
+        return batchNormInfer(
+          h,
+          p[`${prefix}.weight`] as tf.Tensor1D,
+          p[`${prefix}.bias`] as tf.Tensor1D,
+          p[`${prefix}.running_mean`] as tf.Tensor1D,
+          p[`${prefix}.running_var`] as tf.Tensor1D,
+          spec.bnEps,
+          { relu, inputBias },
+        ) as T;
       }
-      const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps, { relu, inputBias });
+      const r = batchNormTrain(h, p[`${prefix}.weight`] as tf.Tensor1D, p[`${prefix}.bias`] as tf.Tensor1D, spec.bnEps, {
+        relu,
+        inputBias,
+      });
       if (stats) {
         const count = h.size / h.shape[h.rank - 1];
         stats.push({ prefix, mean: tf.keep(r.mean), variance: tf.keep(r.variance), count });
@@ -324,7 +339,12 @@ export class ResNet {
     // Option A: keep every second pixel (a 1x1 average pool with stride 2 has a gradient, unlike
     // stridedSlice), then append zero channels after the input's (gcr: cat with zeros).
     const sub = b.stride === 2 ? tf.avgPool(x, 1, 2, 'valid') : x;
-    return tf.pad(sub, [[0, 0], [0, 0], [0, 0], [0, b.cout - b.cin]]);
+    return tf.pad(sub, [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, b.cout - b.cin],
+    ]);
   }
 
   /**

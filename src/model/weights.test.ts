@@ -73,7 +73,16 @@ describe('safetensors (PyTorch names and layouts)', () => {
   it.each([
     ['empty', new Uint8Array(0), /only 0 bytes/],
     ['absurd header size', Uint8Array.from([255, 255, 255, 255, 255, 255, 255, 127, 123, 125]), /header claims/],
-    ['header not JSON', (() => { const b = new Uint8Array(16); b[0] = 8; b.set(new TextEncoder().encode('notjson!'), 8); return b; })(), /not JSON/],
+    [
+      'header not JSON',
+      (() => {
+        const b = new Uint8Array(16);
+        b[0] = 8;
+        b.set(new TextEncoder().encode('notjson!'), 8);
+        return b;
+      })(),
+      /not JSON/,
+    ],
   ])('a %s file gets a clear error', (_what, bytes, why) => {
     expect(() => parseSafetensors('x.safetensors', bytes)).toThrow(WeightsError);
     expect(() => parseSafetensors('x.safetensors', bytes)).toThrow(why);

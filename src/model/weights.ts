@@ -164,7 +164,9 @@ export function parseSafetensors(
   bytes: Uint8Array,
 ): { metadata: Record<string, string>; tensors: Map<string, { shape: number[]; values: Float32Array }>; counters: Map<string, number> } {
   const fail = (why: string) =>
-    new WeightsError(`${fileName} is not a readable .safetensors file: ${why}. Choose a .safetensors file saved by the lab (or by safetensors.torch.save_file).`);
+    new WeightsError(
+      `${fileName} is not a readable .safetensors file: ${why}. Choose a .safetensors file saved by the lab (or by safetensors.torch.save_file).`,
+    );
   if (bytes.byteLength < 8) throw fail(`it has only ${bytes.byteLength} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
@@ -280,7 +282,9 @@ export function encodeTfjs(spec: ResNetSpec, bundle: WeightsBundle): { modelJson
       generatedBy: 'ResNet Lab',
       convertedBy: null,
       modelTopology: kerasTopology(spec),
-      weightsManifest: [{ paths: [TFJS_WEIGHTS_FILE], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })) }],
+      weightsManifest: [
+        { paths: [TFJS_WEIGHTS_FILE], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })) },
+      ],
       userDefinedMetadata: layersMetadata(bundle.config),
       resnetLab: { format: 'resnet-lab-layers-model', version: 2, config: bundle.config, steps: bundle.steps },
     },
@@ -330,9 +334,18 @@ export function decodeTfjs(spec: ResNetSpec, modelJson: TfjsModelJson, weightsBi
   const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
   const layers = modelJson.format === 'layers-model';
   // Option A's fixed shortcut kernels are part of the Layers model but not lab parameters.
-  const fixed = new Map(layers ? kerasWeights(spec).filter((w) => w.fixed).map((w) => [w.name, w]) : []);
+  const fixed = new Map(
+    layers
+      ? kerasWeights(spec)
+          .filter((w) => w.fixed)
+          .map((w) => [w.name, w])
+      : [],
+  );
   const labName = (w: tf.io.WeightsManifestEntry) => (layers ? labNameOf(w.name) : w.name);
-  const problems = checkArchitecture(spec, specs.filter((w) => !fixed.has(w.name)).map((w) => ({ name: labName(w), shape: w.shape })));
+  const problems = checkArchitecture(
+    spec,
+    specs.filter((w) => !fixed.has(w.name)).map((w) => ({ name: labName(w), shape: w.shape })),
+  );
   for (const [name, w] of fixed) {
     const got = specs.find((s) => s.name === name);
     if (!got || got.shape.join('x') !== w.shape.join('x')) problems.push(`missing ${name} [${w.shape.join(', ')}]`);
@@ -356,7 +369,9 @@ export function decodeTfjs(spec: ResNetSpec, modelJson: TfjsModelJson, weightsBi
     const f = fixed.get(w.name)?.fixed;
     if (!f) values[labName(w)] = v;
     else if (v.some((x, i) => x !== f[i])) {
-      throw new WeightsError(`${w.name} is not option A's fixed shortcut (the identity on the input channels, zero on the others): the model was changed after the lab saved it.`);
+      throw new WeightsError(
+        `${w.name} is not option A's fixed shortcut (the identity on the input channels, zero on the others): the model was changed after the lab saved it.`,
+      );
     }
   }
   return { config: modelJson.resnetLab?.config ?? '', steps: modelJson.resnetLab?.steps ?? 0, values };

@@ -75,7 +75,12 @@ export function bundleToImport(bundle: RunBundle): ImportedRun {
       producer: meta.producer,
     },
     steps: { step: steps.step, loss: steps.loss, lr: steps.lr, epoch: steps.epoch, trainError: steps.trainError, ms: steps.ms },
-    epochs: Array.from(tests.step, (step, i) => ({ step, epoch: tests.epoch[i], testError: tests.testError[i], evaluated: tests.evaluated[i] })),
+    epochs: Array.from(tests.step, (step, i) => ({
+      step,
+      epoch: tests.epoch[i],
+      testError: tests.testError[i],
+      evaluated: tests.evaluated[i],
+    })),
     weights: bundle.weights ? { format: 'safetensors', bytes: bundle.weights } : undefined,
   };
 }

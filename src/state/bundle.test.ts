@@ -36,7 +36,14 @@ function makeBundle(withMs = true, steps = 5): RunBundle {
   const b = new SeriesBuilder();
   b.pushTest({ step: 0, epoch: 0, testError: 0.9, evaluated: 50 });
   for (let s = 1; s <= steps; s++) {
-    b.pushStep({ step: s, epoch: (s * 16) / 50_000, lr: 0.1, loss: Math.fround(2.3 - s / 10 + 1e-7 * s), trainError: Math.fround(s / 16), ...(withMs ? { ms: 100.25 * s } : {}) });
+    b.pushStep({
+      step: s,
+      epoch: (s * 16) / 50_000,
+      lr: 0.1,
+      loss: Math.fround(2.3 - s / 10 + 1e-7 * s),
+      trainError: Math.fround(s / 16),
+      ...(withMs ? { ms: 100.25 * s } : {}),
+    });
     if (s === 2 || s === steps) b.pushTest({ step: s, epoch: (s * 16) / 50_000, testError: s === 2 ? 0.74 : 0.78, evaluated: 50 });
   }
   return {
@@ -152,7 +159,9 @@ describe('bad bundles', () => {
 
   it('another kind of file is "not a bundle", with a hint', () => {
     expect(code(() => decodeRunBundle(new Uint8Array(0)))).toBe('not-a-bundle');
-    expect(message(() => decodeRunBundle(weights, 'model.safetensors'))).toMatch(/model\.safetensors is not a ResNet Lab run bundle \(it looks like a \.safetensors/);
+    expect(message(() => decodeRunBundle(weights, 'model.safetensors'))).toMatch(
+      /model\.safetensors is not a ResNet Lab run bundle \(it looks like a \.safetensors/,
+    );
     expect(message(() => decodeRunBundle(new TextEncoder().encode('{"steps": []}'), 'curves.json'))).toMatch(/looks like JSON/);
     expect(code(() => decodeRunBundle(new TextEncoder().encode('PK\u0003\u0004 a zip file, not ours')))).toBe('not-a-bundle');
   });
@@ -161,8 +170,14 @@ describe('bad bundles', () => {
     const bytes = good();
     const cuts = new Set<number>([1, 7, 8, 23, 24, 25, 100, bytes.length - 1]);
     for (let c = 1; c < bytes.length; c += 97) cuts.add(c);
-    for (const c of cuts) expect(code(() => decodeRunBundle(bytes.subarray(0, c))), `cut at ${c}`).toBe('truncated');
-    expect(message(() => decodeRunBundle(bytes.subarray(0, bytes.length - 1), 'x.rlab'))).toMatch(/^x\.rlab is truncated: it ends at byte \d+ but the weights section ends at byte \d+$/);
+    for (const c of cuts)
+      expect(
+        code(() => decodeRunBundle(bytes.subarray(0, c))),
+        `cut at ${c}`,
+      ).toBe('truncated');
+    expect(message(() => decodeRunBundle(bytes.subarray(0, bytes.length - 1), 'x.rlab'))).toMatch(
+      /^x\.rlab is truncated: it ends at byte \d+ but the weights section ends at byte \d+$/,
+    );
   });
 
   it('another format version, with what to do', () => {
@@ -226,7 +241,10 @@ describe('bad bundles', () => {
       ['format', (h) => (h.format = 'something-else'), /does not describe a version 1 run bundle/],
     ];
     for (const [what, edit, why] of cases) {
-      expect(message(() => decodeRunBundle(rewriteHeader(good(), edit))), what).toMatch(why);
+      expect(
+        message(() => decodeRunBundle(rewriteHeader(good(), edit))),
+        what,
+      ).toMatch(why);
     }
     const trailing = new Uint8Array([...good(), 0, 0, 0, 0, 0, 0, 0, 0]);
     expect(message(() => decodeRunBundle(trailing))).toMatch(/8 unexpected bytes after its data/);
@@ -239,7 +257,7 @@ describe('bad bundles', () => {
     const bytes = good();
     const hl = Number(new DataView(bytes.buffer).getBigUint64(16, true));
     let seed = 12345;
-    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const rand = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
     let decoded = 0;
     for (let trial = 0; trial < 300; trial++) {
       const copy = bytes.slice();

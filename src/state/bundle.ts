@@ -196,7 +196,10 @@ function checkSeries(bundle: Pick<RunBundle, 'steps' | 'tests'>, where: string):
       throw new BundleError('malformed', `${where}: ${spec.series}.${spec.name} must be a ${CTOR[spec.dtype].name}`);
     }
     if (data.length > BUNDLE_LIMITS.seriesLength) {
-      throw new BundleError('too-large', `${where}: ${spec.series}.${spec.name} has ${data.length} values (at most ${BUNDLE_LIMITS.seriesLength})`);
+      throw new BundleError(
+        'too-large',
+        `${where}: ${spec.series}.${spec.name} has ${data.length} values (at most ${BUNDLE_LIMITS.seriesLength})`,
+      );
     }
     lengths[spec.series].push({ name: spec.name, length: data.length });
   }
@@ -221,7 +224,8 @@ function checkSeries(bundle: Pick<RunBundle, 'steps' | 'tests'>, where: string):
   nondecreasing(bundle.tests.step, 'tests.step', false);
   const te = bundle.tests.testError;
   for (let i = 0; i < te.length; i++) {
-    if (!(te[i]! >= 0 && te[i]! <= 1)) throw new BundleError('malformed', `${where}: tests.testError[${i}] is ${te[i]}, not a fraction in [0, 1]`);
+    if (!(te[i]! >= 0 && te[i]! <= 1))
+      throw new BundleError('malformed', `${where}: tests.testError[${i}] is ${te[i]}, not a fraction in [0, 1]`);
   }
 }
 
@@ -244,7 +248,8 @@ export function summariseTests(tests: TestSeries): RunOutcome {
 
 function checkMeta(meta: unknown, config: string, where: string): RunMeta {
   const fail = (field: string, why: string) => new BundleError('malformed', `${where}: meta.${field} ${why}`);
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new BundleError('malformed', `${where}: meta is not an object`);
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
+    throw new BundleError('malformed', `${where}: meta is not an object`);
   const m = meta as Record<string, unknown>;
   const text = (k: string, nullable = false) => {
     const v = m[k];
@@ -255,7 +260,8 @@ function checkMeta(meta: unknown, config: string, where: string): RunMeta {
   const count = (k: string, nullable: boolean, min = 0) => {
     const v = m[k];
     if (nullable && v === null) return;
-    if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= min)) throw fail(k, `must be a whole number >= ${min}${nullable ? ' or null' : ''}`);
+    if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= min))
+      throw fail(k, `must be a whole number >= ${min}${nullable ? ' or null' : ''}`);
   };
   const positive = (k: string) => {
     const v = m[k];
@@ -268,7 +274,8 @@ function checkMeta(meta: unknown, config: string, where: string): RunMeta {
   text('startedAt');
   text('endedAt', true);
   for (const k of ['startedAt', 'endedAt']) {
-    if (typeof m[k] === 'string' && Number.isNaN(Date.parse(m[k] as string))) throw fail(k, `is not a date (${JSON.stringify((m[k] as string).slice(0, 40))})`);
+    if (typeof m[k] === 'string' && Number.isNaN(Date.parse(m[k] as string)))
+      throw fail(k, `is not a date (${JSON.stringify((m[k] as string).slice(0, 40))})`);
   }
   count('seed', false);
   count('trainImages', false, 1);
@@ -280,7 +287,12 @@ function checkMeta(meta: unknown, config: string, where: string): RunMeta {
   const d = m.divergedAt;
   if (d !== null) {
     const o = d as Record<string, unknown>;
-    if (typeof d !== 'object' || typeof o.step !== 'number' || typeof o.lr !== 'number' || (typeof o.loss !== 'number' && o.loss !== null)) {
+    if (
+      typeof d !== 'object' ||
+      typeof o.step !== 'number' ||
+      typeof o.lr !== 'number' ||
+      (typeof o.loss !== 'number' && o.loss !== null)
+    ) {
       throw fail('divergedAt', 'must be {step, lr, loss} or null');
     }
   }
@@ -301,7 +313,10 @@ function checkMeta(meta: unknown, config: string, where: string): RunMeta {
     imagesPerSecond: m.imagesPerSecond as number | null,
     trainSeconds: m.trainSeconds as number | null,
     // JSON writes a NaN or infinite loss as null: read it back as NaN.
-    divergedAt: d === null ? null : { step: (d as { step: number }).step, lr: (d as { lr: number }).lr, loss: (d as { loss: number | null }).loss ?? NaN },
+    divergedAt:
+      d === null
+        ? null
+        : { step: (d as { step: number }).step, lr: (d as { lr: number }).lr, loss: (d as { loss: number | null }).loss ?? NaN },
     producer: m.producer as string,
   };
 }
@@ -310,7 +325,8 @@ function checkConfig(config: unknown, where: string): string {
   if (typeof config !== 'string') throw new BundleError('malformed', `${where}: config must be a share-URL query string`);
   if (config.length > BUNDLE_LIMITS.configChars) throw new BundleError('too-large', `${where}: config is ${config.length} characters long`);
   const { issues } = parseConfigQuery(config);
-  if (issues.length > 0) throw new BundleError('malformed', `${where}: its configuration is not valid here: ${issues.map((i) => i.problem).join('; ')}`);
+  if (issues.length > 0)
+    throw new BundleError('malformed', `${where}: its configuration is not valid here: ${issues.map((i) => i.problem).join('; ')}`);
   return config;
 }
 
@@ -343,7 +359,8 @@ export function encodeRunBundle(bundle: RunBundle): Uint8Array {
   checkSeries(bundle, where);
   const meta = checkMeta(bundle.meta, config, where);
   if (bundle.weights !== null) {
-    if (bundle.weights.byteLength > BUNDLE_LIMITS.weightsBytes) throw new BundleError('too-large', `${where}: weights of ${bundle.weights.byteLength} bytes`);
+    if (bundle.weights.byteLength > BUNDLE_LIMITS.weightsBytes)
+      throw new BundleError('too-large', `${where}: weights of ${bundle.weights.byteLength} bytes`);
     const wc = safetensorsLabConfig(bundle.weights, where);
     if (wc !== '' && wc !== config) throw new BundleError('inconsistent', `${where}: the weights belong to another configuration (${wc})`);
   }
@@ -361,7 +378,15 @@ export function encodeRunBundle(bundle: RunBundle): Uint8Array {
     parts.push({ offset, bytes: bundle.weights });
     offset += bundle.weights.byteLength;
   }
-  const header: Header = { format: 'resnet-lab-run', version: BUNDLE_VERSION, config, meta, result: summariseTests(bundle.tests), columns, weights };
+  const header: Header = {
+    format: 'resnet-lab-run',
+    version: BUNDLE_VERSION,
+    config,
+    meta,
+    result: summariseTests(bundle.tests),
+    columns,
+    weights,
+  };
   const json = JSON.stringify(header);
   let headerBytes = new TextEncoder().encode(json);
   const pad = align8(PREFIX_BYTES + headerBytes.byteLength) - PREFIX_BYTES - headerBytes.byteLength;
@@ -400,10 +425,16 @@ export function decodeRunBundle(bytes: Uint8Array, fileName = 'the file'): Decod
       : bytes.byteLength >= 9 && bytes[8] === 0x7b
         ? ' (it looks like a .safetensors weights file: load it with "Load weights" instead)'
         : '';
-    throw new BundleError('not-a-bundle', `${where} is not a ResNet Lab run bundle${hint}. Choose a ${BUNDLE_EXTENSION} file exported by the lab.`);
+    throw new BundleError(
+      'not-a-bundle',
+      `${where} is not a ResNet Lab run bundle${hint}. Choose a ${BUNDLE_EXTENSION} file exported by the lab.`,
+    );
   }
   if (bytes.byteLength < PREFIX_BYTES) {
-    throw new BundleError('truncated', `${where} is truncated: ${bytes.byteLength} bytes, not even the ${PREFIX_BYTES}-byte start of a bundle`);
+    throw new BundleError(
+      'truncated',
+      `${where} is truncated: ${bytes.byteLength} bytes, not even the ${PREFIX_BYTES}-byte start of a bundle`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
@@ -416,11 +447,17 @@ export function decodeRunBundle(bytes: Uint8Array, fileName = 'the file'): Decod
   }
   const headerLen = view.getBigUint64(16, true);
   if (headerLen > BigInt(BUNDLE_LIMITS.headerBytes)) {
-    throw new BundleError('too-large', `${where} claims a header of ${headerLen} bytes (at most ${BUNDLE_LIMITS.headerBytes}): the file is damaged`);
+    throw new BundleError(
+      'too-large',
+      `${where} claims a header of ${headerLen} bytes (at most ${BUNDLE_LIMITS.headerBytes}): the file is damaged`,
+    );
   }
   const hl = Number(headerLen);
   if (PREFIX_BYTES + hl > bytes.byteLength) {
-    throw new BundleError('truncated', `${where} is truncated: its header needs ${PREFIX_BYTES + hl} bytes, the file has ${bytes.byteLength}`);
+    throw new BundleError(
+      'truncated',
+      `${where} is truncated: its header needs ${PREFIX_BYTES + hl} bytes, the file has ${bytes.byteLength}`,
+    );
   }
   let raw: unknown;
   try {
@@ -428,7 +465,8 @@ export function decodeRunBundle(bytes: Uint8Array, fileName = 'the file'): Decod
   } catch {
     throw new BundleError('malformed', `${where}: its header is not JSON (the file is damaged)`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BundleError('malformed', `${where}: its header is not a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new BundleError('malformed', `${where}: its header is not a JSON object`);
   const h = raw as Partial<Header>;
   if (h.format !== 'resnet-lab-run' || h.version !== version) {
     throw new BundleError('malformed', `${where}: its header does not describe a version ${version} run bundle`);
@@ -442,7 +480,10 @@ export function decodeRunBundle(bytes: Uint8Array, fileName = 'the file'): Decod
       throw new BundleError('malformed', `${where}: ${what} has an invalid offset (${String(offset)})`);
     }
     if (offset + byteLength > dataLen) {
-      throw new BundleError('truncated', `${where} is truncated: it ends at byte ${bytes.byteLength} but ${what} ends at byte ${dataStart + offset + byteLength}`);
+      throw new BundleError(
+        'truncated',
+        `${where} is truncated: it ends at byte ${bytes.byteLength} but ${what} ends at byte ${dataStart + offset + byteLength}`,
+      );
     }
     dataEnd = Math.max(dataEnd, offset + byteLength);
     return bytes.slice(dataStart + offset, dataStart + offset + byteLength); // aligned copy
@@ -459,7 +500,10 @@ export function decodeRunBundle(bytes: Uint8Array, fileName = 'the file'): Decod
       throw new BundleError('malformed', `${where}: ${label} has an invalid length (${String(col.length)})`);
     }
     if (col.length > BUNDLE_LIMITS.seriesLength) {
-      throw new BundleError('too-large', `${where}: ${label} claims ${col.length} values (at most ${BUNDLE_LIMITS.seriesLength}): the file is damaged`);
+      throw new BundleError(
+        'too-large',
+        `${where}: ${label} claims ${col.length} values (at most ${BUNDLE_LIMITS.seriesLength}): the file is damaged`,
+      );
     }
     const data = region(label, col.offset, col.length * BYTES[col.dtype as Dtype]);
     if (!spec) continue; // a column this lab does not know: skipped
@@ -477,7 +521,8 @@ export function decodeRunBundle(bytes: Uint8Array, fileName = 'the file'): Decod
     if (!(typeof w.byteLength === 'number' && Number.isSafeInteger(w.byteLength) && w.byteLength >= 0)) {
       throw new BundleError('malformed', `${where}: its weights entry is malformed`);
     }
-    if (w.byteLength > BUNDLE_LIMITS.weightsBytes) throw new BundleError('too-large', `${where} claims ${w.byteLength} bytes of weights: the file is damaged`);
+    if (w.byteLength > BUNDLE_LIMITS.weightsBytes)
+      throw new BundleError('too-large', `${where} claims ${w.byteLength} bytes of weights: the file is damaged`);
     weights = region('the weights section', w.offset, w.byteLength);
     const wc = safetensorsLabConfig(weights, where);
     if (wc !== '' && wc !== config) {
@@ -503,7 +548,14 @@ export function looksLikeRunBundle(bytes: Uint8Array): boolean {
 
 /** Collects step and test points as a run reports them, then gives the typed columns. */
 export class SeriesBuilder {
-  private readonly s = { step: [] as number[], epoch: [] as number[], lr: [] as number[], loss: [] as number[], trainError: [] as number[], ms: [] as number[] };
+  private readonly s = {
+    step: [] as number[],
+    epoch: [] as number[],
+    lr: [] as number[],
+    loss: [] as number[],
+    trainError: [] as number[],
+    ms: [] as number[],
+  };
   private readonly t = { step: [] as number[], epoch: [] as number[], testError: [] as number[], evaluated: [] as number[] };
   private withMs = true;
 
@@ -551,6 +603,10 @@ export class SeriesBuilder {
 
 /** A file name for a bundle: the run's name with anything but letters, digits, '.', '_' and '-' replaced. */
 export function bundleFileName(name: string): string {
-  const base = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 100) || 'run';
+  const base =
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[-.]+|-+$/g, '')
+      .slice(0, 100) || 'run';
   return `${base}${BUNDLE_EXTENSION}`;
 }

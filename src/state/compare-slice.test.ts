@@ -31,7 +31,8 @@ class MemoryStorage {
 
 const host = (dbName: string) => nodeHost({ history: dbName });
 
-const query = (seed: number, extra: Record<string, unknown> = {}) => formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 8, epochs: 1, seed, ...extra });
+const query = (seed: number, extra: Record<string, unknown> = {}) =>
+  formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 8, epochs: 1, seed, ...extra });
 
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   const t0 = Date.now();
@@ -42,7 +43,10 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
 }
 
 async function page(dbName: string): Promise<LabStore> {
-  const store = createLabStore(new Engine(host(dbName)), query(1), { openHistory: () => openRunStore(dbName, { estimate: async () => undefined }), deathGraceMs: 10 });
+  const store = createLabStore(new Engine(host(dbName)), query(1), {
+    openHistory: () => openRunStore(dbName, { estimate: async () => undefined }),
+    deathGraceMs: 10,
+  });
   await until(() => store.getState().runsState !== 'loading');
   return store;
 }
@@ -52,7 +56,12 @@ function imported(name: string, config: string, n: number, finalError: number): 
   const step = Uint32Array.from({ length: n }, (_, i) => i + 1);
   return {
     run: { name, config, backend: 'wasm', status: 'finished', trainImages: 400, imagesPerSec: 50, elapsedMs: 1000 * n },
-    steps: { step, loss: Float32Array.from(step, (s) => 2.3 / Math.sqrt(s)), lr: Float64Array.from(step, () => 0.1), epoch: Float64Array.from(step, (s) => (s * 8) / 400) },
+    steps: {
+      step,
+      loss: Float32Array.from(step, (s) => 2.3 / Math.sqrt(s)),
+      lr: Float64Array.from(step, () => 0.1),
+      epoch: Float64Array.from(step, (s) => (s * 8) / 400),
+    },
     epochs: [
       { epoch: 0, step: 0, testError: 0.9, evaluated: 100 },
       { epoch: (n * 8) / 400, step: n, testError: finalError, evaluated: 100 },
@@ -93,7 +102,12 @@ describe('Compare', () => {
     s().setCompareBaseline('not-selected'); // ignored
     s().setCompareSmoothing(1); // ignored: not a smoothing weight
     expect(s().compareBaseline).toBe(other!.id);
-    expect(JSON.parse(storage.getItem(COMPARE_STORAGE_KEY)!)).toEqual({ ids: [big!.id, other!.id], baseline: other!.id, axis: 'images', smoothing: 0.9 });
+    expect(JSON.parse(storage.getItem(COMPARE_STORAGE_KEY)!)).toEqual({
+      ids: [big!.id, other!.id],
+      baseline: other!.id,
+      axis: 'images',
+      smoothing: 0.9,
+    });
 
     // A reload: the selection comes back, and its series are loaded once the list is known.
     const again = await page(dbName);
@@ -135,11 +149,19 @@ describe('Compare', () => {
     expect(parseRemembered('{not json')).toEqual({ ids: [], axis: 'epochs', smoothing: 0.98 });
     expect(parseRemembered('[1,2]')).toEqual({ ids: [], axis: 'epochs', smoothing: 0.98 });
     const ids = ['run-a', 'run-a', '<img src=x>', 7, '../../etc', 'x'.repeat(65), ...Array.from({ length: 12 }, (_, i) => `r${i}`)];
-    const text = JSON.stringify({ ids, baseline: 'run-zzz', axis: 'furlongs', smoothing: 1 }).replace(/^\{/, '{"__proto__":{"polluted":true},');
+    const text = JSON.stringify({ ids, baseline: 'run-zzz', axis: 'furlongs', smoothing: 1 }).replace(
+      /^\{/,
+      '{"__proto__":{"polluted":true},',
+    );
     const r = parseRemembered(text);
     expect(r.ids).toEqual(['run-a', 'r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
     expect(r).toEqual({ ids: r.ids, baseline: undefined, axis: 'epochs', smoothing: 0.98 });
-    expect(parseRemembered(JSON.stringify({ ids: ['a', 'b'], baseline: 'b', axis: 'iterations', smoothing: 0 }))).toEqual({ ids: ['a', 'b'], baseline: 'b', axis: 'iterations', smoothing: 0 });
+    expect(parseRemembered(JSON.stringify({ ids: ['a', 'b'], baseline: 'b', axis: 'iterations', smoothing: 0 }))).toEqual({
+      ids: ['a', 'b'],
+      baseline: 'b',
+      axis: 'iterations',
+      smoothing: 0,
+    });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 

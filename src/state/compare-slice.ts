@@ -20,7 +20,6 @@ export const MAX_COMPARE = 8;
 /** Where the selection is remembered (this browser's localStorage). */
 export const COMPARE_STORAGE_KEY = 'resnet-lab.compare';
 
-
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];
 
@@ -61,7 +60,9 @@ export function parseRemembered(text: string | null | undefined): Remembered {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return fallback;
   const o = v as Record<string, unknown>;
-  const ids = Array.isArray(o.ids) ? [...new Set(o.ids.filter((x): x is string => typeof x === 'string' && ID.test(x)))].slice(0, MAX_COMPARE) : [];
+  const ids = Array.isArray(o.ids)
+    ? [...new Set(o.ids.filter((x): x is string => typeof x === 'string' && ID.test(x)))].slice(0, MAX_COMPARE)
+    : [];
   const baseline = typeof o.baseline === 'string' && ids.includes(o.baseline) ? o.baseline : undefined;
   const axis = X_AXES.includes(o.axis as XAxis) ? (o.axis as XAxis) : 'epochs';
   const smoothing = typeof o.smoothing === 'number' && o.smoothing >= 0 && o.smoothing < 1 ? o.smoothing : DEFAULT_SMOOTHING;
@@ -186,7 +187,11 @@ export function compareSlice(set: Set, get: Get): CompareSlice {
       if (gone.length > 0) {
         const compareIds = s.compareIds.filter((id) => byId.has(id));
         const compareDetails = Object.fromEntries(Object.entries(s.compareDetails).filter(([id]) => byId.has(id)));
-        set({ compareIds, compareDetails, compareBaseline: s.compareBaseline && byId.has(s.compareBaseline) ? s.compareBaseline : undefined });
+        set({
+          compareIds,
+          compareDetails,
+          compareBaseline: s.compareBaseline && byId.has(s.compareBaseline) ? s.compareBaseline : undefined,
+        });
         remember();
       }
       // Load what is missing; reload a run stored again since (a run still training, a renamed one).

@@ -2,7 +2,17 @@
 // seed, and the configuration keys that differ between runs.
 
 import { describe, expect, it } from 'vitest';
-import { compareSummary, configDifferences, configWithoutSeed, finalAndBestOf, formatMeanStd, formatPointsDiff, groupRepeats, meanStd, type CompareRunInfo } from './compare.ts';
+import {
+  compareSummary,
+  configDifferences,
+  configWithoutSeed,
+  finalAndBestOf,
+  formatMeanStd,
+  formatPointsDiff,
+  groupRepeats,
+  meanStd,
+  type CompareRunInfo,
+} from './compare.ts';
 import { configFromQuery as q } from '../experiment/config.ts';
 
 describe('meanStd', () => {
@@ -80,14 +90,20 @@ describe('the summary table of Compare', () => {
       { step: 50, epoch: 1, testError: 0.4, evaluated: 500 },
       { step: 100, epoch: 2, testError: 0.45, evaluated: 500 },
     ]);
-    expect(finalAndBestOf(r)).toEqual({ final: { testError: 0.45, epoch: 2, evaluated: 500 }, best: { testError: 0.4, epoch: 1, evaluated: 500 } });
+    expect(finalAndBestOf(r)).toEqual({
+      final: { testError: 0.45, epoch: 2, evaluated: 500 },
+      best: { testError: 0.4, epoch: 1, evaluated: 500 },
+    });
     // Not loaded yet: the stored final error, no best.
     expect(finalAndBestOf(run('b', 'depth=20', undefined, { finalTestError: 0.3 }))).toEqual({ final: { testError: 0.3 } });
     expect(finalAndBestOf(run('c', 'depth=20', [{ step: 0, epoch: 0, testError: 0.9 }]))).toEqual({});
   });
 
   it('flags the keys that differ and, per row, the cells unlike the baseline; differences to the baseline', () => {
-    const t = (e: number) => [{ step: 0, epoch: 0, testError: 0.9 }, { step: 100, epoch: 1, testError: e }];
+    const t = (e: number) => [
+      { step: 0, epoch: 0, testError: 0.9 },
+      { step: 100, epoch: 1, testError: e },
+    ];
     const runs = [
       run('a', 'protocol=gcr&depth=20&lr=0.1&seed=1', t(0.1), { elapsedMs: 61_000, imagesPerSec: 123.4 }),
       run('b', 'protocol=gcr&depth=20&lr=0.05&seed=2', t(0.12)),

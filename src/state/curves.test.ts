@@ -29,7 +29,14 @@ function run(name: string, n: number, withMs = true): CurveRun {
   const b = new SeriesBuilder();
   b.pushTest({ step: 0, epoch: 0, testError: 0.9, evaluated: 10_000 });
   for (let s = 1; s <= n; s++) {
-    b.pushStep({ step: s, epoch: (s * 128) / 50_000, lr: s < 3 ? 0.1 : 0.01, loss: 2.3 / s + 0.1 * Math.sin(s), trainError: (s % 7) / 128, ...(withMs ? { ms: 250 * s } : {}) });
+    b.pushStep({
+      step: s,
+      epoch: (s * 128) / 50_000,
+      lr: s < 3 ? 0.1 : 0.01,
+      loss: 2.3 / s + 0.1 * Math.sin(s),
+      trainError: (s % 7) / 128,
+      ...(withMs ? { ms: 250 * s } : {}),
+    });
   }
   b.pushTest({ step: n, epoch: (n * 128) / 50_000, testError: 0.4321, evaluated: 10_000 });
   return { name, bundle: { config, ...b.build(), meta: { trainImages: 50_000 } } };
@@ -107,12 +114,30 @@ describe('export', () => {
     expect(rows[6]!.startsWith('plain,1,')).toBe(true);
     // A run without step times: no ms column for anyone.
     expect(stepsCsv([a, run('no-ms', 2, false)]).split('\n')[0]).toBe('run,step,epoch,images,lr,loss,loss_smoothed,train_error');
-    expect(testsCsv([a]).trim().split('\n')).toEqual(['run,step,epoch,images,test_error,evaluated', '"gcr, seed ""2""",0,0,0,0.9,10000', '"gcr, seed ""2""",5,0.0128,640,0.4321,10000']);
+    expect(testsCsv([a]).trim().split('\n')).toEqual([
+      'run,step,epoch,images,test_error,evaluated',
+      '"gcr, seed ""2""",0,0,0,0.9,10000',
+      '"gcr, seed ""2""",5,0.0128,640,0.4321,10000',
+    ]);
   });
 
   it('JSON of a run: columns as arrays, the result with the best flagged as chosen on the test set', () => {
     const a = run('a', 4);
-    const meta = { name: 'a', seed: 2, backend: 'wasm', startedAt: '2026-11-24T00:00:00Z', endedAt: null, status: 'finished', trainImages: 50_000, maxSteps: null, evalLimit: null, imagesPerSecond: 100, trainSeconds: 5, divergedAt: null, producer: 'test' } as const;
+    const meta = {
+      name: 'a',
+      seed: 2,
+      backend: 'wasm',
+      startedAt: '2026-11-24T00:00:00Z',
+      endedAt: null,
+      status: 'finished',
+      trainImages: 50_000,
+      maxSteps: null,
+      evalLimit: null,
+      imagesPerSecond: 100,
+      trainSeconds: 5,
+      divergedAt: null,
+      producer: 'test',
+    } as const;
     const j = JSON.parse(curvesJson({ ...a.bundle, meta }));
     expect(j).toMatchObject({ format: 'resnet-lab-curves', version: 1, config, meta: { name: 'a' }, smoothing: 0.98 });
     expect(j.steps.step).toEqual([1, 2, 3, 4]);

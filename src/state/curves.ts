@@ -144,7 +144,9 @@ export function testsCsv(runs: CurveRun[]): string {
     const scale = axisScale(r.bundle.config, r.bundle.meta);
     const name = csvField(r.name);
     for (let i = 0; i < tests.step.length; i++) {
-      lines.push(`${name},${tests.step[i]},${num(tests.epoch[i]!)},${tests.step[i]! * scale.batch},${num(tests.testError[i]!)},${tests.evaluated[i]}`);
+      lines.push(
+        `${name},${tests.step[i]},${num(tests.epoch[i]!)},${tests.step[i]! * scale.batch},${num(tests.testError[i]!)},${tests.evaluated[i]}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
@@ -245,7 +247,12 @@ export function alignSeries(series: readonly Series[], maxPointsEach: number, in
 }
 
 /** A run's smoothed training loss on the chosen axis: EMA over the full series, then x (no decimation here). */
-export function smoothedLossSeries(steps: Pick<StepSeries, 'step' | 'loss'>, axis: XAxis, scale: AxisScale, smoothing = DEFAULT_SMOOTHING): Series {
+export function smoothedLossSeries(
+  steps: Pick<StepSeries, 'step' | 'loss'>,
+  axis: XAxis,
+  scale: AxisScale,
+  smoothing = DEFAULT_SMOOTHING,
+): Series {
   return { x: stepX(steps, axis, scale), y: emaSmooth(steps.loss, smoothing) };
 }
 

@@ -7,7 +7,25 @@ import type { ConfigIssue, ConfigKey, ExperimentConfig } from '../experiment/con
 import type { ProtocolName } from '../experiment/protocols.ts';
 import type { DeleteToken, RunDetail, RunStore } from '../storage/run-store.ts';
 import type { RunMeta } from '../storage/schema.ts';
-import type { BackendChoice, BackendInfo, BackendName, DataInfo, DataSource, DataStage, EpochPoint, ErrorScope, InspectStage, LoadedWeights, ModelInspection, RunOptions, RunSummary, StepPoint, StoredRunSize, TestImages, WeightFiles } from '../worker/protocol.ts';
+import type {
+  BackendChoice,
+  BackendInfo,
+  BackendName,
+  DataInfo,
+  DataSource,
+  DataStage,
+  EpochPoint,
+  ErrorScope,
+  InspectStage,
+  LoadedWeights,
+  ModelInspection,
+  RunOptions,
+  RunSummary,
+  StepPoint,
+  StoredRunSize,
+  TestImages,
+  WeightFiles,
+} from '../worker/protocol.ts';
 import type { DecodedBundle } from './bundle.ts';
 import type { LossSmoother, XAxis } from './curves.ts';
 import type { QueueItem } from './queue.ts';
@@ -209,7 +227,10 @@ export interface ImportedRun {
   fileName: string;
   bundle: DecodedBundle;
   /** Where it went in this browser's run history: saved (its id), already there, or not saved (why). */
-  saved?: { kind: 'saved'; storedId: string; name: string } | { kind: 'already'; storedId: string; name: string } | { kind: 'not-saved'; reason: string };
+  saved?:
+    | { kind: 'saved'; storedId: string; name: string }
+    | { kind: 'already'; storedId: string; name: string }
+    | { kind: 'not-saved'; reason: string };
 }
 
 export interface WorkbenchSlice {

@@ -61,7 +61,18 @@ describe('the saved queue', () => {
     const q: SavedQueue = {
       version: 1,
       running: true,
-      items: [item({ state: 'done', storedId: 'run-1', end: 'max-steps', finalTestError: 0.5, bestTestError: 0.25, bestEpoch: 0.5, message: 'ok' }), item()],
+      items: [
+        item({
+          state: 'done',
+          storedId: 'run-1',
+          end: 'max-steps',
+          finalTestError: 0.5,
+          bestTestError: 0.25,
+          bestEpoch: 0.5,
+          message: 'ok',
+        }),
+        item(),
+      ],
     };
     expect(parseSavedQueue(serializeQueue(q))).toEqual(q);
     // The saved form is unchanged: each item's configuration is its canonical query string.
@@ -102,7 +113,9 @@ describe('the saved queue', () => {
     expect(loaded.queue.items).toEqual([]);
     expect(loaded.blocked).toBeFalsy();
     expect(loaded.notice).toMatchObject({ kind: 'unreadable' });
-    expect(loaded.notice!.message).toMatch(/could not be read \(item 1: label is missing.*\)\. It was kept aside .* as “resnet-lab\.queue\.unreadable”/);
+    expect(loaded.notice!.message).toMatch(
+      /could not be read \(item 1: label is missing.*\)\. It was kept aside .* as “resnet-lab\.queue\.unreadable”/,
+    );
     expect(storage.getItem(QUEUE_CORRUPT_KEY)).toBe('{"version":1,"running":false,"items":[{"id":"a"}]}');
     expect(storage.getItem(QUEUE_STORAGE_KEY)).toBeNull();
 
@@ -223,7 +236,10 @@ const host = (dbName: string) => nodeHost({ history: dbName });
 async function page(h: EngineHost, dbName: string, storage: MemoryStorage): Promise<{ store: LabStore; engine: Engine }> {
   (globalThis as { localStorage?: QueueStorage }).localStorage = storage;
   const engine = new Engine(h);
-  const store = createLabStore(engine, QUERY, { openHistory: () => openRunStore(dbName, { estimate: async () => undefined }), deathGraceMs: 10 });
+  const store = createLabStore(engine, QUERY, {
+    openHistory: () => openRunStore(dbName, { estimate: async () => undefined }),
+    deathGraceMs: 10,
+  });
   await store.getState().chooseBackend('wasm');
   await store.getState().loadData({ kind: 'demo' });
   await until(() => store.getState().runsState !== 'loading');
@@ -382,7 +398,11 @@ describe('the queue on the page', () => {
     expect(st().queueItems[2]).toMatchObject({ state: 'waiting' });
     expect(st().queueItems[2]!.storedId).toBeUndefined();
     st().queueMove(stoppedId, 1);
-    expect(st().queueItems.map((i) => i.id).indexOf(stoppedId)).toBe(3);
+    expect(
+      st()
+        .queueItems.map((i) => i.id)
+        .indexOf(stoppedId),
+    ).toBe(3);
     st().queueClearFinished();
     expect(st().queueItems.map((i) => i.state)).toEqual(['waiting', 'waiting']);
     st().queueRemove(stoppedId);

@@ -35,8 +35,6 @@ import { canResume } from './runs-slice.ts';
 import type { LabState, QueueSlice, RunPhase } from './lab-state.ts';
 import type { EngineEvent, LabEngine, RunEnd, RunSummary } from '../worker/protocol.ts';
 
-
-
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];
 
@@ -85,7 +83,13 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
     update({ queueItems: get().queueItems.map((i) => (i.id === id ? { ...i, ...patch } : i)) });
   };
   /** The item as it was queued, ready to (re)start: results of an earlier try dropped. */
-  const fresh = (i: QueueItem, state: QueueItem['state']): QueueItem => ({ id: i.id, label: i.label, config: i.config, options: i.options, state });
+  const fresh = (i: QueueItem, state: QueueItem['state']): QueueItem => ({
+    id: i.id,
+    label: i.label,
+    config: i.config,
+    options: i.options,
+    state,
+  });
   const itemById = (id: string) => get().queueItems.find((i) => i.id === id);
 
   const ready = () => {
@@ -149,17 +153,34 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
       meta = undefined; // deleted from the Runs list
     }
     if (meta && (meta.status === 'running' || meta.status === 'paused')) {
-      update({ queueRunning: false, queueNotice: { kind: 'interrupted', message: `The queue is paused: the run of “${item.label}” is still training somewhere else (another tab?). Continue queue once it has let go of it.` } });
+      update({
+        queueRunning: false,
+        queueNotice: {
+          kind: 'interrupted',
+          message: `The queue is paused: the run of “${item.label}” is still training somewhere else (another tab?). Continue queue once it has let go of it.`,
+        },
+      });
       return;
     }
     if (meta && meta.status !== 'interrupted' && ENDED.includes(meta.status) && !canResume(meta)) {
       // It ended after all (resumed from the Runs list while this page did not watch): take its result.
       const end = meta.status as RunEnd;
-      patchItem(item.id, { state: stateForEnd(end), end, finalTestError: meta.finalTestError, bestTestError: meta.bestTestError, bestEpoch: meta.bestEpoch });
+      patchItem(item.id, {
+        state: stateForEnd(end),
+        end,
+        finalTestError: meta.finalTestError,
+        bestTestError: meta.bestTestError,
+        bestEpoch: meta.bestEpoch,
+      });
       return;
     }
     if (!meta || !canResume(meta)) {
-      await startItem(item, meta ? 'Its interrupted run had no checkpoint, so it was started again.' : 'Its interrupted run is no longer in the Runs list, so it was started again.');
+      await startItem(
+        item,
+        meta
+          ? 'Its interrupted run had no checkpoint, so it was started again.'
+          : 'Its interrupted run is no longer in the Runs list, so it was started again.',
+      );
       return;
     }
     get().setRunOptions(copyOptions(item.options)); // resumeRun takes checkpointEvery from here
@@ -182,12 +203,22 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
       const why = s.errors.train ?? 'it did not start';
       if (resuming) {
         patchItem(itemId, { state: 'interrupted', message: `Could not resume: ${why}` });
-        update({ queueRunning: false, queueNotice: { kind: 'error', message: `The queue is paused: “${item.label}” could not be resumed (${why}). Run again starts it from scratch; Remove drops it.` } });
+        update({
+          queueRunning: false,
+          queueNotice: {
+            kind: 'error',
+            message: `The queue is paused: “${item.label}” could not be resumed (${why}). Run again starts it from scratch; Remove drops it.`,
+          },
+        });
         return;
       }
       startFailures += 1;
       patchItem(itemId, { state: 'failed', end: 'failed', message: `Could not start: ${why}` });
-      if (startFailures >= 2) update({ queueRunning: false, queueNotice: { kind: 'error', message: `The queue is paused: two runs in a row could not start (${why}).` } });
+      if (startFailures >= 2)
+        update({
+          queueRunning: false,
+          queueNotice: { kind: 'error', message: `The queue is paused: two runs in a row could not start (${why}).` },
+        });
       return;
     }
     startFailures = 0;
@@ -204,8 +235,11 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
     }
     // No summary reached the page (the worker failed under it): the history says how it ended, and a run
     // nobody ended (still 'running' there) was interrupted.
-    if (!end) end = meta ? (ENDED.includes(meta.status) ? (meta.status as RunEnd) : 'interrupted') : s.errors.train ? 'failed' : 'interrupted';
-    const results = record ? resultsOf(record.epochs) : { finalTestError: meta?.finalTestError, bestTestError: meta?.bestTestError, bestEpoch: meta?.bestEpoch };
+    if (!end)
+      end = meta ? (ENDED.includes(meta.status) ? (meta.status as RunEnd) : 'interrupted') : s.errors.train ? 'failed' : 'interrupted';
+    const results = record
+      ? resultsOf(record.epochs)
+      : { finalTestError: meta?.finalTestError, bestTestError: meta?.bestTestError, bestEpoch: meta?.bestEpoch };
     const note = summary?.message ?? (end === 'failed' ? s.errors.train : undefined);
     const done: QueueItem = { ...fresh(item, stateForEnd(end)), end, ...definedOnly(results) };
     if (c.storedId) done.storedId = c.storedId;
@@ -217,8 +251,14 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
       queueRunning: false,
       queueNotice:
         end === 'stopped'
-          ? { kind: 'stopped', message: `The queue is paused: you stopped “${item.label}”, seed ${seed}. Start goes on with the next item (Run again puts the stopped one back in line).` }
-          : { kind: 'interrupted', message: `The queue is paused: “${item.label}”, seed ${seed}, was interrupted${note ? ` (${firstSentence(note)})` : ''}. Continue queue resumes it from its last checkpoint, then goes on.` },
+          ? {
+              kind: 'stopped',
+              message: `The queue is paused: you stopped “${item.label}”, seed ${seed}. Start goes on with the next item (Run again puts the stopped one back in line).`,
+            }
+          : {
+              kind: 'interrupted',
+              message: `The queue is paused: “${item.label}”, seed ${seed}, was interrupted${note ? ` (${firstSentence(note)})` : ''}. Continue queue resumes it from its last checkpoint, then goes on.`,
+            },
     });
   }
 
@@ -228,7 +268,13 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
     if (!item) return;
     const r = get().record;
     const results = r && r.runId === summary.runId ? resultsOf(r.epochs) : { finalTestError: summary.finalTestError };
-    const done: QueueItem = { ...fresh(item, stateForEnd(summary.end)), storedId, end: summary.end, ...definedOnly(results), message: 'Resumed outside the queue.' };
+    const done: QueueItem = {
+      ...fresh(item, stateForEnd(summary.end)),
+      storedId,
+      end: summary.end,
+      ...definedOnly(results),
+      message: 'Resumed outside the queue.',
+    };
     const notice = get().queueNotice;
     update({
       queueItems: get().queueItems.map((i) => (i.id === item.id ? done : i)),
@@ -265,7 +311,12 @@ export function queueSlice(set: Set, get: Get, engine: LabEngine): QueueSlice {
   const add = (items: QueueItem[]) => {
     const room = MAX_QUEUE_ITEMS - get().queueItems.length;
     if (items.length > room) {
-      update({ queueNotice: { kind: 'error', message: `The queue holds at most ${MAX_QUEUE_ITEMS} items: ${items.length > 1 ? `these ${items.length} were` : 'this one was'} not added.` } });
+      update({
+        queueNotice: {
+          kind: 'error',
+          message: `The queue holds at most ${MAX_QUEUE_ITEMS} items: ${items.length > 1 ? `these ${items.length} were` : 'this one was'} not added.`,
+        },
+      });
       return;
     }
     update({ queueItems: [...get().queueItems, ...items] });

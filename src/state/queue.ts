@@ -85,7 +85,8 @@ export function makeItem(config: ExperimentConfig, options: RunOptions, label = 
 
 /** `n` repeats of one configuration with seeds config.seed, config.seed + 1, ... (within the seed range). */
 export function seedItems(config: ExperimentConfig, n: number, options: RunOptions): QueueItem[] {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_SEEDS) throw new RangeError(`the number of seeds must be a whole number from 1 to ${MAX_SEEDS}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SEEDS)
+    throw new RangeError(`the number of seeds must be a whole number from 1 to ${MAX_SEEDS}`);
   const last = 2 ** 32 - 1;
   const first = Math.min(config.seed, last - (n - 1));
   return Array.from({ length: n }, (_, i) => makeItem({ ...config, seed: first + i }, options));
@@ -176,7 +177,8 @@ function optionalString(o: Record<string, unknown>, key: string, max: number, wh
 function optionalFraction(o: Record<string, unknown>, key: string, where: string): number | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) throw new SavedQueueError(`${where}: ${key} is not an error between 0 and 1`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
+    throw new SavedQueueError(`${where}: ${key} is not an error between 0 and 1`);
   return v;
 }
 
@@ -185,10 +187,12 @@ function readOptions(v: unknown, where: string): RunOptions {
   if (!isRecord(v)) throw new SavedQueueError(`${where}: options is not an object`);
   const out: RunOptions = {};
   for (const key of Object.keys(v)) {
-    if (key !== 'maxSteps' && key !== 'evalLimit' && key !== 'checkpointEvery') throw new SavedQueueError(`${where}: unknown run option ${JSON.stringify(key.slice(0, 40))}`);
+    if (key !== 'maxSteps' && key !== 'evalLimit' && key !== 'checkpointEvery')
+      throw new SavedQueueError(`${where}: unknown run option ${JSON.stringify(key.slice(0, 40))}`);
     const n = v[key];
     if (n === undefined) continue;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1e9) throw new SavedQueueError(`${where}: ${key} is not a whole number from 1 to 1e9`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1e9)
+      throw new SavedQueueError(`${where}: ${key} is not a whole number from 1 to 1e9`);
     out[key] = n;
   }
   return out;
@@ -198,11 +202,13 @@ function readItem(v: unknown, index: number): QueueItem {
   const where = `item ${index + 1}`;
   if (!isRecord(v)) throw new SavedQueueError(`${where} is not an object`);
   if (typeof v.id !== 'string' || !ID.test(v.id)) throw new SavedQueueError(`${where}: id is missing or malformed`);
-  if (typeof v.label !== 'string' || v.label.length === 0 || v.label.length > MAX_LABEL) throw new SavedQueueError(`${where}: label is missing or longer than ${MAX_LABEL} characters`);
+  if (typeof v.label !== 'string' || v.label.length === 0 || v.label.length > MAX_LABEL)
+    throw new SavedQueueError(`${where}: label is missing or longer than ${MAX_LABEL} characters`);
   if (typeof v.config !== 'string' || v.config.length > 2000) throw new SavedQueueError(`${where}: config is missing`);
   const parsed = parseConfigQuery(v.config);
   if (parsed.issues.length > 0) throw new SavedQueueError(`${where}: its configuration is invalid (${parsed.issues[0]!.problem})`);
-  if (typeof v.state !== 'string' || !(QUEUE_ITEM_STATES as readonly string[]).includes(v.state)) throw new SavedQueueError(`${where}: unknown state`);
+  if (typeof v.state !== 'string' || !(QUEUE_ITEM_STATES as readonly string[]).includes(v.state))
+    throw new SavedQueueError(`${where}: unknown state`);
   const item: QueueItem = {
     id: v.id,
     label: v.label,
@@ -222,7 +228,8 @@ function readItem(v: unknown, index: number): QueueItem {
   const best = optionalFraction(v, 'bestTestError', where);
   if (best !== undefined) item.bestTestError = best;
   if (v.bestEpoch !== undefined) {
-    if (typeof v.bestEpoch !== 'number' || !Number.isFinite(v.bestEpoch) || v.bestEpoch < 0) throw new SavedQueueError(`${where}: bestEpoch is not a number of epochs`);
+    if (typeof v.bestEpoch !== 'number' || !Number.isFinite(v.bestEpoch) || v.bestEpoch < 0)
+      throw new SavedQueueError(`${where}: bestEpoch is not a number of epochs`);
     item.bestEpoch = v.bestEpoch;
   }
   const message = optionalString(v, 'message', MAX_MESSAGE, where);
@@ -280,7 +287,14 @@ export function loadQueue(storage: QueueStorage | undefined): LoadedQueue {
   try {
     text = storage.getItem(QUEUE_STORAGE_KEY);
   } catch (e) {
-    return { queue: EMPTY, notice: { kind: 'unreadable', message: `The saved queue could not be read (${e instanceof Error ? e.message : String(e)}); it was left as it is and the queue starts empty.` }, blocked: true };
+    return {
+      queue: EMPTY,
+      notice: {
+        kind: 'unreadable',
+        message: `The saved queue could not be read (${e instanceof Error ? e.message : String(e)}); it was left as it is and the queue starts empty.`,
+      },
+      blocked: true,
+    };
   }
   if (text === null) return { queue: EMPTY };
   let queue: SavedQueue;
@@ -297,22 +311,38 @@ export function loadQueue(storage: QueueStorage | undefined): LoadedQueue {
       return {
         queue: EMPTY,
         blocked: true,
-        notice: { kind: 'unreadable', message: `The saved queue could not be read (${why}). It could not be copied aside either (storage full?), so it is left in place and this queue will not be saved until you discard it.` },
+        notice: {
+          kind: 'unreadable',
+          message: `The saved queue could not be read (${why}). It could not be copied aside either (storage full?), so it is left in place and this queue will not be saved until you discard it.`,
+        },
       };
     }
-    return { queue: EMPTY, notice: { kind: 'unreadable', message: `The saved queue could not be read (${why}). It was kept aside in this browser's storage as “${aside}”, and the queue starts empty.` } };
+    return {
+      queue: EMPTY,
+      notice: {
+        kind: 'unreadable',
+        message: `The saved queue could not be read (${why}). It was kept aside in this browser's storage as “${aside}”, and the queue starts empty.`,
+      },
+    };
   }
   const running = queue.items.find((i) => i.state === 'running');
   if (running) {
-    const items = queue.items.map((i): QueueItem => (i === running ? { ...i, state: 'interrupted', message: 'The page was closed or reloaded while this run trained.' } : i));
-    const how = running.storedId ? 'Continue queue resumes that run from its last checkpoint, then goes on.' : 'Continue queue starts it again, then goes on.';
+    const items = queue.items.map((i): QueueItem =>
+      i === running ? { ...i, state: 'interrupted', message: 'The page was closed or reloaded while this run trained.' } : i,
+    );
+    const how = running.storedId
+      ? 'Continue queue resumes that run from its last checkpoint, then goes on.'
+      : 'Continue queue starts it again, then goes on.';
     return {
       queue: { version: 1, running: false, items },
       notice: { kind: 'interrupted', message: `The queue was interrupted at “${running.label}”, seed ${running.config.seed}. ${how}` },
     };
   }
   if (queue.running && nextItem(queue.items)) {
-    return { queue: { ...queue, running: false }, notice: { kind: 'paused', message: 'The queue was running when the page closed. Continue queue goes on with the next item.' } };
+    return {
+      queue: { ...queue, running: false },
+      notice: { kind: 'paused', message: 'The queue was running when the page closed. Continue queue goes on with the next item.' },
+    };
   }
   return { queue: { ...queue, running: false } };
 }
@@ -328,8 +358,15 @@ export function saveQueue(storage: QueueStorage, queue: SavedQueue): SaveResult 
     const name = e instanceof Error || (typeof e === 'object' && e !== null && 'name' in e) ? String((e as { name: unknown }).name) : '';
     const text = e instanceof Error ? e.message : String(e);
     if (name === 'QuotaExceededError' || /quota|full/i.test(text)) {
-      return { ok: false, message: 'The browser’s storage is full, so the queue could not be saved: it goes on in this page, but a reload would lose its latest changes. Delete runs you no longer need (Runs list) to make room.' };
+      return {
+        ok: false,
+        message:
+          'The browser’s storage is full, so the queue could not be saved: it goes on in this page, but a reload would lose its latest changes. Delete runs you no longer need (Runs list) to make room.',
+      };
     }
-    return { ok: false, message: `The queue could not be saved (${text}): it goes on in this page, but a reload would lose its latest changes.` };
+    return {
+      ok: false,
+      message: `The queue could not be saved (${text}): it goes on in this page, but a reload would lose its latest changes.`,
+    };
   }
 }

@@ -14,7 +14,14 @@ describe('REFERENCE_TABLES', () => {
     const all = REFERENCE_TABLES.flatMap((t) => t.rows);
     expect(all.length).toBe(ALL_REFERENCE_ROWS.length);
     expect(new Set(all.map((r) => r.name)).size).toBe(all.length);
-    expect(table('paper').rows.map((r) => [r.depth, r.error])).toEqual([[20, 8.75], [32, 7.51], [44, 7.17], [56, 6.97], [110, 6.43], [1202, 7.93]]);
+    expect(table('paper').rows.map((r) => [r.depth, r.error])).toEqual([
+      [20, 8.75],
+      [32, 7.51],
+      [44, 7.17],
+      [56, 6.97],
+      [110, 6.43],
+      [1202, 7.93],
+    ]);
     expect(table('neon').rows.map((r) => r.depth)).toEqual([20, 32, 56, 110]);
     for (const r of table('neon').rows) expect(NEON_COSTS[r.depth]).toBeDefined();
     for (const t of REFERENCE_TABLES.filter((t) => t.id.startsWith('gcr'))) expect(t.rows.every((r) => r.source === 'gcr')).toBe(true);
@@ -62,7 +69,12 @@ describe('resultBeside', () => {
     expect(r.best).toMatchObject({ epoch: 2, testError: 0.0812, chosenOnTestSet: true });
     expect(r.plannedEpochs).toBe(200);
     // The same run is also gcr's BN-momentum-0.1 row, but not the paper's or another depth's.
-    expect(resultBeside(table('gcr-bnm').rows.find((x) => x.overrides.bnm === 0.1)!, { label: '', config: gcr20, tests, complete: true })).toBeDefined();
+    expect(
+      resultBeside(
+        table('gcr-bnm').rows.find((x) => x.overrides.bnm === 0.1)!,
+        { label: '', config: gcr20, tests, complete: true },
+      ),
+    ).toBeDefined();
     expect(resultBeside(row('paper', 20), { label: '', config: gcr20, tests, complete: true })).toBeUndefined();
     expect(resultBeside(row('gcr-depth', 32), { label: '', config: gcr20, tests, complete: true })).toBeUndefined();
   });

@@ -5,15 +5,7 @@
 // epoch, flagged as chosen on the test set. Pure data and functions over references.ts; no DOM.
 
 import type { ExperimentConfig } from '../experiment/config.ts';
-import {
-  BLOCK_VARIANT_ROWS,
-  BN_MOMENTUM_ROWS,
-  DEPTH_ROWS,
-  SOLVER_ROWS,
-  rowConfig,
-  rowMatches,
-  type ReferenceRow,
-} from './references.ts';
+import { BLOCK_VARIANT_ROWS, BN_MOMENTUM_ROWS, DEPTH_ROWS, SOLVER_ROWS, rowConfig, rowMatches, type ReferenceRow } from './references.ts';
 
 /** neon's README (NervanaSystems/ModelZoo cifar10_msra): GPU memory and time per epoch on a 2015 Titan X. */
 export const NEON_COSTS: Readonly<Record<number, { gpuMiB: number; secondsPerEpoch: number }>> = {
@@ -91,7 +83,8 @@ export function runThisConfig(row: ReferenceRow, current: Pick<ExperimentConfig,
 /** A row's configuration in a few words for the table ("SGD+Nesterov 0.1, warm-up fancy, 200 epochs"). */
 export function rowSettings(row: ReferenceRow): string {
   const c = rowConfig(row);
-  const solver = c.solver === 'adadelta' ? `Adadelta rho ${c.rho}` : `${c.solver} ${c.lr}${c.solver === 'rmsprop' ? ` alpha ${c.rho}` : ''}`;
+  const solver =
+    c.solver === 'adadelta' ? `Adadelta rho ${c.rho}` : `${c.solver} ${c.lr}${c.solver === 'rmsprop' ? ` alpha ${c.rho}` : ''}`;
   const parts = [solver, c.wd > 0 ? `wd ${c.wd}` : 'no wd', `BN ${c.bnm}`];
   if (c.warmup !== 'none') parts.push(`warm-up ${c.warmup}`);
   parts.push(`${c.epochs} epochs`);
@@ -141,7 +134,9 @@ export const FULL_TEST_SET = 10_000;
  * The last evaluation and the lowest one (the earliest on ties), among those after training started:
  * the evaluation before training (step 0) is never a run's result.
  */
-export function finalAndBest(tests: readonly TestPointLike[]): { final: TestPointLike; best: TestPointLike & { chosenOnTestSet: true } } | undefined {
+export function finalAndBest(
+  tests: readonly TestPointLike[],
+): { final: TestPointLike; best: TestPointLike & { chosenOnTestSet: true } } | undefined {
   const trained = tests.filter((t) => t.step > 0);
   if (trained.length === 0) return undefined;
   let best = trained[0]!;
@@ -173,4 +168,3 @@ export function formatDiff(points: number): string {
   if (r === 0) return '±0.00';
   return `${r > 0 ? '+' : '−'}${Math.abs(r).toFixed(2)}`;
 }
-

@@ -118,7 +118,10 @@ function solverRows(solver: SolverName, lr: number, e20: number | undefined, e11
   const extra: Partial<ExperimentConfig> =
     solver === 'sgd-nesterov' ? {} : solver === 'adadelta' ? { wd: 0, rho: 0.3, lr: 1 } : { wd: 0, lr, rho: 0.9 };
   const rows: ReferenceRow[] = [];
-  for (const [depth, error] of [[20, e20], [110, e110]] as const) {
+  for (const [depth, error] of [
+    [20, e20],
+    [110, e110],
+  ] as const) {
     if (error === undefined) continue;
     rows.push({
       source: 'gcr',

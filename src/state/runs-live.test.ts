@@ -12,7 +12,15 @@ import type { LabState, RunRecord } from './store.ts';
 import { configFromQuery } from '../experiment/config.ts';
 
 function meta(over: Partial<RunMeta> = {}): RunMeta {
-  return { id: 'r1', name: 'run', status: 'running', lastStep: 0, checkpoints: [], sizes: { series: 0, checkpoints: 0, weights: 0 }, ...over } as RunMeta;
+  return {
+    id: 'r1',
+    name: 'run',
+    status: 'running',
+    lastStep: 0,
+    checkpoints: [],
+    sizes: { series: 0, checkpoints: 0, weights: 0 },
+    ...over,
+  } as RunMeta;
 }
 
 function record(steps: number, tests: number[], runId = 1): RunRecord {
@@ -33,10 +41,18 @@ function record(steps: number, tests: number[], runId = 1): RunRecord {
 describe('liveProgress', () => {
   it("takes the record's last step and test errors while the stored meta lags", () => {
     expect(liveProgress(meta({ lastStep: 0 }), record(205, [0.9]))).toEqual({ lastStep: 205, testError: 0.9, bestTestError: 0.9 });
-    expect(liveProgress(meta({ lastStep: 100, bestTestError: 0.5 }), record(150, [0.9, 0.6]))).toEqual({ lastStep: 150, testError: 0.6, bestTestError: 0.5 });
+    expect(liveProgress(meta({ lastStep: 100, bestTestError: 0.5 }), record(150, [0.9, 0.6]))).toEqual({
+      lastStep: 150,
+      testError: 0.6,
+      bestTestError: 0.5,
+    });
   });
   it('never goes back when the stored meta is ahead', () => {
-    expect(liveProgress(meta({ lastStep: 300, finalTestError: 0.4, bestTestError: 0.4 }), record(0, []))).toEqual({ lastStep: 300, testError: 0.4, bestTestError: 0.4 });
+    expect(liveProgress(meta({ lastStep: 300, finalTestError: 0.4, bestTestError: 0.4 }), record(0, []))).toEqual({
+      lastStep: 300,
+      testError: 0.4,
+      bestTestError: 0.4,
+    });
   });
 });
 
@@ -71,7 +87,10 @@ describe('the list while a run trains', () => {
     const listeners: ((e: EngineEvent) => void)[] = [];
     const engine = { subscribe: (l: (e: EngineEvent) => void) => (listeners.push(l), () => {}) } as unknown as LabEngine;
     const emit = (e: EngineEvent) => listeners.forEach((l) => l(e));
-    const store = createStore<LabState>()((set, get) => ({ ...runsSlice(set, get, engine, { openHistory: async () => history, waitForRunLock: () => new Promise(() => {}) }) }) as LabState);
+    const store = createStore<LabState>()(
+      (set, get) =>
+        ({ ...runsSlice(set, get, engine, { openHistory: async () => history, waitForRunLock: () => new Promise(() => {}) }) }) as LabState,
+    );
     await vi.advanceTimersByTimeAsync(0);
     expect(store.getState().runsState).toBe('ready');
     const before = listings;

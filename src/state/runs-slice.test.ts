@@ -22,7 +22,11 @@ const host = (dbName: string) => nodeHost({ history: dbName });
 
 const QUERY = formatConfigQuery({ ...protocolDefaults('gcr'), depth: 8, batch: 8, epochs: 1, seed: 21 });
 
-async function page(h: EngineHost, dbName: string, waitForRunLock?: (id: string) => Promise<void>): Promise<{ store: LabStore; engine: Engine }> {
+async function page(
+  h: EngineHost,
+  dbName: string,
+  waitForRunLock?: (id: string) => Promise<void>,
+): Promise<{ store: LabStore; engine: Engine }> {
   const engine = new Engine(h);
   const store = createLabStore(engine, QUERY, {
     openHistory: () => openRunStore(dbName, { estimate: async () => undefined }),
@@ -134,7 +138,9 @@ describe('the Runs list', () => {
     const training = tab.store.getState().train();
     await until(() => tab.store.getState().runs.some((r) => r.status === 'interrupted'));
     const s = tab.store.getState();
-    expect(s.runNotice!.message).toMatch(/training worker stopped unexpectedly.*last checkpoint \(step (6|12|18)\): Resume continues from there/);
+    expect(s.runNotice!.message).toMatch(
+      /training worker stopped unexpectedly.*last checkpoint \(step (6|12|18)\): Resume continues from there/,
+    );
     expect(s.phase).toBe('ended');
     expect(s.summary?.end).toBe('interrupted');
     const meta = s.runs.find((r) => r.id === s.liveStoredId)!;
@@ -146,8 +152,16 @@ describe('the Runs list', () => {
   it('surfaces a failed storage write with the runs to delete', async () => {
     const dbName = `runs-slice-${++dbCount}`;
     const tab = await page(host(dbName), dbName);
-    tab.engine['emit']({ type: 'storage-problem', name: 'StorageQuotaError', message: 'Not enough storage space', largestRuns: [{ id: 'run-a', name: 'big', bytes: 5e6 }] });
-    expect(tab.store.getState().storageProblem).toEqual({ message: 'Not enough storage space', largestRuns: [{ id: 'run-a', name: 'big', bytes: 5e6 }] });
+    tab.engine['emit']({
+      type: 'storage-problem',
+      name: 'StorageQuotaError',
+      message: 'Not enough storage space',
+      largestRuns: [{ id: 'run-a', name: 'big', bytes: 5e6 }],
+    });
+    expect(tab.store.getState().storageProblem).toEqual({
+      message: 'Not enough storage space',
+      largestRuns: [{ id: 'run-a', name: 'big', bytes: 5e6 }],
+    });
     tab.store.getState().dismissStorageProblem();
     expect(tab.store.getState().storageProblem).toBeUndefined();
   });

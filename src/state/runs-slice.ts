@@ -35,7 +35,6 @@ export interface RunsOptions {
   deathGraceMs?: number;
 }
 
-
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];
 
@@ -107,7 +106,12 @@ export function recordFromStored(detail: RunDetail, runId: number): RunRecord {
     backend: meta.backend as RunRecord['backend'],
     steps,
     smoothed,
-    epochs: epochs.map((e) => ({ epoch: e.epoch, step: e.step, testError: e.testError, evaluated: e.evaluated ?? meta.evalLimit ?? 10_000 })),
+    epochs: epochs.map((e) => ({
+      epoch: e.epoch,
+      step: e.step,
+      testError: e.testError,
+      evaluated: e.evaluated ?? meta.evalLimit ?? 10_000,
+    })),
     smoother,
   };
 }
@@ -208,10 +212,15 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
   const workerDied = (runId: number, meta: RunMeta) => {
     const s = get();
     const ckpt = meta.checkpoints[0];
-    const saved = ckpt ? `The run is saved up to its last checkpoint (step ${ckpt.step.toLocaleString('en-US')}): Resume continues from there.` : 'It had no checkpoint yet, so it cannot be resumed.';
+    const saved = ckpt
+      ? `The run is saved up to its last checkpoint (step ${ckpt.step.toLocaleString('en-US')}): Resume continues from there.`
+      : 'It had no checkpoint yet, so it cannot be resumed.';
     const text = `The training worker stopped unexpectedly during “${meta.name}” (the browser may have run out of memory or closed it). ${saved} A new worker has been started.`;
     if (s.record?.runId === runId && (s.phase === 'running' || s.phase === 'paused' || s.phase === 'starting')) {
-      set({ phase: 'ended', summary: { runId, end: 'interrupted', steps: s.record.steps[s.record.steps.length - 1]?.step ?? 0, message: text } });
+      set({
+        phase: 'ended',
+        summary: { runId, end: 'interrupted', steps: s.record.steps[s.record.steps.length - 1]?.step ?? 0, message: text },
+      });
     }
     set({ runNotice: { kind: 'interrupted', message: text } });
     restartWorker(text);
@@ -262,7 +271,12 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
       case 'run-end':
         ended.add(e.summary.runId);
         if (e.summary.end === 'interrupted') {
-          set({ runNotice: { kind: 'interrupted', message: `${e.summary.message ?? 'The run was interrupted.'} A new worker has been started.` } });
+          set({
+            runNotice: {
+              kind: 'interrupted',
+              message: `${e.summary.message ?? 'The run was interrupted.'} A new worker has been started.`,
+            },
+          });
           restartWorker(e.summary.message ?? 'interrupted');
         }
         void refresh();
@@ -339,7 +353,15 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
           record,
           shownRun: m,
           phase: 'ended',
-          summary: { runId: record.runId, end: endOf(m), steps: m.lastStep, finalTestError: m.finalTestError, message: m.divergedAt ? `Diverged at step ${m.divergedAt.step} (learning rate ${m.divergedAt.lr}, loss ${m.divergedAt.loss}).` : undefined },
+          summary: {
+            runId: record.runId,
+            end: endOf(m),
+            steps: m.lastStep,
+            finalTestError: m.finalTestError,
+            message: m.divergedAt
+              ? `Diverged at step ${m.divergedAt.step} (learning rate ${m.divergedAt.lr}, loss ${m.divergedAt.loss}).`
+              : undefined,
+          },
           revision: s.revision + 1,
           config: configFromQuery(m.config), // the stored record's query string
         }));
@@ -383,7 +405,13 @@ export function runsSlice(set: Set, get: Get, engine: LabEngine, options: RunsOp
       if (busy()) return;
       const meta = get().runs.find((r) => r.id === storedId);
       if (meta) get().setConfig(configFromQuery(meta.config)); // the stored record's query string
-      set((s) => ({ phase: 'starting', summary: undefined, shownRun: undefined, runNotice: undefined, errors: { ...s.errors, train: undefined } }));
+      set((s) => ({
+        phase: 'starting',
+        summary: undefined,
+        shownRun: undefined,
+        runNotice: undefined,
+        errors: { ...s.errors, train: undefined },
+      }));
       try {
         const summary = await engine.continueRun(storedId, { checkpointEvery: get().runOptions.checkpointEvery });
         set({ summary, phase: 'ended' });

@@ -31,7 +31,14 @@ describe('configuration slice', () => {
     expect(store.getState().config).toMatchObject({ solver: 'adagrad', lr: 0.003, wd: 0 });
     store.getState().setField('depth', 110);
     store.getState().setProtocol('neon');
-    expect(store.getState().config).toMatchObject({ protocol: 'neon', depth: 110, solver: 'adagrad', lr: 0.003, shortcut: 'neon', epochs: 180 });
+    expect(store.getState().config).toMatchObject({
+      protocol: 'neon',
+      depth: 110,
+      solver: 'adagrad',
+      lr: 0.003,
+      shortcut: 'neon',
+      epochs: 180,
+    });
   });
 });
 
@@ -86,7 +93,13 @@ describe('liveStatus', () => {
   });
 
   it('images per second and time left from the recent steps', () => {
-    const s = liveStatus(record([{ step: 100, ms: 0 }, { step: 150, ms: 5000 }, { step: 200, ms: 10_000 }]));
+    const s = liveStatus(
+      record([
+        { step: 100, ms: 0 },
+        { step: 150, ms: 5000 },
+        { step: 200, ms: 10_000 },
+      ]),
+    );
     expect(s.imagesPerSecond).toBeCloseTo(1280, 6); // 10 steps/s x 128
     expect(s.etaSeconds).toBeCloseTo(80, 6); // 800 steps left
     expect(s.epochFraction).toBe(1); // step 200 ends epoch 2
@@ -94,6 +107,13 @@ describe('liveStatus', () => {
   });
 
   it('no rate from steps reported together (GPU groups)', () => {
-    expect(liveStatus(record([{ step: 1, ms: 1000 }, { step: 4, ms: 1001 }])).imagesPerSecond).toBeUndefined();
+    expect(
+      liveStatus(
+        record([
+          { step: 1, ms: 1000 },
+          { step: 4, ms: 1001 },
+        ]),
+      ).imagesPerSecond,
+    ).toBeUndefined();
   });
 });

@@ -7,12 +7,7 @@
 // No DOM here: the URL and downloads are handled by src/ui.
 
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import {
-  applyProtocol,
-  changedFromProtocol,
-  parseConfigQuery,
-  type ExperimentConfig,
-} from '../experiment/config.ts';
+import { applyProtocol, changedFromProtocol, parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import { solverDefaultsFor } from '../experiment/protocols.ts';
 import { LossSmoother } from './curves.ts';
 import { workbenchSlice } from './workbench.ts';

@@ -11,12 +11,25 @@ import { CLAIM_KEYS, parseClaim } from '../experiment/claim.ts';
 import { CONFIG_KEYS, DEFAULT_CONFIG, formatConfigQuery, parseConfigQuery, validateConfig } from '../experiment/config.ts';
 
 const KEYS: readonly string[] = [...CONFIG_KEYS, ...CLAIM_KEYS];
-const UNKNOWN_KEYS = ['bogus', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'DEPTH', ' depth', 'depth ', 'dépth', '', '<script>'];
+const UNKNOWN_KEYS = [
+  'bogus',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'DEPTH',
+  ' depth',
+  'depth ',
+  'dépth',
+  '',
+  '<script>',
+];
 
 const INJECTIONS = [
   '<script>window.__pwned=1</script>',
   '"><img src=x onerror="window.__pwned=1">',
-  "javascript:window.__pwned=1",
+  'javascript:window.__pwned=1',
   '${window.__pwned=1}',
   '{{constructor.constructor("window.__pwned=1")()}}',
   "'; DROP TABLE runs; --",
@@ -25,7 +38,46 @@ const INJECTIONS = [
   '\u202egnp.exe',
   '%3Cscript%3E',
 ];
-const MIXED = ['NaN', 'Infinity', '-Infinity', '1e309', '-0', '0x10', '0b11', '1_000', ' 20 ', '20.0', '2e1', '+20', '[]', '[20]', '{"depth":20}', 'null', 'undefined', 'true', 'false', '', ' ', '\t', '\u0000', '20\u0000', '２０', '٢٠', '1,000', '0.1.2', '--1', 'dynamic', 'gcr', 'A', 'sgd', 'fancy', '80:0.01,120:0.001', '80:', ':0.1', '80:0.01,,'];
+const MIXED = [
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-0',
+  '0x10',
+  '0b11',
+  '1_000',
+  ' 20 ',
+  '20.0',
+  '2e1',
+  '+20',
+  '[]',
+  '[20]',
+  '{"depth":20}',
+  'null',
+  'undefined',
+  'true',
+  'false',
+  '',
+  ' ',
+  '\t',
+  '\u0000',
+  '20\u0000',
+  '２０',
+  '٢٠',
+  '1,000',
+  '0.1.2',
+  '--1',
+  'dynamic',
+  'gcr',
+  'A',
+  'sgd',
+  'fancy',
+  '80:0.01,120:0.001',
+  '80:',
+  ':0.1',
+  '80:0.01,,',
+];
 const VALID: Record<string, string[]> = {
   protocol: ['paper', 'gcr', 'neon'],
   depth: ['8', '20', '56', '110', '1202'],
@@ -47,13 +99,18 @@ const VALID: Record<string, string[]> = {
   claim_tested: ['1000', '10000'],
 };
 
-const pick = <T,>(rng: Rng, list: readonly T[]): T => list[rng.nextInt(list.length)];
+const pick = <T>(rng: Rng, list: readonly T[]): T => list[rng.nextInt(list.length)];
 
 function randomText(rng: Rng, n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) {
     const r = rng.nextFloat();
-    s += r < 0.7 ? String.fromCharCode(32 + rng.nextInt(95)) : r < 0.9 ? String.fromCharCode(rng.nextInt(0x3000)) : pick(rng, ['&', '=', '%', '#', '?', '+', '<', '>', '"', "'"]);
+    s +=
+      r < 0.7
+        ? String.fromCharCode(32 + rng.nextInt(95))
+        : r < 0.9
+          ? String.fromCharCode(rng.nextInt(0x3000))
+          : pick(rng, ['&', '=', '%', '#', '?', '+', '<', '>', '"', "'"]);
   }
   return s;
 }
@@ -92,7 +149,8 @@ function randomQuery(rng: Rng): { query: string; pairs: [string, string][] } {
   const r = rng.nextFloat();
   let query: string;
   if (r < 0.6) query = new URLSearchParams(pairs).toString();
-  else if (r < 0.8) query = pairs.map(([k, v]) => `${k}=${v}`).join('&'); // unencoded, as typed into an address bar
+  else if (r < 0.8)
+    query = pairs.map(([k, v]) => `${k}=${v}`).join('&'); // unencoded, as typed into an address bar
   else if (r < 0.9) {
     const full = new URLSearchParams(pairs).toString();
     query = full.slice(0, rng.nextInt(full.length + 1)); // truncated mid-way (broken %-escapes included)
@@ -141,11 +199,19 @@ describe('share-URL fuzz', () => {
       }
       const pairs = seen(query);
       for (const [k] of pairs) {
-        if (!KEYS.includes(k)) expect(issues.some((x) => x.key === k), `unknown key ${JSON.stringify(k)} in #${i}`).toBe(true);
+        if (!KEYS.includes(k))
+          expect(
+            issues.some((x) => x.key === k),
+            `unknown key ${JSON.stringify(k)} in #${i}`,
+          ).toBe(true);
       }
       for (const k of CONFIG_KEYS) {
         const first = pairs.find(([key]) => key === k);
-        if (first && !given.has(k)) expect(issues.some((x) => x.key === k), `rejected ${k} in #${i}`).toBe(true);
+        if (first && !given.has(k))
+          expect(
+            issues.some((x) => x.key === k),
+            `rejected ${k} in #${i}`,
+          ).toBe(true);
       }
       if (issues.length) withIssues++;
     }
@@ -158,7 +224,10 @@ describe('share-URL fuzz', () => {
     for (const key of CONFIG_KEYS) {
       for (const bad of [...INJECTIONS, 'NaN', '1e309', '0x10', '', '[20]', 'x'.repeat(100_000)]) {
         const { config, issues } = parseConfigQuery(new URLSearchParams({ [key]: bad }).toString());
-        expect(issues.map((x) => x.key), `${key}=${bad.slice(0, 20)}`).toEqual([key]);
+        expect(
+          issues.map((x) => x.key),
+          `${key}=${bad.slice(0, 20)}`,
+        ).toEqual([key]);
         expect(config[key]).toEqual(DEFAULT_CONFIG[key]);
         expect(issues[0].message.length).toBeLessThan(600);
       }

@@ -63,7 +63,12 @@ describe('with a short run on the demo sample', () => {
     expect(s.exportError).toBeUndefined();
     const files = s.exported!.files;
     expect(s.exported!.notice).toBeUndefined();
-    expect(files.map((f) => f.name.replace(/^resnet8-gcr-seed4-\d{8}-\d{4}/, 'X'))).toEqual(['X.rlab', 'X-steps.csv', 'X-tests.csv', 'X-curves.json']);
+    expect(files.map((f) => f.name.replace(/^resnet8-gcr-seed4-\d{8}-\d{4}/, 'X'))).toEqual([
+      'X.rlab',
+      'X-steps.csv',
+      'X-tests.csv',
+      'X-curves.json',
+    ]);
     const b = decodeRunBundle(files[0]!.content as Uint8Array, files[0]!.name);
     const r = s.record!;
     expect(b.config).toBe(formatConfigQuery(r.config));
@@ -105,7 +110,9 @@ describe('with a short run on the demo sample', () => {
     expect(store.getState().overlay!.saved).toEqual({ kind: 'not-saved', reason: 'Runs are not saved here.' });
     store.getState().clearOverlay();
 
-    const other = createLabStore(engine(), '', { openHistory: () => openRunStore(`workbench-import-${Date.now()}`, { estimate: async () => undefined }) });
+    const other = createLabStore(engine(), '', {
+      openHistory: () => openRunStore(`workbench-import-${Date.now()}`, { estimate: async () => undefined }),
+    });
     for (let i = 0; i < 200 && other.getState().runsState === 'loading'; i++) await new Promise((r) => setTimeout(r, 10));
     expect(other.getState().runs).toEqual([]);
     await other.getState().importBundle(asFile('theirs.rlab', bytes));

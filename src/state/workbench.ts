@@ -15,7 +15,6 @@ import type { ImportedRun, LabState, WorkbenchSlice } from './lab-state.ts';
 import { bundleToImport } from './bundle-io.ts';
 import type { EngineEvent, LabEngine } from '../worker/protocol.ts';
 
-
 type Set = StoreApi<LabState>['setState'];
 type Get = StoreApi<LabState>['getState'];
 
@@ -74,7 +73,9 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
   engine.subscribe((e: EngineEvent) => {
     switch (e.type) {
       case 'inspect-progress':
-        set({ inspectProgress: e.done >= e.total && e.stage !== 'recalibrate' ? undefined : { stage: e.stage, done: e.done, total: e.total } });
+        set({
+          inspectProgress: e.done >= e.total && e.stage !== 'recalibrate' ? undefined : { stage: e.stage, done: e.done, total: e.total },
+        });
         return;
       case 'run-start': {
         const { data, runOptions } = get();
@@ -105,11 +106,15 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
     // The same run: its own export (the page and the worker note its start a moment apart) or a bundle imported before.
     const startedAt = Date.parse(bundle.meta.startedAt);
     const lastStep = bundle.steps.step[bundle.steps.step.length - 1] ?? 0;
-    const same = get().runs.find((r) => r.config === bundle.config && r.lastStep === lastStep && Math.abs(r.startedAt - startedAt) < 60_000);
+    const same = get().runs.find(
+      (r) => r.config === bundle.config && r.lastStep === lastStep && Math.abs(r.startedAt - startedAt) < 60_000,
+    );
     if (same) return { kind: 'already', storedId: same.id, name: same.name };
     try {
       const meta = await get().withHistory((store) => store.importRun(bundleToImport(bundle)));
-      return meta ? { kind: 'saved', storedId: meta.id, name: meta.name } : { kind: 'not-saved', reason: get().runsError ?? 'runs are not saved in this browser.' };
+      return meta
+        ? { kind: 'saved', storedId: meta.id, name: meta.name }
+        : { kind: 'not-saved', reason: get().runsError ?? 'runs are not saved in this browser.' };
     } catch (e) {
       return { kind: 'not-saved', reason: message(e) };
     }

@@ -19,7 +19,12 @@ export interface StoredCheckpoint extends CheckpointRef {
  * one transaction: if any of it fails the run keeps exactly the checkpoints it had. When the free
  * space the browser reports is short, nothing is written and StorageQuotaError says what to delete.
  */
-export async function saveCheckpoint(db: RunDatabase, runId: string, checkpoint: TrainerCheckpoint, info: { elapsedMs?: number } = {}): Promise<CheckpointRef> {
+export async function saveCheckpoint(
+  db: RunDatabase,
+  runId: string,
+  checkpoint: TrainerCheckpoint,
+  info: { elapsedMs?: number } = {},
+): Promise<CheckpointRef> {
   assertFinite('checkpoint iteration', checkpoint.iteration);
   const bytes = approxBytes(checkpoint);
   await db.ensureSpace(bytes, 'the checkpoint');
@@ -48,7 +53,11 @@ export async function saveCheckpoint(db: RunDatabase, runId: string, checkpoint:
 }
 
 /** The run's latest checkpoint (or the one before it), or undefined if it has none. */
-export async function loadLatestCheckpoint(db: RunDatabase, runId: string, which: 'latest' | 'previous' = 'latest'): Promise<StoredCheckpoint | undefined> {
+export async function loadLatestCheckpoint(
+  db: RunDatabase,
+  runId: string,
+  which: 'latest' | 'previous' = 'latest',
+): Promise<StoredCheckpoint | undefined> {
   const tx = db.conn().transaction(['runs', 'checkpoints'], 'readonly');
   try {
     const meta = await tx.objectStore('runs').get(runId);
@@ -75,7 +84,11 @@ export async function resumeFromCheckpoint(db: RunDatabase, runId: string, seq: 
     const meta = await db.metaIn(tx, runId);
     const at = meta.checkpoints.findIndex((c) => c.seq === seq);
     if (at < 0) {
-      throw new StorageError('no-checkpoint', `Run "${meta.name}" has no checkpoint ${seq} (it has ${meta.checkpoints.map((c) => c.seq).join(', ') || 'none'}).`, 'Load the latest checkpoint again and resume from that.');
+      throw new StorageError(
+        'no-checkpoint',
+        `Run "${meta.name}" has no checkpoint ${seq} (it has ${meta.checkpoints.map((c) => c.seq).join(', ') || 'none'}).`,
+        'Load the latest checkpoint again and resume from that.',
+      );
     }
     const ref = meta.checkpoints[at];
     const reqs = new Requests();

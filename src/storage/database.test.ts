@@ -67,7 +67,9 @@ describe('full storage', () => {
     expect(report.shortBy).toBe(report.needed - 500_000);
     expect(report.largestRuns[0]).toMatchObject({ name: 'old long run', deleted: false });
     expect(report.largestRuns[0].bytes).toBe(report.largestRuns[0].series + report.largestRuns[0].checkpoints);
-    expect(report.message).toMatch(/^Not enough storage space to save the next checkpoint \(it needs 1\.\d MB, 488\.3 KB is free: short by \d+\.\d KB\)/);
+    expect(report.message).toMatch(
+      /^Not enough storage space to save the next checkpoint \(it needs 1\.\d MB, 488\.3 KB is free: short by \d+\.\d KB\)/,
+    );
     expect(report.message).toMatch(/"old long run" \(/);
 
     const err = await store.saveCheckpoint(run.id, fakeCheckpoint(20, 50000)).catch((e: unknown) => e);

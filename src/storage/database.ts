@@ -4,7 +4,14 @@
 // not what they mean: runs.ts, series.ts, checkpoints.ts and weights.ts write them.
 
 import { openDB, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { DatabaseBlockedError, DatabaseClosedError, DatabaseVersionError, RunNotFoundError, StorageError, StorageQuotaError } from './errors.ts';
+import {
+  DatabaseBlockedError,
+  DatabaseClosedError,
+  DatabaseVersionError,
+  RunNotFoundError,
+  StorageError,
+  StorageQuotaError,
+} from './errors.ts';
 import { DB_VERSION, upgradeSchema, type RunDB, type RunMeta, type RunStoreName } from './schema.ts';
 import { runSizesOf, type RunSize } from './sizes.ts';
 import { browserEstimate, withMargin, type EstimateFn } from './space.ts';
@@ -69,9 +76,14 @@ function openError(name: string, e: unknown): Error {
   const errName = (e as { name?: string } | null)?.name;
   if (errName === 'VersionError') return new DatabaseVersionError(name, DB_VERSION, { cause: e });
   if (errName === 'QuotaExceededError') return new StorageQuotaError('the run history', { largestRuns: [] }, { cause: e });
-  return new StorageError('unavailable', `Could not open the run history "${name}": ${String((e as Error)?.message ?? e)}.`, 'Reload the page; if it persists, the browser may block storage for this site.', {
-    cause: e,
-  });
+  return new StorageError(
+    'unavailable',
+    `Could not open the run history "${name}": ${String((e as Error)?.message ?? e)}.`,
+    'Reload the page; if it persists, the browser may block storage for this site.',
+    {
+      cause: e,
+    },
+  );
 }
 
 /** Every key of one run in the stores keyed [runId, n] (steps, epochs, checkpoints). */
@@ -94,7 +106,11 @@ export class Requests {
 
 export function assertFinite(what: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new StorageError('invalid', `${what} must be a finite number (got ${String(v)}).`, 'This is a bug in the caller; nothing was written.');
+    throw new StorageError(
+      'invalid',
+      `${what} must be a finite number (got ${String(v)}).`,
+      'This is a bug in the caller; nothing was written.',
+    );
   }
 }
 
@@ -142,7 +158,9 @@ export class RunDatabase {
 
   /** Every run's metadata (soft-deleted ones too), newest first. */
   async allRuns(): Promise<RunMeta[]> {
-    const all = await this.conn().getAllFromIndex('runs', 'by-started').catch((e: unknown) => this.rethrowRead(e));
+    const all = await this.conn()
+      .getAllFromIndex('runs', 'by-started')
+      .catch((e: unknown) => this.rethrowRead(e));
     return all.reverse();
   }
 
@@ -165,7 +183,10 @@ export class RunDatabase {
       } catch {
         // already aborted by the failed request
       }
-      const txError = await tx.done.then(() => undefined, (err: unknown) => err);
+      const txError = await tx.done.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       throw await this.failure(what, e, tx.error ?? txError);
     }
     try {
@@ -180,7 +201,12 @@ export class RunDatabase {
   rethrowRead(e: unknown): never {
     if (e instanceof StorageError) throw e;
     if (this.closedError) throw this.closedError;
-    throw new StorageError('read-failed', `Could not read the run history: ${String((e as Error | null)?.message ?? e)}.`, 'Reload the page.', { cause: e });
+    throw new StorageError(
+      'read-failed',
+      `Could not read the run history: ${String((e as Error | null)?.message ?? e)}.`,
+      'Reload the page.',
+      { cause: e },
+    );
   }
 
   /** Bytes stored per run, largest first. */
@@ -225,8 +251,18 @@ export class RunDatabase {
     const errName = (e as { name?: string } | null)?.name;
     const message = String((e as Error | null)?.message ?? e);
     if (errName === 'DataCloneError') {
-      return new StorageError('write-failed', `Could not save ${what}: it holds a value IndexedDB cannot store (${message}).`, 'This is a bug in the lab; nothing of this write was kept.', { cause: e });
+      return new StorageError(
+        'write-failed',
+        `Could not save ${what}: it holds a value IndexedDB cannot store (${message}).`,
+        'This is a bug in the lab; nothing of this write was kept.',
+        { cause: e },
+      );
     }
-    return new StorageError('write-failed', `Could not save ${what}: ${errName ?? 'Error'}: ${message}.`, 'Nothing of this write was kept; try again, or reload the page.', { cause: e });
+    return new StorageError(
+      'write-failed',
+      `Could not save ${what}: ${errName ?? 'Error'}: ${message}.`,
+      'Nothing of this write was kept; try again, or reload the page.',
+      { cause: e },
+    );
   }
 }

@@ -11,7 +11,11 @@ export function runLockName(runId: string): string {
 }
 
 interface LockManagerLike {
-  request(name: string, options: { mode?: 'exclusive' | 'shared'; ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void>): Promise<void>;
+  request(
+    name: string,
+    options: { mode?: 'exclusive' | 'shared'; ifAvailable?: boolean },
+    callback: (lock: unknown) => Promise<void>,
+  ): Promise<void>;
   query(): Promise<{ held?: { name?: string }[] }>;
 }
 

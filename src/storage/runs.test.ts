@@ -17,7 +17,14 @@ describe('runs', () => {
   it('creates, reads back and lists runs newest first, with a default name from the config', async () => {
     const store = await freshStore();
     const a = await store.createRun({ config: CONFIG, backend: 'wasm', startedAt: 1000 });
-    const b = await store.createRun({ name: '  deep one ', config: CONFIG, seed: 3, backend: 'webgpu', startedAt: 2000, totalSteps: 78000 });
+    const b = await store.createRun({
+      name: '  deep one ',
+      config: CONFIG,
+      seed: 3,
+      backend: 'webgpu',
+      startedAt: 2000,
+      totalSteps: 78000,
+    });
     expect(a.name).toBe('ResNet-20 gcr sgd, seed 7');
     expect(a.seed).toBe(7);
     expect(b.name).toBe('deep one');
@@ -68,7 +75,6 @@ describe('interrupted runs', () => {
     expect((await tab2.loadLatestCheckpoint(running.id))?.checkpoint).toEqual(fakeCheckpoint(40));
     expect(await tab2.markInterruptedOnStartup({ liveRunIds: [live.id] })).toEqual([]);
   });
-
 });
 
 describe('rename, delete, undo, purge', () => {

@@ -95,7 +95,11 @@ export async function listRuns(db: RunDatabase, options: { includeDeleted?: bool
 export async function updateRun(db: RunDatabase, runId: string, patch: RunPatch): Promise<RunMeta> {
   const name = patch.name === undefined ? undefined : checkName(patch.name);
   if (patch.status !== undefined && !RUN_STATUSES.includes(patch.status)) {
-    throw new StorageError('invalid', `Unknown run status "${String(patch.status)}" (known: ${RUN_STATUSES.join(', ')}).`, 'Nothing was written.');
+    throw new StorageError(
+      'invalid',
+      `Unknown run status "${String(patch.status)}" (known: ${RUN_STATUSES.join(', ')}).`,
+      'Nothing was written.',
+    );
   }
   const now = Date.now();
   return db.write(['runs'], 'the run', async (tx) => {
@@ -222,7 +226,12 @@ export async function importRun(db: RunDatabase, clock: StartClock, imported: Im
 export function checkName(name: string): string {
   const t = String(name).trim();
   if (!t) throw new StorageError('invalid', 'A run name cannot be blank.', 'Type a name; the old one is kept.');
-  if (t.length > RUN_NAME_MAX) throw new StorageError('invalid', `A run name is at most ${RUN_NAME_MAX} characters (got ${t.length}).`, 'Shorten it; the old one is kept.');
+  if (t.length > RUN_NAME_MAX)
+    throw new StorageError(
+      'invalid',
+      `A run name is at most ${RUN_NAME_MAX} characters (got ${t.length}).`,
+      'Shorten it; the old one is kept.',
+    );
   return t;
 }
 

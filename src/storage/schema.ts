@@ -112,9 +112,7 @@ export interface CheckpointRecord extends CheckpointRef {
 }
 
 /** A run's final weights, in either form the lab reads (src/model/weights.ts). */
-export type FinalWeights =
-  | { format: 'safetensors'; bytes: Uint8Array }
-  | { format: 'values'; values: WeightValues; steps: number };
+export type FinalWeights = { format: 'safetensors'; bytes: Uint8Array } | { format: 'values'; values: WeightValues; steps: number };
 
 export interface WeightsRecord {
   runId: string;

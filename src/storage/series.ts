@@ -70,7 +70,11 @@ export async function appendSteps(db: RunDatabase, runId: string, points: readon
   for (let i = 0; i < n; i++) {
     const p = points[i];
     if (!Number.isInteger(p.step) || p.step < 1 || p.step > 0xffffffff || (i > 0 && p.step <= points[i - 1].step)) {
-      throw new StorageError('invalid', `Steps must be positive integers in increasing order (got ${p.step} at position ${i}).`, 'Nothing was written.');
+      throw new StorageError(
+        'invalid',
+        `Steps must be positive integers in increasing order (got ${p.step} at position ${i}).`,
+        'Nothing was written.',
+      );
     }
     chunk.step[i] = p.step;
     chunk.loss[i] = p.loss;
@@ -146,7 +150,12 @@ export async function getRun(db: RunDatabase, runId: string): Promise<RunDetail>
  * Inside a resume's transaction: deletes the steps and evaluations after `step` (whole chunks go, the
  * chunk holding `step` is trimmed). Returns the bytes of what is kept and the kept evaluations.
  */
-export async function cutSeriesAfter(tx: WriteTx, reqs: Requests, runId: string, step: number): Promise<{ bytes: number; epochs: EpochRecord[] }> {
+export async function cutSeriesAfter(
+  tx: WriteTx,
+  reqs: Requests,
+  runId: string,
+  step: number,
+): Promise<{ bytes: number; epochs: EpochRecord[] }> {
   const steps = tx.objectStore('steps');
   let bytes = 0;
   for (const c of await steps.getAll(runRange(runId))) {
@@ -192,7 +201,8 @@ export function checkImportedSeries(steps: StepColumns, epochs: readonly EpochPo
     }
   }
   for (let i = 1; i < n; i++) {
-    if (steps.step[i] <= steps.step[i - 1]) throw new StorageError('invalid', `The imported run's steps are not increasing at position ${i}.`, 'Nothing was imported.');
+    if (steps.step[i] <= steps.step[i - 1])
+      throw new StorageError('invalid', `The imported run's steps are not increasing at position ${i}.`, 'Nothing was imported.');
   }
   for (const e of epochs) {
     for (const k of ['epoch', 'step', 'testError'] as const) assertFinite(`imported evaluation ${k}`, e[k]);

@@ -56,6 +56,12 @@ function sizeOf(v: unknown, depth: number): number {
 /** What each run takes, from the byte counts kept in its metadata, largest first. */
 export function runSizesOf(runs: readonly RunMeta[]): RunSize[] {
   return runs
-    .map((r) => ({ id: r.id, name: r.name, deleted: r.deletedAt !== undefined, ...r.sizes, bytes: r.sizes.series + r.sizes.checkpoints + r.sizes.weights }))
+    .map((r) => ({
+      id: r.id,
+      name: r.name,
+      deleted: r.deletedAt !== undefined,
+      ...r.sizes,
+      bytes: r.sizes.series + r.sizes.checkpoints + r.sizes.weights,
+    }))
     .sort((a, b) => b.bytes - a.bytes);
 }

@@ -11,7 +11,8 @@ import { ALL_STORES } from './schema.ts';
 import { approxBytes } from './sizes.ts';
 import type { EstimateFn } from './space.ts';
 
-export const CONFIG = 'protocol=gcr&depth=20&block=relu-bnbefore&shortcut=A&solver=sgd&lr=0.1&rho=0.9&wd=0.0001&bnm=0.1&epochs=200&batch=128&seed=7&schedule=gcr&warmup=none';
+export const CONFIG =
+  'protocol=gcr&depth=20&block=relu-bnbefore&shortcut=A&solver=sgd&lr=0.1&rho=0.9&wd=0.0001&bnm=0.1&epochs=200&batch=128&seed=7&schedule=gcr&warmup=none';
 
 let dbCount = 0;
 const opened: RunStore[] = [];
@@ -45,7 +46,15 @@ export function fakeCheckpoint(iteration: number, size = 1000): TrainerCheckpoin
     iteration,
     bnK: iteration % 7,
     warmupMet: iteration > 3,
-    sampler: { version: 1, sampling: 'with-replacement', splitSize: 50000, imagesSeen: iteration * 128, rng: [iteration, 2, 3, 4], permRng: null, permPos: 0 },
+    sampler: {
+      version: 1,
+      sampling: 'with-replacement',
+      splitSize: 50000,
+      imagesSeen: iteration * 128,
+      rng: [iteration, 2, 3, 4],
+      permRng: null,
+      permPos: 0,
+    },
     weights: { 'conv1.weight': w, 'fc.bias': new Float32Array(10).fill(iteration) },
     solver: { step: iteration, slots: { 'conv1.weight/m': { shape: [size], values: w.map((x) => -x) } } },
   };
@@ -54,7 +63,14 @@ export function fakeCheckpoint(iteration: number, size = 1000): TrainerCheckpoin
 export function steps(from: number, to: number): StepPoint[] {
   const out: StepPoint[] = [];
   for (let s = from; s <= to; s++) {
-    out.push({ step: s, loss: Math.fround(2.3 / Math.sqrt(s)), lr: s < 32000 ? 0.1 : 0.01, trainError: Math.fround((s % 97) / 97), epochFloat: s / 390.625, ms: s * 1234.5 });
+    out.push({
+      step: s,
+      loss: Math.fround(2.3 / Math.sqrt(s)),
+      lr: s < 32000 ? 0.1 : 0.01,
+      trainError: Math.fround((s % 97) / 97),
+      epochFloat: s / 390.625,
+      ms: s * 1234.5,
+    });
   }
   return out;
 }

@@ -6,7 +6,12 @@ import type { FinalWeights } from './schema.ts';
 import { approxBytes } from './sizes.ts';
 
 /** Stores the run's final weights (replacing earlier ones); dropCheckpoints: true also frees its checkpoints. */
-export async function saveFinalWeights(db: RunDatabase, runId: string, weights: FinalWeights, options: { dropCheckpoints?: boolean } = {}): Promise<void> {
+export async function saveFinalWeights(
+  db: RunDatabase,
+  runId: string,
+  weights: FinalWeights,
+  options: { dropCheckpoints?: boolean } = {},
+): Promise<void> {
   const bytes = approxBytes(weights);
   await db.ensureSpace(bytes, 'the final weights');
   const now = Date.now();

@@ -24,7 +24,11 @@ describe('confusion matrix and per-class error', () => {
     const m = confusionMatrix(labels, pred, 3);
     expect([...m]).toEqual([1, 1, 0, 0, 2, 1, 1, 0, 0]);
     const pc = perClassError(m);
-    expect(pc.map((c) => [c.count, c.wrong])).toEqual([[2, 1], [3, 1], [1, 1]]);
+    expect(pc.map((c) => [c.count, c.wrong])).toEqual([
+      [2, 1],
+      [3, 1],
+      [1, 1],
+    ]);
     expect(pc[1]!.error).toBeCloseTo(1 / 3, 12);
     expect(Number.isNaN(perClassError(new Int32Array(4))[0]!.error)).toBe(true); // no images of that class
     expect(() => confusionMatrix([0, 1], [0], 3)).toThrow(/2 labels but 1 predictions/);
@@ -106,7 +110,12 @@ describe('analyseModel', () => {
     const rgba = testImageRGBA(test, 5);
     const base = 5 * 3072;
     const p = 32 * 7 + 19; // row 7, column 19
-    expect([...rgba.subarray(4 * p, 4 * p + 4)]).toEqual([test.images[base + p], test.images[base + 1024 + p], test.images[base + 2048 + p], 255]);
+    expect([...rgba.subarray(4 * p, 4 * p + 4)]).toEqual([
+      test.images[base + p],
+      test.images[base + 1024 + p],
+      test.images[base + 2048 + p],
+      255,
+    ]);
     expect(() => testImageRGBA(test, 37)).toThrow(/outside/);
   });
 });

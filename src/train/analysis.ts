@@ -151,7 +151,13 @@ export function mistakesFirst(a: TestAnalysis, options: GridOptions = {}): GridI
   for (let i = 0; i < a.n; i++) {
     if (options.trueClass !== undefined && a.labels[i] !== options.trueClass) continue;
     if (options.predictedClass !== undefined && a.predicted[i] !== options.predictedClass) continue;
-    items.push({ index: i, label: a.labels[i]!, predicted: a.predicted[i]!, confidence: a.confidence[i]!, correct: a.labels[i] === a.predicted[i] });
+    items.push({
+      index: i,
+      label: a.labels[i]!,
+      predicted: a.predicted[i]!,
+      confidence: a.confidence[i]!,
+      correct: a.labels[i] === a.predicted[i],
+    });
   }
   const byConfidence = options.order === 'confidence';
   items.sort((x, y) => {
@@ -164,7 +170,8 @@ export function mistakesFirst(a: TestAnalysis, options: GridOptions = {}): GridI
 
 /** Image `index` of a split as 32x32 RGBA bytes (for ImageData / a canvas). */
 export function testImageRGBA(split: CifarSplit, index: number, out = new Uint8ClampedArray(32 * 32 * 4)): Uint8ClampedArray {
-  if (!(Number.isInteger(index) && index >= 0 && index < split.n)) throw new RangeError(`testImageRGBA: index ${index} outside 0..${split.n - 1}`);
+  if (!(Number.isInteger(index) && index >= 0 && index < split.n))
+    throw new RangeError(`testImageRGBA: index ${index} outside 0..${split.n - 1}`);
   const base = index * 3072;
   for (let p = 0; p < 1024; p++) {
     out[4 * p] = split.images[base + p]!;

@@ -74,9 +74,21 @@ describe.each(['gcr', 'neon'] as const)('recalibrateBatchNorm (%s protocol)', (p
       const mean = await model.params[`${prefix}.running_mean`]!.data();
       const variance = await model.params[`${prefix}.running_var`]!.data();
       const scale = Math.max(1, ...Array.from(acc.mean, Math.abs));
-      expect(maxAbsDiff(mean, acc.mean.map((x) => x / 3)) / scale, prefix).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          mean,
+          acc.mean.map((x) => x / 3),
+        ) / scale,
+        prefix,
+      ).toBeLessThan(1e-5);
       const vscale = Math.max(1, ...Array.from(acc.variance, Math.abs));
-      expect(maxAbsDiff(variance, acc.variance.map((x) => x / 3)) / vscale, prefix).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          variance,
+          acc.variance.map((x) => x / 3),
+        ) / vscale,
+        prefix,
+      ).toBeLessThan(1e-5);
     }
 
     // The first layer from the raw bytes: un-augmented, the protocol's normalisation, conv1 (+ bias).
@@ -92,11 +104,22 @@ describe.each(['gcr', 'neon'] as const)('recalibrateBatchNorm (%s protocol)', (p
               protocol === 'gcr' ? (raw - stats.pixelMean[p * 3 + c]!) / stats.globalStd : raw - stats.channelMean[c]!;
           }
       const all = tf.tensor4d(x, [40, 32, 32, 3]);
-      const perBatch = [[0, 16], [16, 16], [32, 8]].map(([at, n]) => tf.slice(all, [at!, 0, 0, 0], [n!, -1, -1, -1])).map((xb) => {
-        let y = tf.conv2d(xb as tf.Tensor4D, w as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-        if (bias) y = tf.add(y, bias);
-        return tf.mean(y, [0, 1, 2]);
-      });
+      const perBatch = [
+        [0, 16],
+        [16, 16],
+        [32, 8],
+      ]
+        .map(([at, n]) => tf.slice(all, [at!, 0, 0, 0], [n!, -1, -1, -1]))
+        .map((xb) => {
+          let y = tf.conv2d(xb as tf.Tensor4D, w as tf.Tensor4D, 1, [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]);
+          if (bias) y = tf.add(y, bias);
+          return tf.mean(y, [0, 1, 2]);
+        });
       return tf.div(tf.addN(perBatch), 3);
     });
     expect(maxAbsDiff(await model.params['bn1.running_mean']!.data(), await bnInputMean.data())).toBeLessThan(2e-4);
@@ -111,7 +134,10 @@ describe.each(['gcr', 'neon'] as const)('recalibrateBatchNorm (%s protocol)', (p
   it('recalibrationEffect: test error without and with, old statistics back unless kept', async () => {
     const model = ResNet.create(experiment.spec, 9);
     const old = await readRunningStats(model);
-    const e = await recalibrationEffect(model, { train, test }, stats, experiment.data, { recalibrate: { batch: 16 }, evaluate: { batch: 10 } });
+    const e = await recalibrationEffect(model, { train, test }, stats, experiment.data, {
+      recalibrate: { batch: 16 },
+      evaluate: { batch: 10 },
+    });
     expect(e.kept).toBe(false);
     expect(e.before).toBe(await evaluateModel(model, test, stats, experiment.data));
     expect((await readRunningStats(model)).values['bn1.running_mean']).toEqual(old.values['bn1.running_mean']);

@@ -100,7 +100,8 @@ function expectClose(actual: number[], expected: number[]) {
   actual.forEach((v, i) => {
     const e = expected[i]!;
     const tol = 2e-6 * Math.max(1, Math.abs(e));
-    if (!(Math.abs(v - e) <= tol)) throw new Error(`element ${i}: got ${v}, expected ${e} (|diff| ${Math.abs(v - e)} > ${tol})\nall: ${actual}\nexpected: ${expected}`);
+    if (!(Math.abs(v - e) <= tol))
+      throw new Error(`element ${i}: got ${v}, expected ${e} (|diff| ${Math.abs(v - e)} > ${tol})\nall: ${actual}\nexpected: ${expected}`);
   });
 }
 
@@ -137,13 +138,22 @@ describe('every solver matches the float64 formula', () => {
     const s = settings('sgd-nesterov', 0.1);
     const got = runSolver(s, [f32([0, 0, 0, 0, 0, 0])], [1]);
     // g = 0.1 p; buf = g; step = g + 0.9 g = 1.9 * 0.1 p; p1 = p - 0.19 p = 0.81 p
-    expectClose(got, P0.map((p) => 0.81 * p));
+    expectClose(
+      got,
+      P0.map((p) => 0.81 * p),
+    );
   });
 
   it('sgd-nesterov first step is p - lr*(1+m)*g (buf = g), sgd first step is p - lr*g', () => {
     const g = GRADS[0]!;
-    expectClose(runSolver(settings('sgd-nesterov', 0), [g], [0.1]), P0.map((p, i) => p - 0.1 * 1.9 * g[i]!));
-    expectClose(runSolver(settings('sgd', 0), [g], [0.1]), P0.map((p, i) => p - 0.1 * g[i]!));
+    expectClose(
+      runSolver(settings('sgd-nesterov', 0), [g], [0.1]),
+      P0.map((p, i) => p - 0.1 * 1.9 * g[i]!),
+    );
+    expectClose(
+      runSolver(settings('sgd', 0), [g], [0.1]),
+      P0.map((p, i) => p - 0.1 * g[i]!),
+    );
   });
 
   it('sgd and sgd-nesterov differ where the lr changes: nesterov scales the whole buffer, classic momentum keeps old lr in v', () => {
@@ -169,11 +179,20 @@ describe('every solver matches the float64 formula', () => {
   it('rmsprop and adagrad put eps outside the root; adadelta inside (first step by hand)', () => {
     const g = GRADS[0]!;
     // rmsprop alpha 0.9: m = 0.1 g^2; p -= lr g / (sqrt(0.1) |g| + 1e-8)
-    expectClose(runSolver(settings('rmsprop', 0), [g], [0.01]), P0.map((p, i) => p - (0.01 * g[i]!) / (Math.sqrt(0.1 * g[i]! ** 2) + 1e-8)));
+    expectClose(
+      runSolver(settings('rmsprop', 0), [g], [0.01]),
+      P0.map((p, i) => p - (0.01 * g[i]!) / (Math.sqrt(0.1 * g[i]! ** 2) + 1e-8)),
+    );
     // adagrad: acc = g^2: p -= lr * g / (|g| + 1e-10), so a unit-size step of lr where g != 0
-    expectClose(runSolver(settings('adagrad', 0), [g], [0.01]), P0.map((p, i) => p - 0.01 * Math.sign(g[i]!)));
+    expectClose(
+      runSolver(settings('adagrad', 0), [g], [0.01]),
+      P0.map((p, i) => p - 0.01 * Math.sign(g[i]!)),
+    );
     // adadelta rho 0.3 eps 1e-6: delta = sqrt(1e-6)/sqrt(0.7 g^2 + 1e-6) g
-    expectClose(runSolver(settings('adadelta', 0), [g], [1]), P0.map((p, i) => p - (1e-3 / Math.sqrt(0.7 * g[i]! ** 2 + 1e-6)) * g[i]!));
+    expectClose(
+      runSolver(settings('adadelta', 0), [g], [1]),
+      P0.map((p, i) => p - (1e-3 / Math.sqrt(0.7 * g[i]! ** 2 + 1e-6)) * g[i]!),
+    );
   });
 
   it('tiny gradients, where the place of eps decides the step, still match the formula', () => {
@@ -187,7 +206,10 @@ describe('every solver matches the float64 formula', () => {
   it('adam first step is lr * sign(g) up to eps (bias correction)', () => {
     const g = GRADS[0]!;
     const got = runSolver(settings('adam', 0), [g], [0.005]);
-    expectClose(got, P0.map((p, i) => p - (0.005 * Math.sqrt(0.001) / 0.1) * ((0.1 * g[i]!) / (Math.sqrt(0.001) * Math.abs(g[i]!) + 1e-8))));
+    expectClose(
+      got,
+      P0.map((p, i) => p - ((0.005 * Math.sqrt(0.001)) / 0.1) * ((0.1 * g[i]!) / (Math.sqrt(0.001) * Math.abs(g[i]!) + 1e-8))),
+    );
   });
 });
 
@@ -212,7 +234,14 @@ describe('state', () => {
       const wAfter2 = Array.from(w.variable.dataSync());
       const state = a.getState();
       expect(state.step).toBe(2);
-      const expectedKeys = { 'sgd-nesterov': ['momentum'], sgd: ['velocity'], rmsprop: ['meanSquare'], adagrad: ['accumulator'], adadelta: ['accGrad', 'accDelta'], adam: ['m', 'v'] }[name];
+      const expectedKeys = {
+        'sgd-nesterov': ['momentum'],
+        sgd: ['velocity'],
+        rmsprop: ['meanSquare'],
+        adagrad: ['accumulator'],
+        adadelta: ['accGrad', 'accDelta'],
+        adam: ['m', 'v'],
+      }[name];
       expect(Object.keys(state.slots).sort()).toEqual(['b', 'w'].flatMap((p) => expectedKeys.map((k) => `${p}/${k}`)).sort());
       const saved = Object.fromEntries(Object.entries(state.slots).map(([k, t]) => [k, Array.from(t.dataSync())]));
       // Taking more steps on the original must not change what getState returned.
@@ -235,7 +264,7 @@ describe('state', () => {
     });
   }
 
-  it('loadState rejects keys that are not this solver\'s slots, and step rejects mismatched shapes', () => {
+  it("loadState rejects keys that are not this solver's slots, and step rejects mismatched shapes", () => {
     const solver = createSolver(defaultSolverSettings('adam'));
     const t = tf.zeros([2, 3]);
     expect(() => solver.loadState({ step: 1, slots: { 'w/momentum': t } })).toThrow(/w\/momentum.*adam slot \(m, v\)/);

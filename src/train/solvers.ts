@@ -92,15 +92,18 @@ export function defaultSolverSettings(name: SolverName): SolverSettings {
 }
 
 function checkSettings(s: SolverSettings): void {
-  if (!SOLVER_NAMES.includes(s.name)) throw new SolverError(`unknown solver "${String(s.name)}"; expected one of ${SOLVER_NAMES.join(', ')}`);
+  if (!SOLVER_NAMES.includes(s.name))
+    throw new SolverError(`unknown solver "${String(s.name)}"; expected one of ${SOLVER_NAMES.join(', ')}`);
   const finiteNonNeg = (what: string, v: number | undefined) => {
-    if (v === undefined || !Number.isFinite(v) || v < 0) throw new SolverError(`${s.name}: ${what} must be a finite number >= 0, got ${String(v)}`);
+    if (v === undefined || !Number.isFinite(v) || v < 0)
+      throw new SolverError(`${s.name}: ${what} must be a finite number >= 0, got ${String(v)}`);
   };
   finiteNonNeg('weightDecay', s.weightDecay);
   if (s.name === 'sgd' || s.name === 'sgd-nesterov') {
     finiteNonNeg('momentum', s.momentum);
     // optim.sgd asserts "Nesterov momentum requires a momentum and zero dampening"
-    if (s.name === 'sgd-nesterov' && !(s.momentum > 0)) throw new SolverError('sgd-nesterov: momentum must be > 0 (Torch optim.sgd requires it for Nesterov)');
+    if (s.name === 'sgd-nesterov' && !(s.momentum > 0))
+      throw new SolverError('sgd-nesterov: momentum must be > 0 (Torch optim.sgd requires it for Nesterov)');
   }
   if (s.name === 'rmsprop' || s.name === 'adadelta') {
     if (!(s.rho >= 0 && s.rho < 1)) throw new SolverError(`${s.name}: rho must be in [0, 1), got ${String(s.rho)}`);
@@ -109,7 +112,10 @@ function checkSettings(s: SolverSettings): void {
     if (!(s.eps > 0 && Number.isFinite(s.eps))) throw new SolverError(`${s.name}: eps must be > 0, got ${String(s.eps)}`);
   }
   if (s.name === 'adam') {
-    for (const [k, v] of [['beta1', s.beta1], ['beta2', s.beta2]] as const) {
+    for (const [k, v] of [
+      ['beta1', s.beta1],
+      ['beta2', s.beta2],
+    ] as const) {
       if (v === undefined || !(v >= 0 && v < 1)) throw new SolverError(`adam: ${k} must be in [0, 1), got ${String(v)}`);
     }
   }
@@ -295,7 +301,9 @@ class TorchStyleSolver implements Solver {
       const cut = key.lastIndexOf('/');
       const slot = key.slice(cut + 1);
       if (cut <= 0 || !this.slotNames.includes(slot)) {
-        throw new SolverError(`state key "${key}" is not "<param>/<slot>" with a ${this.settings.name} slot (${this.slotNames.join(', ')})`);
+        throw new SolverError(
+          `state key "${key}" is not "<param>/<slot>" with a ${this.settings.name} slot (${this.slotNames.join(', ')})`,
+        );
       }
     }
     this.disposeSlots();

@@ -20,7 +20,7 @@ beforeAll(async () => {
 /** n random 32x32 images whose label sets their brightness, so a network can learn it whatever the augmentation. */
 function syntheticSplit(n: number, seed: number): CifarSplit {
   let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const images = new Uint8Array(n * 3072);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -65,7 +65,11 @@ describe('Trainer', () => {
     const result = await t.run({ onStep: (e) => steps.push(e), onEpoch: (e) => epochs.push(e) });
     expect(result.end).toBe('finished');
     expect(steps.map((s) => s.epoch)).toEqual([0, 0, 0, 1, 1, 1]);
-    expect(epochs.map((e) => [e.epoch, e.step])).toEqual([[0, 0], [1, 3], [2, 6]]);
+    expect(epochs.map((e) => [e.epoch, e.step])).toEqual([
+      [0, 0],
+      [1, 3],
+      [2, 6],
+    ]);
     for (const e of epochs) expect(e.testError).toBeGreaterThanOrEqual(0);
     t.dispose();
   });
@@ -120,7 +124,11 @@ describe('Trainer', () => {
   it('keeps the tensor count flat over many steps', async () => {
     const t = trainer('protocol=neon&depth=8&batch=4&epochs=100&seed=3', { maxSteps: 60 });
     const counts: number[] = [];
-    await t.run({ onStep: (e) => { if (e.step >= 10) counts.push(tf.memory().numTensors); } });
+    await t.run({
+      onStep: (e) => {
+        if (e.step >= 10) counts.push(tf.memory().numTensors);
+      },
+    });
     expect(new Set(counts).size).toBe(1);
     t.dispose();
   });

@@ -274,7 +274,9 @@ export class Trainer {
         return { end: 'stopped', steps: this.iteration, epochs: this.epoch, finalTestError: lastTestError };
       }
     }
-    const capped = this.options.maxSteps !== undefined && this.totalSteps === this.options.maxSteps &&
+    const capped =
+      this.options.maxSteps !== undefined &&
+      this.totalSteps === this.options.maxSteps &&
       this.totalSteps < Math.ceil(this.experiment.config.epochs * this.stepsPerEpoch);
     if (lastTestError === undefined || this.epochAt(this.iteration) === this.epochAt(this.iteration - 1)) {
       // Stopped inside an epoch (max steps or the paper's 64k-iteration stop): test once more.
@@ -317,7 +319,10 @@ export class Trainer {
     }
     const problems = checkArchitecture(
       this.experiment.spec,
-      Object.entries(ckpt.weights).map(([name, v]) => ({ name, shape: v.length === this.model.params[name]?.size ? this.model.params[name].shape : [v.length] })),
+      Object.entries(ckpt.weights).map(([name, v]) => ({
+        name,
+        shape: v.length === this.model.params[name]?.size ? this.model.params[name].shape : [v.length],
+      })),
     );
     if (problems.length) throw new CheckpointError(`the checkpoint's weights do not fit this network: ${problems.slice(0, 4).join('; ')}`);
     if (!Number.isInteger(ckpt.iteration) || ckpt.iteration < 0 || ckpt.iteration > this.totalSteps) {

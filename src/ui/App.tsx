@@ -21,10 +21,7 @@ export function App({ isolation }: { isolation: Isolation }) {
     <div className="app">
       <header className="top">
         <h1>ResNet Lab</h1>
-        <p>
-          The CIFAR-10 ResNets of He et al. (2015), trained in your browser, next to the paper's, Torch's (gcr) and neon's
-          numbers.
-        </p>
+        <p>The CIFAR-10 ResNets of He et al. (2015), trained in your browser, next to the paper's, Torch's (gcr) and neon's numbers.</p>
       </header>
       <UrlNotice />
       <IsolationNotice isolation={isolation} />

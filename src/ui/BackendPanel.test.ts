@@ -27,17 +27,24 @@ const host: BackendHost = {
   probeWebGpu: async () => undefined,
 };
 
-const WHY = /could not start: Backend 'wasm' is not available: tf\.setBackend failed: Aborted\(Error: ENOENT: no such file or directory, open '[^']*resnet-lab-no-wasm-[^']*tfjs-backend-wasm-simd\.wasm'\)/;
+const WHY =
+  /could not start: Backend 'wasm' is not available: tf\.setBackend failed: Aborted\(Error: ENOENT: no such file or directory, open '[^']*resnet-lab-no-wasm-[^']*tfjs-backend-wasm-simd\.wasm'\)/;
 
 describe('a WASM that cannot start', () => {
   it('is listed with its reason among the figures of the automatic choice', async () => {
     const info = await chooseBackend('auto', host, () => undefined);
     expect(info.backend).toBe('cpu');
-    expect(info.timings.map((t) => `${t.backend} ${t.outcome}`)).toEqual(['webgpu not-available', 'wasm failed', 'webgl not-available', 'cpu measured']);
+    expect(info.timings.map((t) => `${t.backend} ${t.outcome}`)).toEqual([
+      'webgpu not-available',
+      'wasm failed',
+      'webgl not-available',
+      'cpu measured',
+    ]);
     expect(info.timings[1]).toMatchObject({ reason: expect.stringMatching(WHY) });
 
     const html = renderToStaticMarkup(createElement(BackendSummary, { info }));
-    const row = (b: string) => html.match(new RegExp(`<tr data-backend="${b}" data-outcome="([a-z-]+)"><th scope="row">([^<]*)</th><td>([^<]*)</td>`))?.slice(1);
+    const row = (b: string) =>
+      html.match(new RegExp(`<tr data-backend="${b}" data-outcome="([a-z-]+)"><th scope="row">([^<]*)</th><td>([^<]*)</td>`))?.slice(1);
     const unescape = (s: string) => s.replace(/&#x27;/g, "'");
     expect(row('wasm')?.slice(0, 2)).toEqual(['failed', 'WASM']);
     expect(unescape(row('wasm')![2])).toMatch(new RegExp(`^failed: ${WHY.source}`));
@@ -52,8 +59,13 @@ describe('a WASM that cannot start', () => {
     const current = await chooseBackend('cpu', host, () => undefined);
     const info = await chooseBackend('wasm', host, () => undefined, { current });
     expect(info.backend).toBe('cpu');
-    expect(info.refused).toEqual({ backend: 'wasm', reason: expect.stringMatching(/^Backend 'wasm' is not available: tf\.setBackend failed: Aborted\(Error: ENOENT/) });
+    expect(info.refused).toEqual({
+      backend: 'wasm',
+      reason: expect.stringMatching(/^Backend 'wasm' is not available: tf\.setBackend failed: Aborted\(Error: ENOENT/),
+    });
     const html = renderToStaticMarkup(createElement(BackendSummary, { info })).replace(/&#x27;/g, "'");
-    expect(html).toMatch(/<p class="notice warn" role="alert" data-testid="backend-refused">WASM could not start: Backend 'wasm' is not available: tf\.setBackend failed: Aborted\(Error: ENOENT[^<]*\. Running instead: CPU \(chosen by you\)\.<\/p>/);
+    expect(html).toMatch(
+      /<p class="notice warn" role="alert" data-testid="backend-refused">WASM could not start: Backend 'wasm' is not available: tf\.setBackend failed: Aborted\(Error: ENOENT[^<]*\. Running instead: CPU \(chosen by you\)\.<\/p>/,
+    );
   });
 });

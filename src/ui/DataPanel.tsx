@@ -5,7 +5,13 @@ import { useId, useRef, useState } from 'react';
 import { percent } from './format.ts';
 import { useLab } from './store-context.tsx';
 
-const STAGE_TEXT = { download: 'Reading', gunzip: 'Unpacking', md5: 'Checking MD5 of', parse: 'Reading records of', stats: 'Computing statistics of' } as const;
+const STAGE_TEXT = {
+  download: 'Reading',
+  gunzip: 'Unpacking',
+  md5: 'Checking MD5 of',
+  parse: 'Reading records of',
+  stats: 'Computing statistics of',
+} as const;
 
 export function DataPanel() {
   const id = useId();
@@ -24,9 +30,7 @@ export function DataPanel() {
 
   return (
     <section className="panel" aria-labelledby={`${id}-title`}>
-      <h2 id={`${id}-title`}>
-        Data {data?.kind === 'demo' && <span className="badge demo">demo</span>}
-      </h2>
+      <h2 id={`${id}-title`}>Data {data?.kind === 'demo' && <span className="badge demo">demo</span>}</h2>
       {data ? (
         <p data-testid="data-label">
           {data.label}
@@ -38,9 +42,7 @@ export function DataPanel() {
       )}
       {busy && (
         <div className="progress-row" role="status">
-          <label htmlFor={`${id}-progress`}>
-            {progress ? `${STAGE_TEXT[progress.stage]} ${progress.file}` : 'Loading data…'}
-          </label>
+          <label htmlFor={`${id}-progress`}>{progress ? `${STAGE_TEXT[progress.stage]} ${progress.file}` : 'Loading data…'}</label>
           <progress id={`${id}-progress`} max={1} value={progress?.fraction ?? undefined} />
           {progress && <span className="progress-text">{percent(progress.fraction, 0)}</span>}
         </div>

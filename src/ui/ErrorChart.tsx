@@ -65,6 +65,7 @@ export function ErrorChart() {
       planned: record ? Math.max(shownConfig.epochs, record.totalSteps / record.stepsPerEpoch) : shownConfig.epochs,
       last: epochs[epochs.length - 1],
     };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the record is mutable: epochCount says it grew
   }, [record, epochCount, shownConfig]);
 
   const overlayRun = useLab((s) => s.overlay);
@@ -88,7 +89,10 @@ export function ErrorChart() {
     return new Map(
       [...byValue.entries()]
         .sort((a, b) => b[0] - a[0])
-        .map(([value, sources], i) => [value, { text: `${[...new Set(sources)].join(', ')} ${value}%`, position: LABEL_POSITIONS[i % LABEL_POSITIONS.length] }]),
+        .map(([value, sources], i) => [
+          value,
+          { text: `${[...new Set(sources)].join(', ')} ${value}%`, position: LABEL_POSITIONS[i % LABEL_POSITIONS.length] },
+        ]),
     );
   }, [lines]);
   return (
@@ -127,7 +131,9 @@ export function ErrorChart() {
           ? `Test error ${percent(view.last.testError)} after ${epochs(view.last.epoch)} epoch${view.last.epoch === 1 ? '' : 's'} (${view.last.evaluated.toLocaleString('en-US')} test images).`
           : 'Measured on the test set before training and after every epoch.'}
         {match ? ` Your configuration is exactly the published row “${match.row.name}”.` : ''}
-        {overlayRun && overlayFinal ? ` Imported (orange): ${percent(overlayFinal.testError)} after ${epochs(overlayFinal.epoch)} epochs.` : ''}
+        {overlayRun && overlayFinal
+          ? ` Imported (orange): ${percent(overlayFinal.testError)} after ${epochs(overlayFinal.epoch)} epochs.`
+          : ''}
       </p>
     </section>
   );
@@ -179,7 +185,16 @@ const ErrorPlot = memo(function ErrorPlot({ points, overlay, lines, labels, wind
         })}
         <Line dataKey="y" name="test error" stroke="#0f172a" strokeWidth={2} dot={DOT} isAnimationActive={false} />
         {overlay.length > 0 && (
-          <Line data={overlay} dataKey="y" name="imported" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={OVERLAY_DOT} isAnimationActive={false} />
+          <Line
+            data={overlay}
+            dataKey="y"
+            name="imported"
+            stroke="#ea580c"
+            strokeWidth={1.5}
+            strokeDasharray="5 3"
+            dot={OVERLAY_DOT}
+            isAnimationActive={false}
+          />
         )}
       </LineChart>
     </ResponsiveContainer>

@@ -58,7 +58,8 @@ const BNM_LABELS: Record<string, string> = {
   dynamic: 'dynamic 1/(1+k) (gcr)',
 };
 
-const opts = <T extends string>(values: readonly T[], labels: Record<T, string>): Option[] => values.map((v) => ({ value: v, label: labels[v] }));
+const opts = <T extends string>(values: readonly T[], labels: Record<T, string>): Option[] =>
+  values.map((v) => ({ value: v, label: labels[v] }));
 
 function commitWith<K extends ConfigKey>(key: K, set: (k: K, v: ExperimentConfig[K]) => void) {
   return (text: string): string | undefined => {
@@ -190,16 +191,39 @@ export function ExperimentPanel() {
           hint="Torch convention: running = (1 − m) running + m batch"
         />
         {bnmValue === CUSTOM && (
-          <TextField label="Custom BN momentum" value={String(config.bnm)} onCommit={commitWith('bnm', set)} hint="0 freezes the statistics" />
+          <TextField
+            label="Custom BN momentum"
+            value={String(config.bnm)}
+            onCommit={commitWith('bnm', set)}
+            hint="0 freezes the statistics"
+          />
         )}
-        <TextField label="Epochs" inputMode="numeric" value={String(config.epochs)} changed={changed.has('epochs')} onCommit={commitWith('epochs', set)} />
-        <TextField label="Batch size" inputMode="numeric" value={String(config.batch)} changed={changed.has('batch')} onCommit={commitWith('batch', set)} />
-        <TextField label="Seed" inputMode="numeric" value={String(config.seed)} onCommit={commitWith('seed', set)} hint="same seed, same backend: same run" />
+        <TextField
+          label="Epochs"
+          inputMode="numeric"
+          value={String(config.epochs)}
+          changed={changed.has('epochs')}
+          onCommit={commitWith('epochs', set)}
+        />
+        <TextField
+          label="Batch size"
+          inputMode="numeric"
+          value={String(config.batch)}
+          changed={changed.has('batch')}
+          onCommit={commitWith('batch', set)}
+        />
+        <TextField
+          label="Seed"
+          inputMode="numeric"
+          value={String(config.seed)}
+          onCommit={commitWith('seed', set)}
+          hint="same seed, same backend: same run"
+        />
         <details className="more">
           <summary>Schedule and warm-up</summary>
           <TextField
             label="Schedule"
-          wide
+            wide
             inputMode="text"
             value={formatScheduleSpec(config.schedule)}
             changed={changed.has('schedule')}
@@ -208,7 +232,7 @@ export function ExperimentPanel() {
           />
           <SelectField
             label="Warm-up"
-          wide
+            wide
             value={config.warmup}
             options={opts(WARMUPS, WARMUP_LABELS)}
             changed={changed.has('warmup')}
@@ -228,7 +252,8 @@ function RunOptions() {
   const limit = (what: string, text: string): { ok: true; value?: number } | { ok: false; error: string } => {
     const t = text.trim();
     if (t === '') return { ok: true };
-    if (!/^\d+$/.test(t) || Number(t) < 1) return { ok: false, error: `${what} must be a whole number of at least 1 (or empty for no limit)` };
+    if (!/^\d+$/.test(t) || Number(t) < 1)
+      return { ok: false, error: `${what} must be a whole number of at least 1 (or empty for no limit)` };
     return { ok: true, value: Number(t) };
   };
   return (

@@ -35,8 +35,18 @@ function lossView(record: RunRecord | undefined, w: { from: number; to: number }
   const n = steps.length;
   const [start, end] = windowIndices(n, (i) => steps[i].epoch, w.from, w.to);
   const m = end - start;
-  const raw = decimateMinMax(m, (i) => steps[start + i].epoch, (i) => steps[start + i].loss, MAX_RAW_POINTS);
-  const smooth = decimateEvery(m, (i) => steps[start + i].epoch, (i) => record!.smoothed[start + i], MAX_SMOOTH_POINTS);
+  const raw = decimateMinMax(
+    m,
+    (i) => steps[start + i].epoch,
+    (i) => steps[start + i].loss,
+    MAX_RAW_POINTS,
+  );
+  const smooth = decimateEvery(
+    m,
+    (i) => steps[start + i].epoch,
+    (i) => record!.smoothed[start + i],
+    MAX_SMOOTH_POINTS,
+  );
   const [o0, o1] = windowIndices(overlayAll.length, (i) => overlayAll[i].x, w.from, w.to);
   let lo = Infinity;
   let hi = -Infinity;
@@ -86,7 +96,7 @@ export function LossChart() {
   const dataEnd = steps.length ? fitEnd(steps[steps.length - 1].epoch) : overlayEnd;
   const axis = useXAxis(record?.runId, { data: dataEnd, planned: Math.max(planned, overlayEnd) }, record ? 2 / record.stepsPerEpoch : 1e-3);
   const { from, to } = axis.window;
-  // `deferredRevision` says the (mutable) record grew.
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the record is mutable: deferredRevision says it grew
   const view = useMemo(() => lossView(record, { from, to }, overlayAll), [record, deferredRevision, from, to, overlayAll]);
 
   return (
@@ -154,7 +164,16 @@ const LossPlot = memo(function LossPlot({ view, scale, window, format }: PlotPro
     <ResponsiveContainer width="100%" height="100%">
       <LineChart margin={MARGIN}>
         <CartesianGrid stroke="#e5e7eb" />
-        <XAxis type="number" dataKey="x" domain={xDomain} ticks={window.ticks} tickFormatter={format} label={X_LABEL} allowDecimals allowDataOverflow />
+        <XAxis
+          type="number"
+          dataKey="x"
+          domain={xDomain}
+          ticks={window.ticks}
+          tickFormatter={format}
+          label={X_LABEL}
+          allowDecimals
+          allowDataOverflow
+        />
         {scale === 'log' ? (
           <YAxis type="number" scale="log" domain={logDomain} ticks={logTickValues} allowDataOverflow width={Y_WIDTH} />
         ) : (
@@ -164,7 +183,16 @@ const LossPlot = memo(function LossPlot({ view, scale, window, format }: PlotPro
         <Line data={view.raw} dataKey="y" name="loss" stroke="#93c5fd" strokeWidth={1} dot={false} isAnimationActive={false} />
         <Line data={view.smooth} dataKey="y" name="smoothed" stroke="#1d4ed8" strokeWidth={2} dot={false} isAnimationActive={false} />
         {view.overlay.length > 0 && (
-          <Line data={view.overlay} dataKey="y" name="imported (smoothed)" stroke="#ea580c" strokeWidth={1.5} strokeDasharray="5 3" dot={false} isAnimationActive={false} />
+          <Line
+            data={view.overlay}
+            dataKey="y"
+            name="imported (smoothed)"
+            stroke="#ea580c"
+            strokeWidth={1.5}
+            strokeDasharray="5 3"
+            dot={false}
+            isAnimationActive={false}
+          />
         )}
       </LineChart>
     </ResponsiveContainer>

@@ -24,13 +24,15 @@ export function RunStatus() {
   const shownRun = useLab((s) => s.shownRun);
 
   const status = record ? liveStatus(record) : undefined;
-  const state =
-    phase === 'ended' && summary ? END_TEXT[summary.end] : phase === 'idle' ? 'Ready' : phase[0].toUpperCase() + phase.slice(1);
+  const state = phase === 'ended' && summary ? END_TEXT[summary.end] : phase === 'idle' ? 'Ready' : phase[0].toUpperCase() + phase.slice(1);
 
   return (
     <section className="panel status" aria-labelledby="status-title">
       <h2 id="status-title">
-        Run <span className={`phase phase-${phase}`} data-testid="run-phase">{state}</span>
+        Run{' '}
+        <span className={`phase phase-${phase}`} data-testid="run-phase">
+          {state}
+        </span>
       </h2>
       {shownRun && (
         <p className="small muted" data-testid="shown-run">
@@ -89,8 +91,7 @@ export function RunStatus() {
         </>
       ) : (
         <p className="muted">
-          Press Train to start{backend ? ` on ${backend.backend}` : ''}. The loss and the test error appear below as the network
-          learns.
+          Press Train to start{backend ? ` on ${backend.backend}` : ''}. The loss and the test error appear below as the network learns.
         </p>
       )}
       {evalProgress && evalProgress.purpose === 'epoch' && (

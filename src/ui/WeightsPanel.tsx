@@ -24,9 +24,21 @@ function useDownloadLinks(files: WeightFiles | undefined): Link[] {
       what,
     });
     return [
-      make(`${files.baseName}.safetensors`, files.safetensors as Uint8Array<ArrayBuffer>, 'application/octet-stream', files.safetensors.byteLength, 'PyTorch names'),
+      make(
+        `${files.baseName}.safetensors`,
+        files.safetensors as Uint8Array<ArrayBuffer>,
+        'application/octet-stream',
+        files.safetensors.byteLength,
+        'PyTorch names',
+      ),
       make('model.json', files.modelJson, 'application/json', files.modelJson.length, 'TF.js'),
-      make('weights.bin', files.weightsBin as Uint8Array<ArrayBuffer>, 'application/octet-stream', files.weightsBin.byteLength, 'TF.js, with model.json'),
+      make(
+        'weights.bin',
+        files.weightsBin as Uint8Array<ArrayBuffer>,
+        'application/octet-stream',
+        files.weightsBin.byteLength,
+        'TF.js, with model.json',
+      ),
     ];
   }, [files]);
   useEffect(() => () => links.forEach((l) => URL.revokeObjectURL(l.url)), [links]);
@@ -78,9 +90,7 @@ export function WeightsPanel() {
       {!hasModel && <p className="muted small">Train (or load) a network first; pause or stop a run to download it.</p>}
       {links.length > 0 && (
         <div className="downloads" data-testid="weight-downloads">
-          <p className="small">
-            Weights after {count(files!.steps)} steps, one file per click:
-          </p>
+          <p className="small">Weights after {count(files!.steps)} steps, one file per click:</p>
           <ul>
             {links.map((l) => (
               <li key={l.name}>
@@ -104,7 +114,11 @@ export function WeightsPanel() {
           </span>
         </div>
       )}
-      {busy && !evalProgress && <p className="muted" role="status">Working…</p>}
+      {busy && !evalProgress && (
+        <p className="muted" role="status">
+          Working…
+        </p>
+      )}
       {notice && <p className="notice">{notice}</p>}
       {loaded && (
         <p data-testid="loaded-weights">

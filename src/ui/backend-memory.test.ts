@@ -19,7 +19,11 @@ describe('remembered backend choices', () => {
     list = remember(list, choice('gpu B', 20));
     list = remember(list, choice('gpu A', 110));
     list = remember(list, { ...choice('gpu A', 20, 'webgpu'), refused: { backend: 'webgl', reason: 'x' } });
-    expect(list.map((r) => `${r.measuredOn!.device} ${r.measuredOn!.step.depth} ${r.backend}`)).toEqual(['gpu A 20 webgpu', 'gpu A 110 wasm', 'gpu B 20 wasm']);
+    expect(list.map((r) => `${r.measuredOn!.device} ${r.measuredOn!.step.depth} ${r.backend}`)).toEqual([
+      'gpu A 20 webgpu',
+      'gpu A 110 wasm',
+      'gpu B 20 wasm',
+    ]);
     expect(list[0].refused).toBeUndefined();
     expect(parseRemembered(JSON.stringify(list))).toEqual(list);
   });

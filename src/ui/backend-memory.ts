@@ -62,7 +62,8 @@ export function parseRemembered(text: string | null): BackendInfo[] {
 export function remember(list: readonly BackendInfo[], info: BackendInfo): BackendInfo[] {
   if (!info.measuredOn) return [...list];
   const { device, step } = info.measuredOn;
-  const same = (r: BackendInfo) => r.measuredOn?.device === device && r.measuredOn.step.depth === step.depth && r.measuredOn.step.batch === step.batch;
+  const same = (r: BackendInfo) =>
+    r.measuredOn?.device === device && r.measuredOn.step.depth === step.depth && r.measuredOn.step.batch === step.batch;
   const { refused: _refused, ...kept } = info;
   return [kept, ...list.filter((r) => !same(r))].slice(0, KEEP);
 }

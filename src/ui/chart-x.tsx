@@ -54,9 +54,19 @@ export function useXAxis(runId: number | undefined, extent: XExtent, minSpan: nu
 export function XRangeControls({ axis, label }: { axis: XAxisState; label: string }) {
   return (
     <div className="x-range">
-      <Segmented<XView['kind']> label={label} options={X_OPTIONS} value={axis.view.kind} onChange={(k) => axis.show(k === 'planned' ? 'planned' : 'fit')} />
+      <Segmented<XView['kind']>
+        label={label}
+        options={X_OPTIONS}
+        value={axis.view.kind}
+        onChange={(k) => axis.show(k === 'planned' ? 'planned' : 'fit')}
+      />
       <div className="x-zoom" role="group" aria-label={`${label}: zoom`}>
-        <button type="button" aria-label="Zoom in" title="Zoom in on the middle (or drag across the chart; a double click fits the data again)" onClick={() => axis.zoom(0.5)}>
+        <button
+          type="button"
+          aria-label="Zoom in"
+          title="Zoom in on the middle (or drag across the chart; a double click fits the data again)"
+          onClick={() => axis.zoom(0.5)}
+        >
           +
         </button>
         <button type="button" aria-label="Zoom out" title="Zoom out" onClick={() => axis.zoom(2)}>

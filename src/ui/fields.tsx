@@ -69,7 +69,13 @@ export function SelectField({ label, value, options, onChange, changed, hint, di
   const id = useId();
   return (
     <FieldRow id={id} label={label} changed={changed} hint={hint} wide={wide}>
-      <select id={id} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value)} aria-describedby={hint ? `${id}-hint` : undefined}>
+      <select
+        id={id}
+        value={value}
+        disabled={disabled}
+        onChange={(e) => onChange(e.target.value)}
+        aria-describedby={hint ? `${id}-hint` : undefined}
+      >
         {options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}

@@ -15,7 +15,8 @@ export function duration(seconds: number | undefined): string {
   return `${sec} s`;
 }
 
-export const num = (v: number | undefined, digits = 4) => (v === undefined || !Number.isFinite(v) ? '–' : Number(v.toPrecision(digits)).toString());
+export const num = (v: number | undefined, digits = 4) =>
+  v === undefined || !Number.isFinite(v) ? '–' : Number(v.toPrecision(digits)).toString();
 
 /** Epochs as a person reads them: 164, 2.35, 0.026, 0.00048. */
 export function epochs(v: number): string {

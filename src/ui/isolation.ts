@@ -51,7 +51,10 @@ export async function ensureIsolation(siteRoot: string): Promise<Isolation> {
     return { isolated: true, by: navigator.serviceWorker?.controller ? 'service worker' : 'headers' };
   }
   if (!globalThis.isSecureContext) {
-    return { isolated: false, reason: 'the page is not served over HTTPS or from localhost, where browsers allow neither shared memory nor service workers' };
+    return {
+      isolated: false,
+      reason: 'the page is not served over HTTPS or from localhost, where browsers allow neither shared memory nor service workers',
+    };
   }
   if (!('serviceWorker' in navigator)) {
     return { isolated: false, reason: 'this browser offers no service worker here (a private window, or disabled)' };
@@ -65,7 +68,10 @@ export async function ensureIsolation(siteRoot: string): Promise<Isolation> {
     const registration = await navigator.serviceWorker.register(new URL('coi-sw.js', siteRoot), { scope: siteRoot });
     await activated(registration, ACTIVATE_TIMEOUT_MS);
   } catch (e) {
-    return { isolated: false, reason: `the service worker that adds the headers could not start: ${e instanceof Error ? e.message : String(e)}` };
+    return {
+      isolated: false,
+      reason: `the service worker that adds the headers could not start: ${e instanceof Error ? e.message : String(e)}`,
+    };
   }
   store.setItem(RELOADED_KEY, '1');
   window.location.reload();

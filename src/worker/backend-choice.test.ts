@@ -13,7 +13,11 @@ const STEP = { depth: 8, batch: 16 };
 const BUDGET_MS = 1_000;
 
 /** A host whose backends run as `runs` says; records every backend started and every probe line. */
-function host(runs: Partial<Record<BackendName, BackendName>>, gpu: { adapter: string; fallback: boolean } | undefined, machine = 'test machine, 2 cores') {
+function host(
+  runs: Partial<Record<BackendName, BackendName>>,
+  gpu: { adapter: string; fallback: boolean } | undefined,
+  machine = 'test machine, 2 cores',
+) {
   const started: BackendName[] = [];
   const probes: string[] = [];
   const h: BackendHost = {
@@ -125,7 +129,10 @@ describe('a backend chosen by hand that cannot start', () => {
     const current = await h.choose('cpu');
     expect(current).toMatchObject({ backend: 'cpu', reason: 'chosen by you', timings: [] });
     const info = await h.choose('webgpu', { current });
-    expect(info.refused).toEqual({ backend: 'webgpu', reason: expect.stringMatching(/^Backend 'webgpu' is not available: webgpu exists only in browsers/) });
+    expect(info.refused).toEqual({
+      backend: 'webgpu',
+      reason: expect.stringMatching(/^Backend 'webgpu' is not available: webgpu exists only in browsers/),
+    });
     expect(info).toMatchObject({ backend: 'cpu', reason: 'chosen by you' });
     expect(h.started).toEqual(['webgpu', 'cpu']);
   });
@@ -134,7 +141,11 @@ describe('a backend chosen by hand that cannot start', () => {
     const h = host(runs, HARDWARE);
     const info = await h.choose('webgpu');
     expect(info.refused?.backend).toBe('webgpu');
-    expect(info.timings[0]).toMatchObject({ backend: 'webgpu', outcome: 'failed', reason: expect.stringMatching(/^could not start: .*only in browsers/) });
+    expect(info.timings[0]).toMatchObject({
+      backend: 'webgpu',
+      outcome: 'failed',
+      reason: expect.stringMatching(/^could not start: .*only in browsers/),
+    });
     expect(outcomes(info)).toEqual(['webgpu failed', 'wasm measured', 'webgl not-available', 'cpu not-measured']);
     expect(info.backend).toBe('wasm');
   });

@@ -132,7 +132,11 @@ async function chooseAutomatically(host: BackendHost, onProbe: (message: string)
     onProbe('looking for a WebGPU adapter');
     try {
       gpu = await host.probeWebGpu();
-      const why = !gpu ? 'no WebGPU adapter' : gpu.fallback ? `only a software adapter (${gpu.adapter}), left out of the automatic choice` : undefined;
+      const why = !gpu
+        ? 'no WebGPU adapter'
+        : gpu.fallback
+          ? `only a software adapter (${gpu.adapter}), left out of the automatic choice`
+          : undefined;
       if (why) timings.set('webgpu', { backend: 'webgpu', outcome: 'not-available', reason: why });
     } catch (e) {
       timings.set('webgpu', { backend: 'webgpu', outcome: 'failed', reason: `asking for an adapter failed: ${problem(e)}` });
@@ -142,7 +146,9 @@ async function chooseAutomatically(host: BackendHost, onProbe: (message: string)
   const device = deviceKey(gpu, host.machine);
   const step = hardware ? (options.step ?? DEFAULT_STEP) : PROBE_STEP;
 
-  const known = options.remembered?.find((r) => r.measuredOn?.device === device && sameStep(r.measuredOn.step, step) && host.backends.includes(r.backend));
+  const known = options.remembered?.find(
+    (r) => r.measuredOn?.device === device && sameStep(r.measuredOn.step, step) && host.backends.includes(r.backend),
+  );
   if (known) {
     try {
       const { adapter } = await host.initBackend(known.backend);
@@ -170,10 +176,14 @@ async function chooseAutomatically(host: BackendHost, onProbe: (message: string)
     timings.set('webgpu', onGpu);
     if (host.backends.includes('wasm')) {
       onProbe(`timing wasm (${stepName(step)}, after a warm-up step)`);
-      timings.set('wasm', await measure(host, 'wasm', step, { budgetMs, enoughAbove: onGpu.outcome === 'measured' ? 3 * onGpu.ms : Infinity }));
+      timings.set(
+        'wasm',
+        await measure(host, 'wasm', step, { budgetMs, enoughAbove: onGpu.outcome === 'measured' ? 3 * onGpu.ms : Infinity }),
+      );
     }
     for (const backend of ['webgl', 'cpu'] as const) {
-      if (!timings.has(backend)) timings.set(backend, { backend, outcome: 'not-measured', reason: 'with a hardware GPU, WebGPU and WASM are compared' });
+      if (!timings.has(backend))
+        timings.set(backend, { backend, outcome: 'not-measured', reason: 'with a hardware GPU, WebGPU and WASM are compared' });
     }
     const picked = await fastest(`faster of WebGPU and WASM per step of ${stepName(step)}`, step);
     if (picked) return picked;
@@ -186,7 +196,10 @@ async function chooseAutomatically(host: BackendHost, onProbe: (message: string)
     if (timings.has(backend)) continue;
     onProbe(`measuring ${backend} (one ${stepName(PROBE_STEP)} step)`);
     // WebGL compiles its shaders on the first step, so only the CPU backends may stop early.
-    const t = await measure(host, backend, PROBE_STEP, { budgetMs: PROBE_BUDGET_MS, enoughAbove: backend === 'webgl' ? Infinity : 3 * best });
+    const t = await measure(host, backend, PROBE_STEP, {
+      budgetMs: PROBE_BUDGET_MS,
+      enoughAbove: backend === 'webgl' ? Infinity : 3 * best,
+    });
     if (t.outcome === 'measured') best = Math.min(best, t.ms);
     timings.set(backend, t);
   }

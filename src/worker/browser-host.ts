@@ -19,7 +19,9 @@ function describe(info: SetupInfo): string {
   switch (info.backend) {
     case 'wasm': {
       const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
-      const lab = info.lab ? `; lab kernels: ${info.lab.flavour === 'relaxed-simd' ? 'relaxed SIMD (FMA)' : 'SIMD'}, ${threads(info.lab.threads)}` : '';
+      const lab = info.lab
+        ? `; lab kernels: ${info.lab.flavour === 'relaxed-simd' ? 'relaxed SIMD (FMA)' : 'SIMD'}, ${threads(info.lab.threads)}`
+        : '';
       return `WebAssembly${info.simd ? ' SIMD' : ''}, ${threads(info.threads)}${lab}`;
     }
     case 'cpu':
@@ -48,7 +50,11 @@ function availableBackends(): { backends: BackendName[]; unavailable: Partial<Re
   const backends: BackendName[] = [];
   const unavailable: Partial<Record<BackendName, string>> = {};
   if ((globalThis.navigator as Navigator & { gpu?: GPU }).gpu) backends.push('webgpu');
-  else unavailable.webgpu = globalThis.isSecureContext === false ? 'WebGPU needs a secure context (https or localhost)' : 'this browser has no WebGPU (navigator.gpu)';
+  else
+    unavailable.webgpu =
+      globalThis.isSecureContext === false
+        ? 'WebGPU needs a secure context (https or localhost)'
+        : 'this browser has no WebGPU (navigator.gpu)';
   if (typeof OffscreenCanvas !== 'undefined' || typeof document !== 'undefined') backends.push('webgl');
   else unavailable.webgl = 'no OffscreenCanvas in this worker';
   if (typeof WebAssembly !== 'undefined') backends.push('wasm');

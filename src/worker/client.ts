@@ -37,7 +37,10 @@ export class WorkerEngine implements LabEngine {
   private worker: Worker;
 
   /** `spawn` makes a fresh worker for restart() (after the first one died). */
-  constructor(worker: Worker, private readonly spawn?: () => Worker) {
+  constructor(
+    worker: Worker,
+    private readonly spawn?: () => Worker,
+  ) {
     this.worker = worker;
     this.attach(worker);
   }

@@ -17,7 +17,10 @@ export const DATA_CACHE_NAME = 'resnet-lab-data-v1';
  * against `keyBase` (by default the worker script's own URL, which is stable for a deployed site), so
  * two labs on one origin keep their own copies.
  */
-export async function openDataCache(name = DATA_CACHE_NAME, keyBase: string | undefined = globalThis.location?.href): Promise<DataCache | undefined> {
+export async function openDataCache(
+  name = DATA_CACHE_NAME,
+  keyBase: string | undefined = globalThis.location?.href,
+): Promise<DataCache | undefined> {
   const storage = (globalThis as { caches?: CacheStorage }).caches;
   if (!storage || !keyBase) return undefined;
   let cache: Cache;

@@ -53,9 +53,15 @@ describe('loadServedData with the compact copy', () => {
     kept[kept.length - 100] ^= 1;
     requests.length = 0;
     const second = (await loadServedData(fetchBytes, () => {}, { cache }))!;
-    expect(requests).toEqual(['data/cifar-10-batches-bin/data_batch_1.bin', 'data/cifar-10-png/labels.bin', 'data/cifar-10-png/test_batch.png']); // which of the two was wrong is not known
+    expect(requests).toEqual([
+      'data/cifar-10-batches-bin/data_batch_1.bin',
+      'data/cifar-10-png/labels.bin',
+      'data/cifar-10-png/test_batch.png',
+    ]); // which of the two was wrong is not known
     expect(second.info.origin).toMatch(/, partly kept by this browser$/);
-    expect(Buffer.from(cache.files.get('data/cifar-10-png/test_batch.png')!).equals(Buffer.from(files.get('data/cifar-10-png/test_batch.png')!))).toBe(true);
+    expect(
+      Buffer.from(cache.files.get('data/cifar-10-png/test_batch.png')!).equals(Buffer.from(files.get('data/cifar-10-png/test_batch.png')!)),
+    ).toBe(true);
 
     requests.length = 0;
     const third = (await loadServedData(fetchBytes, () => {}, { cache }))!;

@@ -46,7 +46,11 @@ interface Got {
  * .bin bytes and MD5-checked; only checked files are kept. A kept file that fails is dropped and
  * fetched again, and only a fresh copy that fails is an error.
  */
-async function loadCompactData(fetchBytes: FetchBytes, progress: DataProgress, cache: DataCache | undefined): Promise<LoadedData | undefined> {
+async function loadCompactData(
+  fetchBytes: FetchBytes,
+  progress: DataProgress,
+  cache: DataCache | undefined,
+): Promise<LoadedData | undefined> {
   const files = CIFAR_BIN_FILES.length;
   const fetchFresh = async (path: string, name: string, i: number): Promise<Got | undefined> => {
     const bytes = await fetchBytes(path, (f) => progress('download', name, (i + f) / files));
@@ -76,7 +80,9 @@ async function loadCompactData(fetchBytes: FetchBytes, progress: DataProgress, c
     const path = pathOf(i);
     const need = (got: Got | undefined): Got => {
       if (got) return got;
-      throw new Error(`This site has ${labelsPath} but not ${path}: its copy of CIFAR-10 is incomplete. Rebuild it with \`npm run build\` after \`npm run data\`.`);
+      throw new Error(
+        `This site has ${labelsPath} but not ${path}: its copy of CIFAR-10 is incomplete. Rebuild it with \`npm run build\` after \`npm run data\`.`,
+      );
     };
     let png = need(await next);
     // The next file downloads while this one decodes.
@@ -121,7 +127,11 @@ export interface ServedDataOptions {
  * (the dev server and `vite preview`: nothing to decode), else its compact PNG copy (a built site on
  * any host); undefined when it has neither.
  */
-export async function loadServedData(fetchBytes: FetchBytes, progress: DataProgress, options: ServedDataOptions = {}): Promise<LoadedData | undefined> {
+export async function loadServedData(
+  fetchBytes: FetchBytes,
+  progress: DataProgress,
+  options: ServedDataOptions = {},
+): Promise<LoadedData | undefined> {
   const bins = await loadBinData(fetchBytes, progress);
   if (bins) return bins;
   const cache = options.cache === undefined ? await openDataCache() : (options.cache ?? undefined);

@@ -13,7 +13,14 @@ import { nodeHost } from './node-host.ts';
 
 const host = nodeHost({ backends: ['wasm', 'cpu'] });
 
-const tiny = (over: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ ...protocolDefaults('gcr'), depth: 8, batch: 16, epochs: 1, seed: 3, ...over });
+const tiny = (over: Partial<ExperimentConfig> = {}): ExperimentConfig => ({
+  ...protocolDefaults('gcr'),
+  depth: 8,
+  batch: 16,
+  epochs: 1,
+  seed: 3,
+  ...over,
+});
 
 function collect(engine: Engine | WorkerEngine) {
   const events: EngineEvent[] = [];
@@ -42,11 +49,19 @@ describe('Engine (wasm, demo sample)', () => {
     const info = await engine.setBackend('auto');
     off();
     // Every backend considered, with its figure or its reason.
-    expect(info.timings.map((t) => `${t.backend} ${t.outcome}`)).toEqual(['webgpu not-available', 'wasm measured', 'webgl not-available', 'cpu measured']);
+    expect(info.timings.map((t) => `${t.backend} ${t.outcome}`)).toEqual([
+      'webgpu not-available',
+      'wasm measured',
+      'webgl not-available',
+      'cpu measured',
+    ]);
     const fastest = info.timings.flatMap((t) => (t.outcome === 'measured' ? [t] : [])).sort((a, b) => a.ms - b.ms)[0];
     expect(info.backend).toBe(fastest.backend);
     expect(info.reason).toMatch(/fastest measured/);
-    expect(info.measuredOn).toEqual({ device: expect.stringMatching(/^no WebGPU adapter; \d+ logical cores; Node/), step: { depth: 8, batch: 16 } });
+    expect(info.measuredOn).toEqual({
+      device: expect.stringMatching(/^no WebGPU adapter; \d+ logical cores; Node/),
+      step: { depth: 8, batch: 16 },
+    });
     expect(probes.some((p) => p.includes('measuring wasm'))).toBe(true);
     // A remembered automatic choice is used without measuring again.
     const again = await engine.setBackend('auto', { remembered: [{ ...info, backend: 'wasm' }] });
@@ -121,16 +136,22 @@ describe('Engine (wasm, demo sample)', () => {
 
     const before = await engine.exportWeights();
     const truncated = firstRun.weights.weightsBin.slice(0, 1000);
-    await expect(engine.loadWeights([file('model.json', firstRun.weights.modelJson), file('weights.bin', truncated)], tiny(), {})).rejects.toThrow(
-      /weights\.bin has 1000 bytes/,
+    await expect(
+      engine.loadWeights([file('model.json', firstRun.weights.modelJson), file('weights.bin', truncated)], tiny(), {}),
+    ).rejects.toThrow(/weights\.bin has 1000 bytes/);
+    await expect(engine.loadWeights([file('x.safetensors', new Uint8Array([1, 2, 3]))], tiny(), {})).rejects.toThrow(
+      /not a readable \.safetensors/,
     );
-    await expect(engine.loadWeights([file('x.safetensors', new Uint8Array([1, 2, 3]))], tiny(), {})).rejects.toThrow(/not a readable \.safetensors/);
     await expect(engine.loadWeights([file('notes.txt', 'hello')], tiny(), {})).rejects.toThrow(/None of notes\.txt is a weights file/);
     // A file with another network and no configuration in it: named mismatch.
     const json = JSON.parse(firstRun.weights.modelJson);
     json.resnetLab.config = '';
     await expect(
-      engine.loadWeights([file('model.json', JSON.stringify(json)), file('weights.bin', firstRun.weights.weightsBin)], tiny({ depth: 14 }), {}),
+      engine.loadWeights(
+        [file('model.json', JSON.stringify(json)), file('weights.bin', firstRun.weights.weightsBin)],
+        tiny({ depth: 14 }),
+        {},
+      ),
     ).rejects.toThrow(/do not fit ResNet-14.*missing layer1\.1\.conv1\.weight/);
     expect((await engine.exportWeights()).safetensors).toEqual(before.safetensors);
     expect(engine.numTensors()).toBe(firstRun.tensors);
@@ -183,6 +204,9 @@ describe('the same engine through the worker protocol', () => {
     expect(log.events.map((e) => e.type)).toContain('run-end');
     const w = await client.exportWeights();
     expect(w.weightsBin).toBeInstanceOf(Uint8Array);
-    await expect(client.train(tiny({ block: 'sideways' as ExperimentConfig['block'] }), {})).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/block/) });
+    await expect(client.train(tiny({ block: 'sideways' as ExperimentConfig['block'] }), {})).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/block/),
+    });
   });
 });

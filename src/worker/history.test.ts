@@ -35,9 +35,17 @@ async function engineOn(host: EngineHost): Promise<{ engine: Engine; events: Eng
   return { engine, events };
 }
 
-const query = (over: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ ...protocolDefaults('gcr'), depth: 8, batch: 8, epochs: 1, seed: 11, ...over });
+const query = (over: Partial<ExperimentConfig> = {}): ExperimentConfig => ({
+  ...protocolDefaults('gcr'),
+  depth: 8,
+  batch: 8,
+  epochs: 1,
+  seed: 11,
+  ...over,
+});
 const stepsOf = (events: EngineEvent[]) => events.flatMap((e) => (e.type === 'steps' ? e.points : []));
-const ofType = <T extends EngineEvent['type']>(events: EngineEvent[], type: T) => events.filter((e) => e.type === type) as Extract<EngineEvent, { type: T }>[];
+const ofType = <T extends EngineEvent['type']>(events: EngineEvent[], type: T) =>
+  events.filter((e) => e.type === type) as Extract<EngineEvent, { type: T }>[];
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -57,7 +65,17 @@ describe('recording runs', () => {
 
     const store = await host.openRunStore!();
     const { meta, steps, epochs } = await store.getRun(start.storedId!);
-    expect(meta).toMatchObject({ config: formatConfigQuery(query({ epochs: 2 })), seed: 11, backend: 'wasm', status: 'max-steps', totalSteps: 70, trainImages: 500, maxSteps: 70, evalLimit: 40, lastStep: 70 });
+    expect(meta).toMatchObject({
+      config: formatConfigQuery(query({ epochs: 2 })),
+      seed: 11,
+      backend: 'wasm',
+      status: 'max-steps',
+      totalSteps: 70,
+      trainImages: 500,
+      maxSteps: 70,
+      evalLimit: 40,
+      lastStep: 70,
+    });
     expect(meta.endedAt).toBeGreaterThanOrEqual(meta.startedAt);
     expect(meta.elapsedMs).toBeGreaterThan(0);
     expect(meta.imagesPerSec).toBeGreaterThan(0);
@@ -130,7 +148,12 @@ describe('recording runs', () => {
     const store = await host.openRunStore!();
     const none = await store.createRun({ config: formatConfigQuery(query()), backend: 'wasm', trainImages: 500, status: 'interrupted' });
     await expect(engine.continueRun(none.id, {})).rejects.toThrow(/has no checkpoint/);
-    const other = await store.createRun({ config: formatConfigQuery(query()), backend: 'wasm', trainImages: 50_000, status: 'interrupted' });
+    const other = await store.createRun({
+      config: formatConfigQuery(query()),
+      backend: 'wasm',
+      trainImages: 50_000,
+      status: 'interrupted',
+    });
     const t = new Trainer(resolveExperiment(protocolDefaultsQuery()), { train: syntheticSplit(16, 1), test: syntheticSplit(8, 2) });
     await store.saveCheckpoint(other.id, await t.checkpoint().then((c) => ({ ...c, iteration: 1 })));
     t.dispose();
@@ -191,7 +214,10 @@ describe('RunRecorder checkpoints on the wall clock', () => {
     const store = await openRunStore(`history-${++dbCount}`, { estimate: async () => undefined });
     let now = 1_000_000;
     const events: EngineEvent[] = [];
-    const history = new RunHistory(async () => store, (e) => events.push(e));
+    const history = new RunHistory(
+      async () => store,
+      (e) => events.push(e),
+    );
     const rec = (await history.begin(1, { config: formatConfigQuery(query()), backend: 'wasm' }, { now: () => now }))!;
     const point = (step: number): StepPoint => ({ step, epoch: step / 100, lr: 0.1, loss: 2, trainError: 0.9, ms: step });
     rec.step(point(1));

@@ -110,7 +110,8 @@ export class RunHistory {
     const store = await this.store();
     if (!store) throw new ResumeError('The run history cannot be opened here, so no run can be resumed.');
     const release = await holdRunLock(storedId);
-    if (release === false) throw new ResumeError('This run is being trained in another tab of the lab: resume it there, or close that tab first.');
+    if (release === false)
+      throw new ResumeError('This run is being trained in another tab of the lab: resume it there, or close that tab first.');
     try {
       const meta = await store.getMeta(storedId);
       if (meta.deletedAt !== undefined) throw new ResumeError(`Run "${meta.name}" was deleted.`);
@@ -147,7 +148,12 @@ export class ResumePlan {
    * Cuts the stored series back to `used` (the checkpoint the trainer restored), marks the run
    * running, and returns the series so far with the recorder that continues it.
    */
-  async start(used: StoredCheckpoint, runId: number, emit: (e: EngineEvent) => void, options: RecorderOptions = {}): Promise<{ recorder: RunRecorder; steps: StepPoint[]; epochs: EpochPoint[] }> {
+  async start(
+    used: StoredCheckpoint,
+    runId: number,
+    emit: (e: EngineEvent) => void,
+    options: RecorderOptions = {},
+  ): Promise<{ recorder: RunRecorder; steps: StepPoint[]; epochs: EpochPoint[] }> {
     let meta: RunMeta;
     let detail: Awaited<ReturnType<RunStore['getRun']>>;
     try {
@@ -162,7 +168,12 @@ export class ResumePlan {
     for (let i = 0; i < s.step.length; i++) {
       steps.push({ step: s.step[i], epoch: s.epoch[i], lr: s.lr[i], loss: s.loss[i], trainError: s.trainError[i], ms: s.ms[i] });
     }
-    const epochs: EpochPoint[] = detail.epochs.map((e) => ({ epoch: e.epoch, step: e.step, testError: e.testError, evaluated: e.evaluated ?? 0 }));
+    const epochs: EpochPoint[] = detail.epochs.map((e) => ({
+      epoch: e.epoch,
+      step: e.step,
+      testError: e.testError,
+      evaluated: e.evaluated ?? 0,
+    }));
     const recorder = new RunRecorder(this.store, meta, runId, this.release, emit, options);
     recorder.resumedAt(used.step);
     return { recorder, steps, epochs };
@@ -277,7 +288,11 @@ export class RunRecorder {
     void this.flushSteps();
     void this.enqueue(`the checkpoint at step ${iteration}`, async () => {
       if (this.stored < iteration) {
-        throw new StorageError('write-failed', `The checkpoint at step ${iteration} was not saved because the steps before it could not be.`, 'The previous checkpoint is kept.');
+        throw new StorageError(
+          'write-failed',
+          `The checkpoint at step ${iteration} was not saved because the steps before it could not be.`,
+          'The previous checkpoint is kept.',
+        );
       }
       await this.store.saveCheckpoint(this.storedId, ckpt, { elapsedMs: clock.elapsedMs });
       this.emit({ type: 'checkpoint', runId: this.runId, storedId: this.storedId, step: iteration, tensors: clock.tensors });
@@ -295,7 +310,16 @@ export class RunRecorder {
    * The run is over (or, for 'interrupted', cannot go on here): stores the remaining steps, the final
    * weights (when given) and the status, waits for every write, then releases the run's lock.
    */
-  async finish(end: RunEnd, details: { finalTestError?: number; divergedAt?: { step: number; lr: number; loss: number }; clock: RunClock; imagesPerSec?: number; weights?: () => Promise<FinalWeights> }): Promise<void> {
+  async finish(
+    end: RunEnd,
+    details: {
+      finalTestError?: number;
+      divergedAt?: { step: number; lr: number; loss: number };
+      clock: RunClock;
+      imagesPerSec?: number;
+      weights?: () => Promise<FinalWeights>;
+    },
+  ): Promise<void> {
     void this.flushSteps();
     if (details.weights) {
       const make = details.weights;

@@ -66,7 +66,10 @@ export async function inspectModel(
         limit: options.recalibrateImages,
         onProgress: (d, t) => onProgress('recalibrate', d, t),
       });
-      const b = await analyseModel(copy, data.test, stats, protocol, { limit, onProgress: (d, t) => onProgress('test-recalibrated', d, t) });
+      const b = await analyseModel(copy, data.test, stats, protocol, {
+        limit,
+        onProgress: (d, t) => onProgress('test-recalibrated', d, t),
+      });
       out.recalibrated = { testError: b.error, confusion: b.confusion, predicted: b.predicted, images: r.images, batches: r.batches };
     }
     return out;
@@ -77,10 +80,12 @@ export async function inspectModel(
 
 /** The planar pixels of test images `indices` (each checked), for the grid. */
 export function testImagePixels(test: CifarSplit, indices: readonly number[]): TestImages {
-  if (indices.length > MAX_TEST_IMAGES) throw new RangeError(`Ask for at most ${MAX_TEST_IMAGES} test images at a time (asked for ${indices.length}).`);
+  if (indices.length > MAX_TEST_IMAGES)
+    throw new RangeError(`Ask for at most ${MAX_TEST_IMAGES} test images at a time (asked for ${indices.length}).`);
   const pixels = new Uint8Array(indices.length * 3072);
   indices.forEach((index, k) => {
-    if (!(Number.isInteger(index) && index >= 0 && index < test.n)) throw new RangeError(`There is no test image ${index} (the test set has ${test.n}).`);
+    if (!(Number.isInteger(index) && index >= 0 && index < test.n))
+      throw new RangeError(`There is no test image ${index} (the test set has ${test.n}).`);
     pixels.set(test.images.subarray(index * 3072, (index + 1) * 3072), k * 3072);
   });
   return { indices: [...indices], pixels };

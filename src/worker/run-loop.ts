@@ -64,7 +64,14 @@ export async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       onStep: (s) => {
         const now = performance.now();
         lastStepAt = now;
-        const point: StepPoint = { step: s.step, epoch: s.epochFloat, lr: s.lr, loss: s.loss, trainError: s.trainError, ms: now - started - excluded };
+        const point: StepPoint = {
+          step: s.step,
+          epoch: s.epochFloat,
+          lr: s.lr,
+          loss: s.loss,
+          trainError: s.trainError,
+          ms: now - started - excluded,
+        };
         pending.push(point);
         recorder?.step(point);
         ctx.onStep(s.step);
@@ -124,7 +131,8 @@ export async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       finalTestError: result.finalTestError,
       divergedAt: result.divergedAt,
       clock: end,
-      imagesPerSec: trained > 0 && trainer.iteration > firstStep ? ((trainer.iteration - firstStep) * config.batch * 1000) / trained : undefined,
+      imagesPerSec:
+        trained > 0 && trainer.iteration > firstStep ? ((trainer.iteration - firstStep) * config.batch * 1000) / trained : undefined,
       weights: result.end === 'diverged' ? undefined : () => finalWeights(trainer, config),
     });
   } catch (e) {
@@ -132,9 +140,19 @@ export async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     const lost = await ctx.deviceLost();
     const saved = recorder ? ' The run is saved up to its last checkpoint and can be resumed.' : '';
     if (lost !== undefined) {
-      summary = { runId, end: 'interrupted', steps: trainer.iteration, message: `The GPU device was lost (${lost}) at step ${trainer.iteration}.${saved}` };
+      summary = {
+        runId,
+        end: 'interrupted',
+        steps: trainer.iteration,
+        message: `The GPU device was lost (${lost}) at step ${trainer.iteration}.${saved}`,
+      };
     } else {
-      summary = { runId, end: 'failed', steps: trainer.iteration, message: `Training failed on ${ctx.backend}: ${(e as Error).message}${saved}` };
+      summary = {
+        runId,
+        end: 'failed',
+        steps: trainer.iteration,
+        message: `Training failed on ${ctx.backend}: ${(e as Error).message}${saved}`,
+      };
     }
     emit({ type: 'error', scope: 'train', name: lost !== undefined ? 'DeviceLostError' : (e as Error).name, message: summary.message! });
     await recorder?.finish(summary.end, { clock: clock() }).catch(() => undefined);

@@ -80,13 +80,17 @@ export async function prepareRun(req: RunRequest, ctx: SetupContext): Promise<Pr
   ctx.dropCurrent();
   let trainer: Trainer;
   try {
-    trainer = new Trainer(resolveExperiment(config), { train: data.train, test: data.test }, {
-      stats,
-      maxSteps: options.maxSteps,
-      evalLimit: options.evalLimit,
-      // GPUs: read losses back in groups so the queue never drains; CPU backends read every step.
-      readEvery: backend.backend === 'webgl' || backend.backend === 'webgpu' ? 4 : 1,
-    });
+    trainer = new Trainer(
+      resolveExperiment(config),
+      { train: data.train, test: data.test },
+      {
+        stats,
+        maxSteps: options.maxSteps,
+        evalLimit: options.evalLimit,
+        // GPUs: read losses back in groups so the queue never drains; CPU backends read every step.
+        readEvery: backend.backend === 'webgl' || backend.backend === 'webgpu' ? 4 : 1,
+      },
+    );
   } catch (e) {
     throw new EngineError(`Could not build the network: ${(e as Error).message}`);
   }

@@ -5,7 +5,14 @@
 import { parseConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
 import { modelSpec } from '../train/experiment.ts';
 import type { ResNetSpec } from '../model/resnet.ts';
-import { decodeSafetensors, decodeTfjs, parseTfjsModelJson, safetensorsConfig, WeightsError, type WeightsBundle } from '../model/weights.ts';
+import {
+  decodeSafetensors,
+  decodeTfjs,
+  parseTfjsModelJson,
+  safetensorsConfig,
+  WeightsError,
+  type WeightsBundle,
+} from '../model/weights.ts';
 import type { NamedBytes } from './protocol.ts';
 
 const archKey = (spec: ResNetSpec) => JSON.stringify(spec);

@@ -65,14 +65,28 @@ function lines(list: ChartLine[], width: number, dots: boolean) {
   ));
 }
 
-export const CompareLossChart = memo(function CompareLossChart({ list, series, axis }: { list: ChartLine[]; series: ChartSeries[]; axis: Axis }) {
+export const CompareLossChart = memo(function CompareLossChart({
+  list,
+  series,
+  axis,
+}: {
+  list: ChartLine[];
+  series: ChartSeries[];
+  axis: Axis;
+}) {
   const [scale, setScale] = useState<'linear' | 'log'>('linear');
   const rows = useMemo(() => alignSeries(series, MAX_LOSS_POINTS, true), [series]);
   const x = useMemo(() => xDomainOf(rows), [rows]);
   const [lo, hi] = yRange(rows, series.length);
   const logDomain: [number, number] = [Math.max(1e-4, lo * 0.9), Math.max(hi * 1.1, lo * 1.2)];
   return (
-    <section className="compare-chart" aria-label="Training loss of the selected runs" data-testid="compare-loss" data-rows={rows.length} data-lines={series.length}>
+    <section
+      className="compare-chart"
+      aria-label="Training loss of the selected runs"
+      data-testid="compare-loss"
+      data-rows={rows.length}
+      data-lines={series.length}
+    >
       <div className="chart-head">
         <h3>Training loss (smoothed)</h3>
         <Segmented label="Compare loss scale" options={SCALE_OPTIONS} value={scale} onChange={setScale} />
@@ -81,13 +95,32 @@ export const CompareLossChart = memo(function CompareLossChart({ list, series, a
         <ResponsiveContainer width="100%" height="100%">
           <LineChart data={rows} margin={MARGIN}>
             <CartesianGrid stroke="#e5e7eb" />
-            <XAxis type="number" dataKey="x" domain={x.domain} ticks={x.ticks} tickFormatter={tick} allowDecimals label={{ value: X_AXIS_LABELS[axis], position: 'insideBottom', offset: -8 }} />
+            <XAxis
+              type="number"
+              dataKey="x"
+              domain={x.domain}
+              ticks={x.ticks}
+              tickFormatter={tick}
+              allowDecimals
+              label={{ value: X_AXIS_LABELS[axis], position: 'insideBottom', offset: -8 }}
+            />
             {scale === 'log' ? (
-              <YAxis type="number" scale="log" domain={logDomain} ticks={logTicks(logDomain[0], logDomain[1])} allowDataOverflow width={48} tickFormatter={tick} />
+              <YAxis
+                type="number"
+                scale="log"
+                domain={logDomain}
+                ticks={logTicks(logDomain[0], logDomain[1])}
+                allowDataOverflow
+                width={48}
+                tickFormatter={tick}
+              />
             ) : (
               <YAxis type="number" domain={[0, 'auto']} width={48} tickFormatter={tick} />
             )}
-            <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(v) => `${X_AXIS_LABELS[axis]} ${typeof v === 'number' ? tick(v) : String(v)}`} />
+            <Tooltip
+              formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))}
+              labelFormatter={(v) => `${X_AXIS_LABELS[axis]} ${typeof v === 'number' ? tick(v) : String(v)}`}
+            />
             <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
             {lines(list, 1.5, false)}
           </LineChart>
@@ -97,12 +130,26 @@ export const CompareLossChart = memo(function CompareLossChart({ list, series, a
   );
 });
 
-export const CompareErrorChart = memo(function CompareErrorChart({ list, series, axis }: { list: ChartLine[]; series: ChartSeries[]; axis: Axis }) {
+export const CompareErrorChart = memo(function CompareErrorChart({
+  list,
+  series,
+  axis,
+}: {
+  list: ChartLine[];
+  series: ChartSeries[];
+  axis: Axis;
+}) {
   // Test errors are measured values: no interpolation between evaluations.
   const rows = useMemo(() => alignSeries(series, Infinity, false), [series]);
   const x = useMemo(() => xDomainOf(rows), [rows]);
   return (
-    <section className="compare-chart" aria-label="Test error of the selected runs" data-testid="compare-error" data-rows={rows.length} data-lines={series.length}>
+    <section
+      className="compare-chart"
+      aria-label="Test error of the selected runs"
+      data-testid="compare-error"
+      data-rows={rows.length}
+      data-lines={series.length}
+    >
       <div className="chart-head">
         <h3>Test error</h3>
         <span className="muted small">log scale, %</span>
@@ -111,9 +158,20 @@ export const CompareErrorChart = memo(function CompareErrorChart({ list, series,
         <ResponsiveContainer width="100%" height="100%">
           <LineChart data={rows} margin={MARGIN}>
             <CartesianGrid stroke="#e5e7eb" />
-            <XAxis type="number" dataKey="x" domain={x.domain} ticks={x.ticks} tickFormatter={tick} allowDecimals label={{ value: X_AXIS_LABELS[axis], position: 'insideBottom', offset: -8 }} />
+            <XAxis
+              type="number"
+              dataKey="x"
+              domain={x.domain}
+              ticks={x.ticks}
+              tickFormatter={tick}
+              allowDecimals
+              label={{ value: X_AXIS_LABELS[axis], position: 'insideBottom', offset: -8 }}
+            />
             <YAxis type="number" scale="log" domain={[1, 100]} ticks={ERROR_TICKS} allowDataOverflow width={40} />
-            <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))} labelFormatter={(v) => `${X_AXIS_LABELS[axis]} ${typeof v === 'number' ? tick(v) : String(v)}`} />
+            <Tooltip
+              formatter={(v) => (typeof v === 'number' ? `${v.toFixed(2)}%` : String(v))}
+              labelFormatter={(v) => `${X_AXIS_LABELS[axis]} ${typeof v === 'number' ? tick(v) : String(v)}`}
+            />
             <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
             {lines(list, 1.5, true)}
           </LineChart>

@@ -108,7 +108,11 @@ export function ComparePanel() {
   const baseline = selected.find((s) => s.meta.id === baselineId)?.meta.id ?? selected[0]?.meta.id;
 
   const summary = useMemo(
-    () => compareSummary(selected.map((s) => info(s.meta, s.detail?.epochs)), baseline),
+    () =>
+      compareSummary(
+        selected.map((s) => info(s.meta, s.detail?.epochs)),
+        baseline,
+      ),
     [selected, baseline],
   );
 
@@ -121,8 +125,18 @@ export function ComparePanel() {
     const values = new Map(summary.rows.map((r) => [r.id, r.values]));
     return drawn.map((s) => {
       const v = values.get(s.meta.id) ?? {};
-      const extra = names.filter((n) => n === s.meta.name).length > 1 ? Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ') : '';
-      return { id: s.meta.id, name: extra ? `${s.meta.name} (${extra})` : s.meta.name, color: colorOf(s.index, s.meta.id === baseline), baseline: s.meta.id === baseline };
+      const extra =
+        names.filter((n) => n === s.meta.name).length > 1
+          ? Object.entries(v)
+              .map(([k, x]) => `${k} ${x}`)
+              .join(', ')
+          : '';
+      return {
+        id: s.meta.id,
+        name: extra ? `${s.meta.name} (${extra})` : s.meta.name,
+        color: colorOf(s.index, s.meta.id === baseline),
+        baseline: s.meta.id === baseline,
+      };
     });
   }, [drawn, baseline, summary]);
 
@@ -134,7 +148,9 @@ export function ComparePanel() {
         <h2 id={`${id}-title`}>
           Compare{' '}
           <span className="muted small">
-            {selected.length === 0 ? `tick “Compare” in the Runs list (up to ${MAX_COMPARE} runs)` : `${selected.length} of up to ${MAX_COMPARE} runs`}
+            {selected.length === 0
+              ? `tick “Compare” in the Runs list (up to ${MAX_COMPARE} runs)`
+              : `${selected.length} of up to ${MAX_COMPARE} runs`}
           </span>
         </h2>
         {selected.length > 0 && (
@@ -175,11 +191,19 @@ export function ComparePanel() {
             </p>
           )}
           <p className="muted small">
-            Loss smoothed over each run's whole series ({smoothing === 0 ? 'no smoothing' : `moving average, weight ${smoothing}`}), then drawn at up to
-            300 points per run; zooming or thinning never changes the values.
-            {axis === 'iterations' && new Set(selected.map((s) => axisScale(s.meta.config).batch)).size > 1 && ' The runs have different batch sizes: an iteration is not the same amount of data in each.'}
+            Loss smoothed over each run's whole series ({smoothing === 0 ? 'no smoothing' : `moving average, weight ${smoothing}`}), then
+            drawn at up to 300 points per run; zooming or thinning never changes the values.
+            {axis === 'iterations' &&
+              new Set(selected.map((s) => axisScale(s.meta.config).batch)).size > 1 &&
+              ' The runs have different batch sizes: an iteration is not the same amount of data in each.'}
           </p>
-          <SummaryTable rows={summary.rows} differing={summary.differing} selected={selected} onBaseline={setBaseline} onRemove={(rid) => toggle(rid, false)} />
+          <SummaryTable
+            rows={summary.rows}
+            differing={summary.differing}
+            selected={selected}
+            onBaseline={setBaseline}
+            onRemove={(rid) => toggle(rid, false)}
+          />
           {summary.common.length > 0 && selected.length > 1 && (
             <p className="small muted" data-testid="compare-common">
               Same in all: {summary.common.map(([k, v]) => `${k} ${v}`).join(', ')}.
@@ -232,12 +256,25 @@ function SummaryTable({
           {rows.map((r, i) => {
             const s = selected[i]!;
             return (
-              <tr key={r.id} className={r.baseline ? 'compare-baseline' : undefined} data-testid="compare-row" data-run-id={r.id} data-baseline={r.baseline}>
+              <tr
+                key={r.id}
+                className={r.baseline ? 'compare-baseline' : undefined}
+                data-testid="compare-row"
+                data-run-id={r.id}
+                data-baseline={r.baseline}
+              >
                 <td>
-                  <input type="radio" name={name} aria-label={`Baseline ${r.name}`} checked={r.baseline} onChange={() => onBaseline(r.id)} />
+                  <input
+                    type="radio"
+                    name={name}
+                    aria-label={`Baseline ${r.name}`}
+                    checked={r.baseline}
+                    onChange={() => onBaseline(r.id)}
+                  />
                 </td>
                 <td className="compare-run">
-                  <span className="swatch" style={{ background: colorOf(s.index, r.baseline) }} /> <span data-testid="compare-name">{r.name}</span>
+                  <span className="swatch" style={{ background: colorOf(s.index, r.baseline) }} />{' '}
+                  <span data-testid="compare-name">{r.name}</span>
                   <div className="muted small">
                     {r.status}, {count(r.steps)} steps
                   </div>
@@ -250,18 +287,30 @@ function SummaryTable({
                     </td>
                   );
                 })}
-                <td className={r.differsFromBaseline.includes('seed') ? 'compare-differs' : undefined} data-key="seed" data-differs={r.differsFromBaseline.includes('seed')}>
+                <td
+                  className={r.differsFromBaseline.includes('seed') ? 'compare-differs' : undefined}
+                  data-key="seed"
+                  data-differs={r.differsFromBaseline.includes('seed')}
+                >
                   {r.seed}
                 </td>
                 <td data-testid="compare-final">
                   <strong>{percent(r.final?.testError)}</strong>
                   {r.finalDiff !== undefined && (
-                    <span className={`compare-diff ${r.finalDiff > 0 ? 'worse' : r.finalDiff < 0 ? 'better' : ''}`} title="percentage points against the baseline">
+                    <span
+                      className={`compare-diff ${r.finalDiff > 0 ? 'worse' : r.finalDiff < 0 ? 'better' : ''}`}
+                      title="percentage points against the baseline"
+                    >
                       {' '}
                       {formatPointsDiff(r.finalDiff)} pp
                     </span>
                   )}
-                  {r.final?.epoch !== undefined && <div className="muted small">epoch {epochs(r.final.epoch)}{r.final.evaluated !== undefined && r.final.evaluated < 10_000 ? `, ${count(r.final.evaluated)} test images` : ''}</div>}
+                  {r.final?.epoch !== undefined && (
+                    <div className="muted small">
+                      epoch {epochs(r.final.epoch)}
+                      {r.final.evaluated !== undefined && r.final.evaluated < 10_000 ? `, ${count(r.final.evaluated)} test images` : ''}
+                    </div>
+                  )}
                 </td>
                 <td>
                   {r.best ? (

@@ -55,7 +55,8 @@ function ItemRow({ item, index, last, busyHere }: { item: QueueItem; index: numb
             {item.bestTestError !== undefined && (
               <div className="muted small">
                 best {percent(item.bestTestError)}
-                {item.bestEpoch !== undefined ? ` at epoch ${epochs(item.bestEpoch)}` : ''} <span className="flag">chosen on the test set</span>
+                {item.bestEpoch !== undefined ? ` at epoch ${epochs(item.bestEpoch)}` : ''}{' '}
+                <span className="flag">chosen on the test set</span>
               </div>
             )}
           </>
@@ -64,7 +65,13 @@ function ItemRow({ item, index, last, busyHere }: { item: QueueItem; index: numb
         )}
       </td>
       <td className="queue-actions">
-        <button type="button" aria-label={`Move item ${index + 1} up`} title="Move up" disabled={index === 0} onClick={() => move(item.id, -1)}>
+        <button
+          type="button"
+          aria-label={`Move item ${index + 1} up`}
+          title="Move up"
+          disabled={index === 0}
+          onClick={() => move(item.id, -1)}
+        >
           ↑
         </button>
         <button type="button" aria-label={`Move item ${index + 1} down`} title="Move down" disabled={last} onClick={() => move(item.id, 1)}>
@@ -121,8 +128,8 @@ function Repeats({ items }: { items: QueueItem[] }) {
         </tbody>
       </table>
       <p className="muted small">
-        The headline is the error after the last epoch (as gcr reported it), in percent, ± the sample standard deviation over seeds. The best
-        epoch's error is picked by looking at the test set, so it is optimistic.
+        The headline is the error after the last epoch (as gcr reported it), in percent, ± the sample standard deviation over seeds. The
+        best epoch's error is picked by looking at the test set, so it is optimistic.
       </p>
     </div>
   );
@@ -171,8 +178,9 @@ export function QueuePanel() {
         </span>
       </h2>
       <p className="muted small">
-        Experiments run one after another, each a saved run with its checkpoints; the queue survives a reload. Each item keeps the run options
-        (max steps, test images, checkpoint interval) in force when it was added. Whole published tables are queued from their own tab below.
+        Experiments run one after another, each a saved run with its checkpoints; the queue survives a reload. Each item keeps the run
+        options (max steps, test images, checkpoint interval) in force when it was added. Whole published tables are queued from their own
+        tab below.
       </p>
       <div className="queue-controls">
         <button type="button" onClick={addCurrent}>
@@ -186,7 +194,12 @@ export function QueuePanel() {
             onChange={(e) => setSeedsText(e.target.value)}
             aria-invalid={!seedsOk}
           />
-          <button type="button" disabled={!seedsOk} onClick={() => addSeeds(seeds)} title="The current configuration with seeds from the current seed upward">
+          <button
+            type="button"
+            disabled={!seedsOk}
+            onClick={() => addSeeds(seeds)}
+            title="The current configuration with seeds from the current seed upward"
+          >
             Queue {seedsOk ? seeds : 'N'} seeds
           </button>
           {!seedsOk && (

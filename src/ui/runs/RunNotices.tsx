@@ -28,7 +28,9 @@ export function RunNotices() {
           <span>
             Run <strong>“{offer.name}”</strong> was interrupted at step {count(offer.lastStep)}
             {offer.totalSteps ? ` of ${count(offer.totalSteps)}` : ''}; its last checkpoint is at step {count(offer.checkpoints[0].step)}.
-            {resumable.length > 1 ? ` (${resumable.length - 1} more interrupted run${resumable.length > 2 ? 's' : ''} in the Runs list.)` : ''}
+            {resumable.length > 1
+              ? ` (${resumable.length - 1} more interrupted run${resumable.length > 2 ? 's' : ''} in the Runs list.)`
+              : ''}
           </span>
           <button type="button" className="primary" onClick={() => void resume(offer.id)}>
             Resume

@@ -31,7 +31,9 @@ function statusText(r: RunMeta): string {
 
 function configText(config: string): string {
   const q = new URLSearchParams(config);
-  return [`ResNet-${q.get('depth') ?? '?'}`, q.get('protocol'), q.get('solver'), q.get('batch') && `batch ${q.get('batch')}`].filter(Boolean).join(', ');
+  return [`ResNet-${q.get('depth') ?? '?'}`, q.get('protocol'), q.get('solver'), q.get('batch') && `batch ${q.get('batch')}`]
+    .filter(Boolean)
+    .join(', ');
 }
 
 /** Saves bytes as a file (a temporary link clicked once). */
@@ -50,7 +52,9 @@ function download(fileName: string, bytes: Uint8Array) {
 function ProgressCells({ run, live }: { run: RunMeta; live: boolean }) {
   const record = useLab((s) => (live ? liveRecordFor(s, run.id) : undefined));
   useLab((s) => (record ? s.revision : 0));
-  const p: LiveProgress = record ? liveProgress(run, record) : { lastStep: run.lastStep, testError: run.finalTestError, bestTestError: run.bestTestError };
+  const p: LiveProgress = record
+    ? liveProgress(run, record)
+    : { lastStep: run.lastStep, testError: run.finalTestError, bestTestError: run.bestTestError };
   return (
     <>
       <td data-testid="run-steps" data-step={p.lastStep}>
@@ -152,7 +156,12 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
         <button type="button" onClick={() => setEditing(run.name)}>
           Rename
         </button>
-        <button type="button" disabled={exporting === 'busy'} title="Download this run as a run bundle (.rlab)" onClick={() => void doExport()}>
+        <button
+          type="button"
+          disabled={exporting === 'busy'}
+          title="Download this run as a run bundle (.rlab)"
+          onClick={() => void doExport()}
+        >
           Export
         </button>
         <button type="button" disabled={active} onClick={() => void remove(run.id)}>
@@ -174,19 +183,22 @@ function Repeats({ runs }: { runs: RunMeta[] }) {
   const { groups, configs } = useMemo(() => {
     const configs = new Map(runs.map((r) => [r, configFromQuery(r.config)] as const)); // the stored queries, parsed once
     const groups = groupRepeats(
-        runs.filter((r) => r.status !== 'running' && r.status !== 'paused'),
-        (r) => ({
-          config: configs.get(r)!,
-          final: r.finalTestError,
-          // The evaluation before training (epoch 0) is no result.
-          best: r.bestEpoch === undefined || r.bestEpoch > 0 ? r.bestTestError : undefined,
-          variant: `steps ${r.maxSteps ?? 'all'}, test ${r.evalLimit ?? 'all'}, train ${r.trainImages ?? 50_000}`,
-        }),
-      ).filter((g) => g.runs.length > 1);
+      runs.filter((r) => r.status !== 'running' && r.status !== 'paused'),
+      (r) => ({
+        config: configs.get(r)!,
+        final: r.finalTestError,
+        // The evaluation before training (epoch 0) is no result.
+        best: r.bestEpoch === undefined || r.bestEpoch > 0 ? r.bestTestError : undefined,
+        variant: `steps ${r.maxSteps ?? 'all'}, test ${r.evalLimit ?? 'all'}, train ${r.trainImages ?? 50_000}`,
+      }),
+    ).filter((g) => g.runs.length > 1);
     return { groups, configs };
   }, [runs]);
   // What tells the groups apart beyond depth, protocol, solver and batch (a learning rate, a schedule).
-  const varying = useMemo(() => configDifferences(groups.map((g) => configs.get(g.runs[0]!)!)).filter((k) => k !== 'seed'), [groups, configs]);
+  const varying = useMemo(
+    () => configDifferences(groups.map((g) => configs.get(g.runs[0]!)!)).filter((k) => k !== 'seed'),
+    [groups, configs],
+  );
   if (groups.length === 0) return null;
   return (
     <div className="runs-repeats" data-testid="runs-repeats">
@@ -261,8 +273,15 @@ function CheckpointOptions() {
   return (
     <div className="runs-checkpoints small">
       Checkpoints at every epoch end and every 5 minutes (the last two are kept); also every{' '}
-      <input id={id} aria-label="Checkpoint every (steps)" inputMode="numeric" placeholder="–" value={text} onChange={(e) => commit(e.target.value)} /> steps
-      (not in the share link).
+      <input
+        id={id}
+        aria-label="Checkpoint every (steps)"
+        inputMode="numeric"
+        placeholder="–"
+        value={text}
+        onChange={(e) => commit(e.target.value)}
+      />{' '}
+      steps (not in the share link).
       {error && (
         <span className="field-error" role="alert">
           {' '}
@@ -293,7 +312,11 @@ export function RunsPanel() {
       <h2 id={`${id}-title`}>
         Runs{' '}
         <span className="muted small">
-          {state === 'ready' ? `${runs.length} saved in this browser, ${formatBytes(total)}` : state === 'loading' ? 'opening the history…' : 'not saved'}
+          {state === 'ready'
+            ? `${runs.length} saved in this browser, ${formatBytes(total)}`
+            : state === 'loading'
+              ? 'opening the history…'
+              : 'not saved'}
         </span>
       </h2>
       <CheckpointOptions />
@@ -343,7 +366,9 @@ export function RunsPanel() {
           </table>
         </div>
       ) : (
-        state === 'ready' && <p className="muted">Every run you train is saved here, with its checkpoints, so a closed tab never costs you a run.</p>
+        state === 'ready' && (
+          <p className="muted">Every run you train is saved here, with its checkpoints, so a closed tab never costs you a run.</p>
+        )
       )}
     </section>
   );

@@ -28,7 +28,8 @@ function useFileLinks(files: ExportFile[] | undefined) {
   return links;
 }
 
-const size = (bytes: number) => (bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const size = (bytes: number) =>
+  bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 export function ExportImportPanel() {
   const id = useId();
@@ -75,7 +76,9 @@ export function ExportImportPanel() {
           Export needs a run (paused or ended). Import takes a .rlab bundle from this lab or its CLI (<code>lab queue</code>).
         </p>
       )}
-      {record && !live && <p className="muted small">This run was opened from the run history: only a run trained in this page can be exported here.</p>}
+      {record && !live && (
+        <p className="muted small">This run was opened from the run history: only a run trained in this page can be exported here.</p>
+      )}
       {busy && (
         <p className="muted" role="status">
           Preparing the files…
@@ -131,7 +134,9 @@ function OverlaySummary() {
       <h3>
         <span className="swatch overlay-swatch" /> Imported: {fileName}
       </h3>
-      <p className="small">{describeExperiment(c)}, seed {c.seed}</p>
+      <p className="small">
+        {describeExperiment(c)}, seed {c.seed}
+      </p>
       <dl className="facts">
         <div>
           <dt>Final test error</dt>
@@ -143,7 +148,8 @@ function OverlaySummary() {
         <div>
           <dt>Best epoch</dt>
           <dd>
-            {result.best ? `${percent(result.best.testError)} at epoch ${epochs(result.best.epoch)}` : '–'} <span className="flag">chosen on the test set</span>
+            {result.best ? `${percent(result.best.testError)} at epoch ${epochs(result.best.epoch)}` : '–'}{' '}
+            <span className="flag">chosen on the test set</span>
           </dd>
         </div>
         <div>

@@ -58,7 +58,11 @@ export function InspectPanel() {
     <section className="panel inspect" aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>Inside the model</h2>
       <div className="inspect-controls">
-        <button type="button" disabled={!canInspect || capInvalid} onClick={() => void inspect({ recalibrate, recalibrateImages: imagesCap })}>
+        <button
+          type="button"
+          disabled={!canInspect || capInvalid}
+          onClick={() => void inspect({ recalibrate, recalibrateImages: imagesCap })}
+        >
           Inspect model
         </button>
         <label className="check">
@@ -121,11 +125,13 @@ function InspectionSummary({ inspection: a }: { inspection: ModelInspection }) {
   const c = a.config;
   return (
     <p data-testid="inspection-summary">
-      ResNet-{c.depth} after {count(a.steps)} steps, {count(a.n)} test images: test error <strong data-testid="inspect-error">{percent(a.testError)}</strong>
+      ResNet-{c.depth} after {count(a.steps)} steps, {count(a.n)} test images: test error{' '}
+      <strong data-testid="inspect-error">{percent(a.testError)}</strong>
       {a.recalibrated && (
         <>
           {'; '}after BN recalibration over {count(a.recalibrated.images)} training images ({count(a.recalibrated.batches)} batches):{' '}
-          <strong data-testid="recalibrated-error">{percent(a.recalibrated.testError)}</strong> ({formatDiff(100 * (a.recalibrated.testError - a.testError))} points)
+          <strong data-testid="recalibrated-error">{percent(a.recalibrated.testError)}</strong> (
+          {formatDiff(100 * (a.recalibrated.testError - a.testError))} points)
         </>
       )}
       .
@@ -185,7 +191,10 @@ function ConfusionMatrix({
   onFilter(f: CellFilter | undefined): void;
 }) {
   const k = a.classes;
-  const rowSums = useMemo(() => Array.from({ length: k }, (_, t) => a.confusion.subarray(t * k, (t + 1) * k).reduce((x, y) => x + y, 0)), [a, k]);
+  const rowSums = useMemo(
+    () => Array.from({ length: k }, (_, t) => a.confusion.subarray(t * k, (t + 1) * k).reduce((x, y) => x + y, 0)),
+    [a, k],
+  );
   return (
     <div className="matrix-wrap">
       <table className="confusion" aria-label="Confusion matrix">
@@ -215,10 +224,18 @@ function ConfusionMatrix({
                   <td
                     key={p}
                     className={selected ? 'selected' : undefined}
-                    style={{ background: v === 0 ? undefined : `hsl(${hue} / ${(0.12 + 0.75 * share).toFixed(3)})`, color: share > 0.5 ? '#fff' : undefined }}
+                    style={{
+                      background: v === 0 ? undefined : `hsl(${hue} / ${(0.12 + 0.75 * share).toFixed(3)})`,
+                      color: share > 0.5 ? '#fff' : undefined,
+                    }}
                     title={`${v} ${CLASS_NAMES[t]} image${v === 1 ? '' : 's'} predicted as ${CLASS_NAMES[p]}`}
                   >
-                    <button type="button" className="cell" disabled={v === 0} onClick={() => onFilter(selected ? undefined : { trueClass: t, predictedClass: p })}>
+                    <button
+                      type="button"
+                      className="cell"
+                      disabled={v === 0}
+                      onClick={() => onFilter(selected ? undefined : { trueClass: t, predictedClass: p })}
+                    >
                       {v}
                     </button>
                   </td>

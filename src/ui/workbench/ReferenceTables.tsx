@@ -7,7 +7,15 @@
 import { useMemo, useState } from 'react';
 import { countTrainableParams } from '../../model/resnet.ts';
 import { modelSpec } from '../../train/experiment.ts';
-import { REFERENCE_TABLES, NEON_COSTS, formatDiff, resultBeside, rowSettings, type ResultBesideRow, type RunResult } from '../../state/reference-tables.ts';
+import {
+  REFERENCE_TABLES,
+  NEON_COSTS,
+  formatDiff,
+  resultBeside,
+  rowSettings,
+  type ResultBesideRow,
+  type RunResult,
+} from '../../state/reference-tables.ts';
 import type { ExperimentConfig } from '../../experiment/config.ts';
 import { rowConfig, rowMatches, type ReferenceRow } from '../../state/references.ts';
 import { currentRunResult, importedRunResult } from '../../state/workbench.ts';
@@ -67,6 +75,7 @@ export function ReferenceTables() {
     if (mine) out.push(mine);
     if (overlay) out.push(importedRunResult(overlay));
     return out;
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the record is mutable: epochCount says it grew
   }, [record, phase, summary, epochCount, overlay]);
 
   const table = REFERENCE_TABLES.find((t) => t.id === tab) ?? REFERENCE_TABLES[0]!;
@@ -97,7 +106,8 @@ export function ReferenceTables() {
         {queued?.table === table.id && (
           <span className="muted small" role="status" data-testid="queued-table">
             {' '}
-            {table.rows.length} row{table.rows.length === 1 ? '' : 's'} added to the queue (seed {queued.seed}): start it in the Queue panel.
+            {table.rows.length} row{table.rows.length === 1 ? '' : 's'} added to the queue (seed {queued.seed}): start it in the Queue
+            panel.
           </span>
         )}
       </div>

@@ -11,7 +11,12 @@ export const MAX_OVERLAY_POINTS = 400;
 /** Smoothed loss of an imported run against epochs, at most `maxPoints` points. */
 export function overlayLoss(steps: Pick<StepSeries, 'epoch' | 'loss'>, maxPoints = MAX_OVERLAY_POINTS): XY[] {
   const smooth = emaSmooth(steps.loss);
-  return decimateEvery(steps.epoch.length, (i) => steps.epoch[i]!, (i) => smooth[i]!, maxPoints).filter((p) => Number.isFinite(p.y));
+  return decimateEvery(
+    steps.epoch.length,
+    (i) => steps.epoch[i]!,
+    (i) => smooth[i]!,
+    maxPoints,
+  ).filter((p) => Number.isFinite(p.y));
 }
 
 /** Test error in percent against epochs (as the error chart draws the current run: at least 0.5 on the log axis). */
