@@ -83,12 +83,10 @@ test('three seeds queued; a reload during the second; Continue queue resumes it;
   await expect(page.getByTestId('queue-group')).toContainText('5, 6, 7');
   await expect(page.getByTestId('queue-group-final')).toHaveText(/^\d+\.\d\d ± \d+\.\d\d \(n = 3\)$/);
   await expect(page.getByTestId('queue-group-best')).toHaveText(/^\d+\.\d\d ± \d+\.\d\d \(n = 3\) chosen on the test set$/);
-  test
-    .info()
-    .annotations.push({
-      type: 'queue',
-      description: `3 seeds x ${STEPS} steps, reloaded at the second; final error ${await page.getByTestId('queue-group-final').innerText()}`,
-    });
+  test.info().annotations.push({
+    type: 'queue',
+    description: `3 seeds x ${STEPS} steps, reloaded at the second; final error ${await page.getByTestId('queue-group-final').innerText()}`,
+  });
 
   await page.getByTestId('queue-panel').screenshot({ path: test.info().outputPath('queue-panel.png') });
 

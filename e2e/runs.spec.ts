@@ -55,12 +55,10 @@ test('reload mid-run, Resume: the same losses as a run never interrupted; the Ru
   expect(resumed.run.status).toBe('max-steps');
   expect(resumed.steps).toEqual(straight.steps);
   expect(resumed.losses).toEqual(straight.losses); // bit for bit (float32 as stored)
-  test
-    .info()
-    .annotations.push({
-      type: 'resume',
-      description: `reloaded at step >= 13, resumed from the checkpoint at step ${kept}: losses of steps ${kept + 1}-${STEPS} equal the straight run's: ${resumed.losses.slice(kept, kept + 3).join(', ')}, ...`,
-    });
+  test.info().annotations.push({
+    type: 'resume',
+    description: `reloaded at step >= 13, resumed from the checkpoint at step ${kept}: losses of steps ${kept + 1}-${STEPS} equal the straight run's: ${resumed.losses.slice(kept, kept + 3).join(', ')}, ...`,
+  });
 
   // The Runs list: open the first run (re-plotted), rename it, delete the second and undo.
   const rows = page.getByTestId('run-row');
