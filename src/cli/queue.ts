@@ -22,7 +22,6 @@ import {
 } from '../experiment/config.ts';
 import {
   BundleError,
-  SeriesBuilder,
   bundleFileName,
   decodeRunBundle,
   encodeRunBundle,
@@ -30,6 +29,7 @@ import {
   type RunBundle,
   type RunStatus,
 } from '../state/bundle.ts';
+import { SeriesBuilder } from '../state/run-series.ts';
 import { formatMeanStd, groupRepeats } from '../state/compare.ts';
 import { positiveInt, UsageError } from './args.ts';
 import { train } from './train.ts';

@@ -5,7 +5,8 @@
 //   export: encodeRunBundle(runToBundle(await store.getRun(id), safetensorsBytesOrNull))
 //   import: await store.importRun(bundleToImport(decodeRunBundle(bytes, fileName)))
 
-import type { RunBundle, StepSeries as BundleSteps } from './bundle.ts';
+import type { RunBundle } from './bundle.ts';
+import type { StepSeries as BundleSteps } from './run-series.ts';
 import type { ImportedRun, RunDetail } from '../storage/run-store.ts';
 
 /** CIFAR-10's sizes: what a run that did not record them used. */

@@ -11,15 +11,14 @@ import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.
 import {
   BUNDLE_LIMITS,
   BundleError,
-  SeriesBuilder,
   bundleFileName,
   decodeRunBundle,
   encodeRunBundle,
   looksLikeRunBundle,
-  summariseTests,
   type BundleErrorCode,
   type RunBundle,
 } from './bundle.ts';
+import { SeriesBuilder, summariseTests } from './run-series.ts';
 
 const config = formatConfigQuery(parseConfigQueryStrict('protocol=gcr&depth=8&batch=16&seed=7'));
 let weights: Uint8Array;

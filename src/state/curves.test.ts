@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.ts';
-import { SeriesBuilder } from './bundle.ts';
+import { SeriesBuilder } from './run-series.ts';
 import {
   alignSeries,
   axisScale,

@@ -3,7 +3,8 @@
 // several runs. Pure functions over the bundle's typed columns (src/state/bundle.ts); no DOM.
 
 import { parseConfigQuery } from '../experiment/config.ts';
-import { summariseTests, type RunBundle, type RunMeta, type StepSeries, type TestSeries } from './bundle.ts';
+import type { RunBundle, RunMeta } from './bundle.ts';
+import { summariseTests, type StepSeries, type TestSeries } from './run-series.ts';
 
 export type XAxis = 'epochs' | 'iterations' | 'images';
 export const X_AXES: readonly XAxis[] = ['epochs', 'iterations', 'images'];

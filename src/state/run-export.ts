@@ -3,7 +3,8 @@
 // run's record as the page received it (every step kept) plus what the page noted when it started
 // (start time, training images, run options). Pure: plain data in, bytes and strings out.
 
-import { bundleFileName, encodeRunBundle, SeriesBuilder, type RunBundle, type RunStatus } from './bundle.ts';
+import { bundleFileName, encodeRunBundle, type RunBundle, type RunStatus } from './bundle.ts';
+import { SeriesBuilder } from './run-series.ts';
 import { configKey, type ExperimentConfig } from '../experiment/config.ts';
 import { curvesJson, stepsCsv, testsCsv } from './curves.ts';
 

@@ -2,7 +2,7 @@
 // loss is smoothed over its full series (src/state/curves.ts) and only then decimated, so its line is
 // the same whatever the zoom or the number of points drawn.
 
-import type { StepSeries, TestSeries } from '../../state/bundle.ts';
+import type { StepSeries, TestSeries } from '../../state/run-series.ts';
 import { emaSmooth } from '../../state/curves.ts';
 import { decimateEvery, type XY } from '../chart-data.ts';
 
