@@ -31,16 +31,15 @@ function checkFloat(kernel: string, ...ts: TensorInfo[]): void {
   }
 }
 
-/** Inputs x, gamma, beta; attr eps. Outputs mean, variance, inv, scale, shift, each [C]. */
-function bnMomentsKernel({
-  inputs,
-  backend,
-  attrs,
-}: {
+/** What tfjs hands a kernel function. */
+interface KernelCall {
   inputs: Record<string, TensorInfo>;
   backend: unknown;
   attrs?: NamedAttrMap;
-}): TensorInfo[] {
+}
+
+/** Inputs x, gamma, beta; attr eps. Outputs mean, variance, inv, scale, shift, each [C]. */
+function bnMomentsKernel({ inputs, backend, attrs }: KernelCall): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_BN_MOMENTS);
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   checkFloat(LAB_BN_MOMENTS, x, gamma, beta);
@@ -69,15 +68,7 @@ function bnMomentsKernel({
  * Inputs dy, x, mean, inv, gamma and, after a fused ReLU, its output y. Outputs dx, dgamma, dbeta and,
  * with the attribute sumDx, dx summed per channel (the gradient of a bias added to x).
  */
-function bnGradKernel({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: Record<string, TensorInfo>;
-  backend: unknown;
-  attrs?: NamedAttrMap;
-}): TensorInfo[] {
+function bnGradKernel({ inputs, backend, attrs }: KernelCall): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_BN_GRAD);
   const { dy, x, y, mean, inv, gamma } = inputs as Record<string, TensorInfo>;
   checkFloat(LAB_BN_GRAD, dy!, x!, mean!, inv!, gamma!, ...(y ? [y] : []));
@@ -128,15 +119,7 @@ function elementwise(
  * lr, momentum, weightDecay (0: none). Outputs the new w and buf (kernels-as/elementwise.ts sgdStep has the
  * formulas: those of src/train/solvers.ts, rounded the same way).
  */
-function sgdStepKernel({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: Record<string, TensorInfo>;
-  backend: unknown;
-  attrs?: NamedAttrMap;
-}): TensorInfo[] {
+function sgdStepKernel({ inputs, backend, attrs }: KernelCall): TensorInfo[] {
   const { heap, lab } = setup(backend as KernelBackend, LAB_SGD_STEP);
   const { w, buf, g } = inputs as { w: TensorInfo; buf: TensorInfo; g: TensorInfo };
   checkFloat(LAB_SGD_STEP, w, buf, g);
@@ -171,12 +154,12 @@ for (const [kernelName, kernelFunc] of [
   [LAB_BN_GRAD, bnGradKernel],
   [
     LAB_RELU_GRAD,
-    ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>
+    ({ inputs, backend }: KernelCall) =>
       elementwise(LAB_RELU_GRAD, inputs.dy!, inputs.y!, backend, (lab, dy, y, n, out) => lab.fn.reluGrad(dy, y, n, out)),
   ],
   [
     LAB_ADD_RELU,
-    ({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: unknown }) =>
+    ({ inputs, backend }: KernelCall) =>
       elementwise(LAB_ADD_RELU, inputs.a!, inputs.b!, backend, (lab, a, b, n, out) => lab.fn.addRelu(a, b, n, out)),
   ],
 ] as const) {
