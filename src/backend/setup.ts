@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from '../kernels/conv-backprop.ts';
 import { labWaitForHelpers, labWasmInfo, setLabHelperThreads, type LabWasmFlavour } from '../kernels/lab-wasm.ts';
 import { useKernelOptions, type KernelOptions } from '../kernels/options.ts';
+import { registerWebGpuKernels } from '../kernels/webgpu/register.ts';
 import { ensureGradients } from './gradients.ts';
 
 export type { KernelOptions } from '../kernels/options.ts';
@@ -56,6 +57,8 @@ export interface BackendInfo {
   lab?: { flavour: LabWasmFlavour; threads: number };
   /** webgl / webgpu: the GPU (renderer or adapter) as the browser names it. */
   adapterInfo?: string;
+  /** webgpu: the adapter is a software one (SwiftShader and the like), not a GPU. */
+  software?: boolean;
 }
 
 /** The requested backend cannot run here (e.g. webgl in Node) or failed to start. */
@@ -201,35 +204,53 @@ function webglRenderer(): string | undefined {
   return typeof name === 'string' ? name : undefined;
 }
 
-async function webgpuAdapter(): Promise<string | undefined> {
-  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  const adapter = await gpu?.requestAdapter();
-  if (adapter == null) return undefined;
-  // GPUAdapter.info (Chrome 127+); older type definitions lack it.
-  type Info = Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> & { isFallbackAdapter?: boolean };
-  const info = (adapter as unknown as { info?: Info }).info ?? {};
-  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s != null && s !== '');
-  // Chrome moved isFallbackAdapter from the adapter onto adapter.info; check both.
-  const isFallback = info.isFallbackAdapter === true || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  const fallback = isFallback ? ' (fallback adapter)' : '';
-  return (parts.join(' ') || 'unnamed adapter') + fallback;
+/** Whether an adapter is a software one (SwiftShader, lavapipe, llvmpipe) rather than a GPU. */
+export function isSoftwareAdapter(name: string, isFallbackAdapter = false): boolean {
+  return isFallbackAdapter || /swiftshader|lavapipe|llvmpipe|software/i.test(name);
 }
 
-async function setGpu(name: 'webgl' | 'webgpu'): Promise<Omit<BackendInfo, 'backend'>> {
-  if (isNode()) {
-    throw new BackendUnavailableError(name, `${name} exists only in browsers; in Node use 'wasm' or 'cpu'.`);
+/** The adapter tfjs-webgpu runs on, named as the browser (or Dawn) names it, and whether it is software. */
+function webgpuAdapter(): { adapterInfo: string; software: boolean } {
+  // tfjs-webgpu keeps the adapter's GPUAdapterInfo (Chrome 127+ and Dawn); older type definitions lack it.
+  type Info = Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> & { isFallbackAdapter?: boolean };
+  const info = ((tf.backend() as unknown as { adapterInfo?: Info }).adapterInfo ?? {}) as Info;
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s != null && s !== '');
+  const name = parts.join(' ') || 'unnamed adapter';
+  const software = isSoftwareAdapter(name, info.isFallbackAdapter === true);
+  return { adapterInfo: name + (software ? ' (software adapter)' : ''), software };
+}
+
+async function setGpu(name: 'webgl' | 'webgpu', opts: InitBackendOptions): Promise<Omit<BackendInfo, 'backend'>> {
+  if (isNode() && name === 'webgl') {
+    throw new BackendUnavailableError(name, "webgl exists only in browsers; in Node use 'wasm', 'cpu' or 'webgpu'.");
+  }
+  if (isNode() && name === 'webgpu') {
+    try {
+      await (await import('./webgpu.node.ts')).installNodeWebGpu();
+    } catch (e) {
+      throw new BackendUnavailableError(name, e instanceof Error ? e.message : String(e));
+    }
   }
   if (name === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
   else await import('@tensorflow/tfjs-backend-webgpu');
+  if (name === 'webgpu' && opts.trainingKernels !== false) registerWebGpuKernels();
   let ok = false;
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
     throw new BackendUnavailableError(name, e instanceof Error ? e.message : String(e));
   }
-  if (!ok) throw new BackendUnavailableError(name, 'the browser has no usable adapter/context for it.');
-  const adapterInfo = name === 'webgl' ? webglRenderer() : await webgpuAdapter();
-  return { threads: 0, simd: false, ...(adapterInfo != null ? { adapterInfo } : {}) };
+  if (!ok)
+    throw new BackendUnavailableError(
+      name,
+      isNode() ? 'Dawn found no WebGPU adapter.' : 'the browser has no usable adapter/context for it.',
+    );
+  if (name === 'webgl') {
+    const adapterInfo = webglRenderer();
+    return { threads: 0, simd: false, ...(adapterInfo != null ? { adapterInfo } : {}) };
+  }
+  useKernelOptions(tf.backend(), opts.kernels);
+  return { threads: 0, simd: false, ...webgpuAdapter() };
 }
 
 /**
@@ -248,7 +269,7 @@ export async function initBackend(name: BackendName, opts: InitBackendOptions = 
       break;
     case 'webgl':
     case 'webgpu':
-      info = await setGpu(name);
+      info = await setGpu(name, opts);
       break;
     default: {
       const never: never = name;

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LAB_ADD_RELU, LAB_RELU_GRAD } from './lab-ops.ts';
 import { labWasm } from './lab-wasm.ts';
+import { labWebGpu } from './webgpu/register.ts';
 
 /** Per-channel sum over N, H, W of an NHWC tensor ([N,C] also accepted). Returns [C]. */
 export function channelSum(t: tf.Tensor): tf.Tensor1D {
@@ -57,8 +58,8 @@ export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
   checkSame('addRelu', a, b);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [ai, bi, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    // On wasm, one pass each way in the lab's own kernels (lab-wasm.ts) instead of two.
-    const lab = labWasm(tf.backend()) != null;
+    // On wasm and webgpu, one pass each way in the lab's own kernels instead of two.
+    const lab = labWasm(tf.backend()) != null || labWebGpu(tf.backend());
     const y = lab ? (tf.engine().runKernel(LAB_ADD_RELU, { a: ai, b: bi }, {}) as tf.Tensor) : tf.relu(tf.add(ai, bi));
     save([y]);
     return {

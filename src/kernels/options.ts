@@ -22,6 +22,8 @@ export interface KernelOptions {
   threadSplitting: boolean;
   /** Chunks per thread a split convolution is cut into (the threads take them as they come free); 1: one even part each. */
   chunksPerThread: number;
+  /** webgpu: the lab's own WebGPU kernels (src/kernels/webgpu/); false: tfjs-webgpu's stock kernels and composed ops. */
+  labWebGpu: boolean;
 }
 
 export const DEFAULT_KERNEL_OPTIONS: Readonly<KernelOptions> = Object.freeze({
@@ -33,6 +35,7 @@ export const DEFAULT_KERNEL_OPTIONS: Readonly<KernelOptions> = Object.freeze({
   winogradTile: 4,
   threadSplitting: true,
   chunksPerThread: 8,
+  labWebGpu: true,
 });
 
 const byBackend = new WeakMap<object, Readonly<KernelOptions>>();
