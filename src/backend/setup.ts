@@ -61,6 +61,25 @@ export interface BackendInfo {
   software?: boolean;
 }
 
+/** One line for people: the backend, its threads or adapter, and whether the adapter is software. */
+export function describeBackend(info: BackendInfo): string {
+  const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+  switch (info.backend) {
+    case 'wasm': {
+      const lab = info.lab
+        ? `; lab kernels: ${info.lab.flavour === 'relaxed-simd' ? 'relaxed SIMD (FMA)' : 'SIMD'}, ${threads(info.lab.threads)}`
+        : '';
+      return `WebAssembly${info.simd ? ' SIMD' : ''}, ${threads(info.threads)}${lab}`;
+    }
+    case 'cpu':
+      return 'JavaScript (tfjs-cpu), 1 thread';
+    case 'webgl':
+      return info.adapterInfo ? `WebGL2: ${info.adapterInfo}` : 'WebGL2';
+    case 'webgpu':
+      return info.adapterInfo ? `WebGPU: ${info.adapterInfo}` : 'WebGPU';
+  }
+}
+
 /** The requested backend cannot run here (e.g. webgl in Node) or failed to start. */
 export class BackendUnavailableError extends Error {
   constructor(

@@ -18,8 +18,8 @@ export function positiveInt(name: string, v: string | undefined): number | undef
 
 export function backendArg(v: string | undefined): BackendName {
   const b = (v ?? 'wasm') as BackendName;
-  if (!['wasm', 'cpu'].includes(b))
-    throw new UsageError(`--backend must be wasm or cpu in Node (webgl and webgpu need a browser), got "${v}"`);
+  if (!['wasm', 'cpu', 'webgpu'].includes(b))
+    throw new UsageError(`--backend must be wasm, cpu or webgpu in Node (webgl needs a browser), got "${v}"`);
   return b;
 }
 

@@ -22,7 +22,7 @@ import {
   valuesToTensors,
   WeightsError,
 } from '../model/weights.ts';
-import { initBackend, type BackendName } from '../backend/setup.ts';
+import { describeBackend, initBackend, type BackendName } from '../backend/setup.ts';
 import { loadCifarDir } from '../data/node-files.ts';
 import { computeStats } from '../data/batches.ts';
 import { UsageError, positiveInt, backendArg, threadsArg, strictQuery } from './args.ts';
@@ -159,7 +159,7 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<Tra
   const experiment = resolveExperiment(config);
   const trainer = new Trainer(experiment, data, { maxSteps, evalLimit });
   process.stderr.write(
-    `${describeExperiment(config)}\nbackend ${backend.backend} (${backend.threads} thread${backend.threads === 1 ? '' : 's'}), ` +
+    `${describeExperiment(config)}\nbackend ${backend.backend} (${describeBackend(backend)}), ` +
       `${trainer.stepsPerEpoch} iterations per epoch, ${trainer.totalSteps} in all; writing ${out}\n`,
   );
 

@@ -4,7 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { openRunStore } from '../storage/run-store.ts';
-import { initBackend, type BackendInfo as SetupInfo } from '../backend/setup.ts';
+import { describeBackend, initBackend } from '../backend/setup.ts';
 import type { EngineHost } from './engine.ts';
 import type { GpuProbe } from './backend-choice.ts';
 import type { BackendName } from './protocol.ts';
@@ -13,24 +13,6 @@ import { readWithProgress } from './data-source.ts';
 interface AdapterLike {
   isFallbackAdapter?: boolean;
   info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
-}
-
-function describe(info: SetupInfo): string {
-  switch (info.backend) {
-    case 'wasm': {
-      const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
-      const lab = info.lab
-        ? `; lab kernels: ${info.lab.flavour === 'relaxed-simd' ? 'relaxed SIMD (FMA)' : 'SIMD'}, ${threads(info.lab.threads)}`
-        : '';
-      return `WebAssembly${info.simd ? ' SIMD' : ''}, ${threads(info.threads)}${lab}`;
-    }
-    case 'cpu':
-      return 'JavaScript (tfjs-cpu), 1 thread';
-    case 'webgl':
-      return info.adapterInfo ? `WebGL2: ${info.adapterInfo}` : 'WebGL2';
-    case 'webgpu':
-      return info.adapterInfo ? `WebGPU: ${info.adapterInfo}` : 'WebGPU';
-  }
 }
 
 async function probeWebGpu(): Promise<GpuProbe | undefined> {
@@ -105,7 +87,7 @@ export function browserHost(siteRoot: string): EngineHost {
     async initBackend(name) {
       const info = await initBackend(name);
       if (name === 'webgpu') device.watch();
-      return { adapter: describe(info) };
+      return { adapter: describeBackend(info) };
     },
     deviceLost: device.lost,
     openRunStore: () => openRunStore(),
