@@ -1,8 +1,9 @@
 // The TF.js download is a standard Layers model: stock tf.loadLayersModel (@tensorflow/tfjs-layers, no
 // lab code) loads it from the bytes the lab writes and computes the lab's own logits, for every block
 // variant, shortcut and protocol (a representative set, not the full product), after a few dozen
-// training steps on real CIFAR-10 (skipped, saying why, without public/data). The lab's "Load weights"
-// path reads the new format and the older weights-only one.
+// training steps on real CIFAR-10 (skipped, saying why, without public/data); the same trained
+// networks' model.onnx gives them in onnxruntime-node. The lab's "Load weights" path reads the new
+// format and the older weights-only one.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,6 +16,8 @@ import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.
 import { modelSpec, resolveExperiment } from '../train/experiment.ts';
 import { Trainer } from '../train/trainer.ts';
 import { optionAKernel } from './layers-model.ts';
+import { encodeOnnx } from './onnx-model.ts';
+import { maxAbsDiff, onnxLogits } from './onnx-test-utils.ts';
 import { ResNet, type ResNetSpec } from './resnet.ts';
 import {
   decodeTfjs,
@@ -49,17 +52,29 @@ async function exportAndLoad(spec: ResNetSpec, bundle: WeightsBundle): Promise<{
 }
 
 /** Largest |a - b| between the lab's logits and the stock model's, and both argmaxes. */
-function compare(model: ResNet, stock: tfl.LayersModel, x: tf.Tensor4D): { maxDiff: number; labPred: Int32Array; stockPred: Int32Array } {
+function compare(
+  model: ResNet,
+  stock: tfl.LayersModel,
+  x: tf.Tensor4D,
+): { maxDiff: number; labLogits: Float32Array; labPred: Int32Array; stockPred: Int32Array } {
   return tf.tidy(() => {
     const a = model.forward(x, false);
     const b = stock.predict(x) as tf.Tensor2D;
     expect(b.shape).toEqual(a.shape);
     return {
       maxDiff: tf.max(tf.abs(tf.sub(a, b))).dataSync()[0],
+      labLogits: a.dataSync() as Float32Array,
       labPred: tf.argMax(a, 1).dataSync() as Int32Array,
       stockPred: tf.argMax(b, 1).dataSync() as Int32Array,
     };
   });
+}
+
+/** Index of the largest value of each row of a row-major [rows, cols] array. */
+function argMaxRows(v: Float32Array, cols: number): Int32Array {
+  const out = new Int32Array(v.length / cols);
+  for (let r = 0; r < out.length; r++) for (let c = 1; c < cols; c++) if (v[r * cols + c] > v[r * cols + out[r]]) out[r] = c;
+  return out;
 }
 
 describe('TF.js Layers model, freshly initialised networks', () => {
@@ -149,30 +164,33 @@ const TRAINED_CASES = [
 ];
 const TEST_IMAGES = 500;
 
-describe('TF.js Layers model, trained ResNet-8 on real CIFAR-10', () => {
+describe('TF.js Layers model and model.onnx, trained ResNet-8 on real CIFAR-10', () => {
   const data = realDataPresent() ? loadCifarDir() : undefined;
 
-  it.for(TRAINED_CASES)('%s: stock tfjs gives the lab logits and test error', { timeout: 120_000 }, async (query, ctx) => {
+  it.for(TRAINED_CASES)('%s: stock tfjs and onnxruntime give the lab logits and test error', { timeout: 120_000 }, async (query, ctx) => {
     if (!data) return ctx.skip(NO_DATA_NOTE);
     const config = parseConfigQueryStrict(`${query}&depth=8&batch=32&schedule=constant&lr=0.05&seed=2`);
     const trainer = new Trainer(resolveExperiment(config), await data, { maxSteps: 30, evalLimit: TEST_IMAGES });
     await trainer.run({});
     const spec = trainer.experiment.spec;
-    const { stock } = await exportAndLoad(spec, {
-      config: formatConfigQuery(config),
-      steps: trainer.iteration,
-      values: await readModelValues(trainer.model),
-    });
+    const bundle = { config: formatConfigQuery(config), steps: trainer.iteration, values: await readModelValues(trainer.model) };
+    const { stock } = await exportAndLoad(spec, bundle);
     const { test } = await data;
     const norm = makeNormalizer(trainer.stats, trainer.experiment.data.preprocess);
     const pixels = new Float32Array(TEST_IMAGES * 3072);
     for (let i = 0; i < TEST_IMAGES; i++) normalizeImage(test, i, norm, pixels, i * 3072);
     const x = tf.tensor4d(pixels, [TEST_IMAGES, 32, 32, 3]);
-    const { maxDiff, labPred, stockPred } = compare(trainer.model, stock, x);
-    const errors = (pred: Int32Array) => pred.reduce((a, p, i) => a + (p === test.labels[i] ? 0 : 1), 0);
-    console.info(`${query}: max |logit difference| ${maxDiff.toExponential(2)}, test error ${errors(labPred) / TEST_IMAGES}`);
+    const { maxDiff, labLogits, labPred, stockPred } = compare(trainer.model, stock, x);
+    const onnx = await onnxLogits(encodeOnnx(spec, bundle), pixels, TEST_IMAGES);
+    const onnxDiff = maxAbsDiff(onnx.logits, labLogits);
+    const errors = (pred: ArrayLike<number>) => Array.from(pred).reduce((a, p, i) => a + (p === test.labels[i] ? 0 : 1), 0);
+    console.info(
+      `${query}: max |logit difference| tfjs ${maxDiff.toExponential(2)}, onnx ${onnxDiff.toExponential(2)}; test error ${errors(labPred) / TEST_IMAGES}`,
+    );
     expect(maxDiff).toBeLessThan(1e-4);
+    expect(onnxDiff).toBeLessThan(1e-4);
     expect(errors(stockPred)).toBe(errors(labPred));
+    expect(errors(argMaxRows(onnx.logits, 10))).toBe(errors(labPred));
     x.dispose();
     stock.dispose();
     trainer.dispose();
