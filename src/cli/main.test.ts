@@ -1,11 +1,12 @@
 // The headless CLI, run as a user runs it (a child process through tsx): summary, train on real
-// CIFAR-10 writing log.jsonl and both weight formats, eval of those weights, and one-line errors.
+// CIFAR-10 writing log.jsonl and every weight format, eval of those weights, and one-line errors.
 
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readOnnxMetadata } from '../model/onnx-model.ts';
 
 const HAVE_DATA = existsSync('public/data/cifar-10-batches-bin/test_batch.bin');
 
@@ -33,6 +34,7 @@ describe('lab summary', () => {
     [['train', '--config', 'depth=20&solver=lbfgs', '--out', '/tmp/x'], /solver.*one of/],
     [['train', '--config', 'depth=20'], /--out DIR/],
     [['eval'], /--weights FILE/],
+    [['eval', '--weights', 'x.safetensors', '--onnx', 'x.pb'], /--onnx names the model\.onnx file/],
     [['train', '--config', 'depth=20', '--out', '/tmp/x', '--threads', '9'], /--threads must be 1 to 4/],
     [['train', '--config', 'depth=20', '--out', '/tmp/x', '--threads', '0'], /--threads must be a whole number >= 1/],
     [['frobnicate'], /unknown command/],
@@ -45,7 +47,7 @@ describe('lab summary', () => {
 });
 
 describe.skipIf(!HAVE_DATA)('lab train and eval on real CIFAR-10', () => {
-  it('train writes log.jsonl and weights in both formats; eval of either gives the logged test error', async () => {
+  it('train writes log.jsonl and weights in every format; eval of either gives the logged test error', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lab-train-'));
     const t = await lab(
       'train',
@@ -80,6 +82,14 @@ describe.skipIf(!HAVE_DATA)('lab train and eval on real CIFAR-10', () => {
       expect(r.steps).toBe(3);
       expect(r.testError).toBeCloseTo(final.testError, 10);
     }
+
+    // model.onnx beside them; eval --onnx converts a weights file into the same bytes.
+    const onnx = readFileSync(join(out, 'weights', 'model.onnx'));
+    expect(readOnnxMetadata(onnx)).toMatchObject({ resnet_lab_steps: '3', preprocess: 'pixel-mean-global-std' });
+    const converted = join(out, 'converted', 'model.onnx');
+    const c = await lab('eval', '--weights', join(out, 'weights', 'model.safetensors'), '--limit', '10', '--onnx', converted);
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(converted).equals(onnx)).toBe(true);
 
     const bad = join(out, 'bad.safetensors');
     writeFileSync(bad, readFileSync(join(out, 'weights', 'model.safetensors')).subarray(0, 3000));

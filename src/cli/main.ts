@@ -1,7 +1,7 @@
 // The headless lab: `npm run lab -- <command>`. Same model, data and training code as the page.
 //   summary --depth D [--config Q] [--json]            layers and trainable parameters
 //   train   --config Q --out DIR [--epochs E] [--max-steps S] [--backend B] [--threads T] [--data DIR] [--eval-limit N]
-//   eval    --weights FILE [--data DIR] [--limit N] [--backend B] [--threads T] [--json]
+//   eval    --weights FILE [--data DIR] [--limit N] [--backend B] [--threads T] [--json] [--onnx FILE]
 //   inspect --weights FILE [--recalibrate] [--limit N] [--train-limit N] ...   per-class error, confusion matrix (inspect.ts)
 //   queue   FILE --out DIR [--from I --to J] [train's options]             a list of runs, one bundle each (queue.ts)
 // Q is a share-URL query string ("depth=56&solver=rmsprop&lr=0.01"). Every error is one line on
@@ -19,7 +19,7 @@ import { summary, train, evaluate } from './train.ts';
 const USAGE = `usage: npm run lab -- <command> [options]
   summary --depth D [--config "depth=56&block=..."] [--json]
   train   --config "<share-URL query>" --out DIR [--epochs E] [--max-steps S] [--backend wasm|cpu|webgpu] [--threads T] [--data DIR] [--eval-limit N]
-  eval    --weights FILE(.safetensors | model.json) [--data DIR] [--limit N] [--backend wasm|cpu|webgpu] [--threads T] [--json]
+  eval    --weights FILE(.safetensors | model.json) [--data DIR] [--limit N] [--backend wasm|cpu|webgpu] [--threads T] [--json] [--onnx OUT.onnx]
   inspect --weights FILE(.safetensors | model.json | .rlab) [--recalibrate] [--limit N] [--train-limit N] [--data DIR] [--backend wasm|cpu|webgpu] [--json]
   queue   FILE --out DIR [--from I] [--to J] [--epochs E] [--max-steps S] [--eval-limit N] [--backend wasm|cpu|webgpu] [--threads T] [--data DIR]
 --threads: wasm's threads (default: the number of cores, at most 4; 1 = tfjs-wasm's single-threaded build)

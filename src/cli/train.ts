@@ -22,6 +22,7 @@ import {
   valuesToTensors,
   WeightsError,
 } from '../model/weights.ts';
+import { encodeOnnx, ONNX_FILE } from '../model/onnx-model.ts';
 import { describeBackend, initBackend, type BackendName } from '../backend/setup.ts';
 import { loadCifarDir } from '../data/node-files.ts';
 import { computeStats } from '../data/batches.ts';
@@ -106,6 +107,7 @@ async function writeWeights(dir: string, trainer: Trainer): Promise<void> {
   await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
   await writeFile(join(dir, TFJS_WEIGHTS_FILE), weightsBin);
   await writeFile(join(dir, 'model.safetensors'), encodeSafetensors(spec, bundle));
+  await writeFile(join(dir, ONNX_FILE), encodeOnnx(spec, bundle));
 }
 
 /** What one `train` did (the queue turns it into a bundle). */
@@ -267,13 +269,24 @@ export async function evaluate(argv: string[]): Promise<void> {
       backend: { type: 'string' },
       threads: { type: 'string' },
       json: { type: 'boolean' },
+      onnx: { type: 'string' },
     },
     strict: true,
   });
   if (!values.weights) throw new UsageError('eval needs --weights FILE (a .safetensors file or a model.json saved by the lab)');
+  if (values.onnx !== undefined && !values.onnx.endsWith('.onnx')) {
+    throw new UsageError(`--onnx names the model.onnx file to write, ending in .onnx; got "${values.onnx}"`);
+  }
   const limit = positiveInt('limit', values.limit);
   const backend = await initBackend(backendArg(values.backend), threadsArg(values.threads));
   const { config, model, steps } = await loadWeightsFile(values.weights);
+  if (values.onnx !== undefined) {
+    // The weights as an ONNX graph, written before the evaluation so a conversion needs no data.
+    const bundle = { config: formatConfigQuery(config), steps, values: await readModelValues(model) };
+    await mkdir(dirname(resolve(values.onnx)), { recursive: true });
+    await writeFile(values.onnx, encodeOnnx(modelSpec(config), bundle));
+    process.stderr.write(`wrote ${values.onnx}\n`);
+  }
   const data = await loadData(values.data);
   const experiment = resolveExperiment(config);
   const { evaluateModel } = await import('../train/evaluate.ts');

@@ -1,7 +1,8 @@
-// Weights out and in. "Download weights" prepares the current model in both formats and offers one
-// link per file (one click each, so the browser never blocks them as multiple downloads). "Load
-// weights" takes a .safetensors file or model.json + weights.bin, checks them against the selected
-// network (or selects the one they name), and shows their test error.
+// Weights out and in. "Download weights" prepares the current model in three formats (.safetensors,
+// TF.js model.json + weights.bin, model.onnx) and offers one link per file (one click each, so the
+// browser never blocks them as multiple downloads). "Load weights" takes a .safetensors file or
+// model.json + weights.bin, checks them against the selected network (or selects the one they name),
+// and shows their test error.
 import { useEffect, useId, useMemo, useRef } from 'react';
 import type { WeightFiles } from '../worker/protocol.ts';
 import { count, percent } from './format.ts';
@@ -39,6 +40,7 @@ function useDownloadLinks(files: WeightFiles | undefined): Link[] {
         files.weightsBin.byteLength,
         'TF.js, with model.json',
       ),
+      make('model.onnx', files.onnx as Uint8Array<ArrayBuffer>, 'application/octet-stream', files.onnx.byteLength, 'ONNX, NCHW input'),
     ];
   }, [files]);
   useEffect(() => () => links.forEach((l) => URL.revokeObjectURL(l.url)), [links]);

@@ -14,6 +14,7 @@ import { evaluateModel } from '../train/evaluate.ts';
 import { computeStats, type DataStats } from '../data/batches.ts';
 import { ResNet } from '../model/resnet.ts';
 import { encodeSafetensors, encodeTfjs, readModelValues, valuesToTensors, type WeightsBundle } from '../model/weights.ts';
+import { encodeOnnx } from '../model/onnx-model.ts';
 import type { CifarData } from '../data/cifar.ts';
 import { chooseBackend, type BackendHost } from './backend-choice.ts';
 import { loadDemoData, loadServedData, loadUserFiles, type FetchBytes, type LoadedData } from './data-source.ts';
@@ -301,11 +302,13 @@ export class Engine implements LabEngine {
     const bundle: WeightsBundle = { config: configKey(cur.config), steps: cur.steps, values: await readModelValues(cur.model) };
     const { modelJson, weightsBin } = encodeTfjs(spec, bundle);
     const safetensors = encodeSafetensors(spec, bundle);
+    const onnx = encodeOnnx(spec, bundle);
     return {
       baseName: `resnet${cur.config.depth}-${cur.config.protocol}-step${cur.steps}`,
       modelJson: JSON.stringify(modelJson),
       weightsBin,
       safetensors,
+      onnx,
       steps: cur.steps,
       config: bundle.config,
     };

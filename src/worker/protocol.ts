@@ -117,6 +117,8 @@ export interface WeightFiles {
   modelJson: string;
   weightsBin: Uint8Array;
   safetensors: Uint8Array;
+  /** model.onnx: the inference graph (src/model/onnx-model.ts). */
+  onnx: Uint8Array;
   steps: number;
   /** The share-URL query of the network the weights belong to. */
   config: string;
