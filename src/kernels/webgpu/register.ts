@@ -2,10 +2,11 @@
 // is true on the webgpu backend while its kernel options (options.ts) have labWebGpu on. Callers check
 // it and compose tfjs ops otherwise. Not the kernels themselves (the other files of this folder).
 
-import { getKernel, registerKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { kernelOptions } from '../options.ts';
 import { isWebGpuBackend } from './dispatch.ts';
 import { addReluConfig, reluGradConfig } from './elementwise.ts';
+import { makeFilterGradConfig } from './filter-grad.ts';
 
 /** The lab's kernels under their own names (LabAddRelu and the like); they never replace a tfjs kernel. */
 const LAB_KERNELS: KernelConfig[] = [addReluConfig, reluGradConfig];
@@ -19,5 +20,24 @@ export function labWebGpu(backend: unknown): boolean {
 export function registerWebGpuKernels(): void {
   for (const config of LAB_KERNELS) {
     if (getKernel(config.kernelName, 'webgpu') == null) registerKernel(config);
+  }
+  replaceConvGradients();
+}
+
+/** The lab's replacements of tfjs-webgpu kernels, to tell them from the originals they wrap. */
+const replacements = new WeakSet<KernelConfig>();
+
+/**
+ * Replaces tfjs-webgpu's convolution gradients with the lab's (filter-grad.ts), which keep the
+ * original kernel and call it where labWebGpu is off or the input is not theirs (NCHW, not float32).
+ */
+function replaceConvGradients(): void {
+  for (const [name, make] of [[Conv2DBackpropFilter, makeFilterGradConfig]] as const) {
+    const original = getKernel(name, 'webgpu');
+    if (original == null || replacements.has(original)) continue;
+    const config = make(original, labWebGpu);
+    replacements.add(config);
+    unregisterKernel(name, 'webgpu');
+    registerKernel(config);
   }
 }
