@@ -67,6 +67,12 @@ export interface BenchRecord {
   depthPairs?: { shallowMs: number; deepMs: number }[];
   depthRatio?: number;
   depthRatioTo?: string;
+  /**
+   * 'train-step' of the lab measured in turns with PyTorch (bench/torch-rounds.ts), one entry per
+   * round: PyTorch's faster median of that round (its memory format in torchFormat), then the lab's
+   * median. vsPytorch is then the median of the rounds' labMs / torchMs.
+   */
+  torchPairs?: { torchMs: number; torchFormat: string; labMs: number }[];
   overhead?: number;
   /** 'train-step' on a GPU backend: synchronous GPU-to-CPU reads (readSync/dataSync) during one step. */
   syncReads?: number;

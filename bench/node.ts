@@ -1,14 +1,16 @@
 // The Node part of `npm run bench`: tfjs-wasm and tfjs-cpu in this process, one backend at a time
 // (bare steps, the lab's loop as the CLI runs it, drift, data pipeline, evaluation: bench/suite.ts).
 // Node's tfjs-wasm runs on every core as in the browser worker (tfjs-wasm's threaded build, loaded by
-// src/backend/wasm-threads.node.ts).
+// src/backend/wasm-threads.node.ts). Given a PyTorch to take turns with, wasm's part ends with the
+// steps in turns with it (bench/torch-rounds.ts).
 
 import { initBackend, type BackendName } from '../src/backend/setup.ts';
 import { loadCifarDir } from '../src/data/node-files.ts';
 import type { CifarData } from '../src/data/cifar.ts';
-import { computeStats, randomSplit, type BenchRecord } from './core.ts';
+import { computeStats, experimentFor, randomSplit, timeBareSteps, type BenchRecord } from './core.ts';
 import type { BenchPlan } from './plan.ts';
 import { runSuite, sectionsFor } from './suite.ts';
+import { runTorchRounds, type TorchTurns } from './torch-rounds.ts';
 
 export type Log = (line: string) => void;
 
@@ -22,7 +24,12 @@ export async function loadBenchData(log: Log): Promise<{ data: CifarData; real: 
   }
 }
 
-export async function runNodeBench(plan: BenchPlan, log: Log, backends: Array<'wasm' | 'cpu'> = ['wasm', 'cpu']): Promise<BenchRecord[]> {
+export async function runNodeBench(
+  plan: BenchPlan,
+  log: Log,
+  backends: Array<'wasm' | 'cpu'> = ['wasm', 'cpu'],
+  torch?: TorchTurns,
+): Promise<BenchRecord[]> {
   const { data, real } = await loadBenchData(log);
   const stats = computeStats(data.train);
   const out: BenchRecord[] = [];
@@ -40,6 +47,14 @@ export async function runNodeBench(plan: BenchPlan, log: Log, backends: Array<'w
       ...(real ? {} : { dataNote: 'random images (no CIFAR-10 in public/data)' }),
     };
     out.push(...(await runSuite(env, plan, sectionsFor(backend, 'node', plan))));
+    if (backend === 'wasm' && torch) {
+      log(`node wasm in turns with PyTorch: ${plan.torchRounds.rounds} rounds at each of ResNet-${plan.torchRounds.depths.join(', ')}`);
+      const lab = async (depth: number, batch: number, warmup: number, steps: number) =>
+        (await timeBareSteps(experimentFor(depth, batch), data.train, stats, { warmup, steps, peak: false })).times;
+      const base = { backend, context: env.context, threads: info.threads, software: false };
+      const rounds = await runTorchRounds(plan.torchRounds, torch, lab, base, log);
+      out.push(...(env.dataNote ? rounds.map((r) => ({ ...r, note: `${r.note}; ${env.dataNote}` })) : rounds));
+    }
   }
   return out;
 }

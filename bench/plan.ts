@@ -51,6 +51,27 @@ export interface BenchPlan {
   /** The lab's loop with an evaluation every stepsPerEpoch steps, to time how long each holds it up. */
   evalHoldUp?: { stepsPerEpoch: number; evals: number };
   torch: { depths: number[]; batch: number; warmup: number; steps: number };
+  /**
+   * PyTorch's step and the lab's (Node, wasm) measured in turns at each depth (bench/torch-rounds.ts):
+   * each round PyTorch's warmup + steps in each memory format, then the lab's, `rounds` rounds per
+   * depth, so that the "x PyTorch" ratio is a median of ratios taken on the same minutes of the
+   * machine. Before the first round of a depth, PyTorch warms each format's model up untimed (a new
+   * process's first steps are slower). Where it runs, it gives the run's PyTorch records instead of the
+   * PyTorch pass at the start.
+   */
+  torchRounds: TorchRoundsPlan;
+}
+
+/** PyTorch's memory formats in bench/torch_step.py. */
+export type TorchFormat = 'channels-last' | 'default';
+
+export interface TorchRoundsPlan {
+  depths: number[];
+  batch: number;
+  warmup: number;
+  steps: number;
+  rounds: number;
+  formats: TorchFormat[];
 }
 
 const R = (depth: number, batch: number, warmup: number, steps: number, rest: Partial<StepPlan> = {}): StepPlan => ({
@@ -77,6 +98,7 @@ export function makePlan(quick: boolean): BenchPlan {
       evalDepths: [20],
       evalHoldUp: { stepsPerEpoch: 4, evals: 2 },
       torch: { depths: [20], batch: 128, warmup: 2, steps: 5 },
+      torchRounds: { depths: [20], batch: 128, warmup: 1, steps: 3, rounds: 3, formats: ['channels-last', 'default'] },
     };
   }
   return {
@@ -107,6 +129,7 @@ export function makePlan(quick: boolean): BenchPlan {
     evalDepths: [20],
     evalHoldUp: { stepsPerEpoch: 6, evals: 3 },
     torch: { depths: [20, 56, 110], batch: 128, warmup: 3, steps: 10 },
+    torchRounds: { depths: [20, 56, 110], batch: 128, warmup: 1, steps: 3, rounds: 7, formats: ['channels-last', 'default'] },
   };
 }
 

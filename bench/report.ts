@@ -1,6 +1,7 @@
-// Turns one bench run's records into what people read: ratios to PyTorch filled in, the loop's overhead
-// over the bare step, issue 4's targets checked with their numbers, and the markdown tables of
-// bench/RESULTS.md (and the README's "Speed" section). Pure functions of the records.
+// Turns one bench run's records into what people read: ratios to PyTorch filled in (for steps taken in
+// turns with PyTorch, the median of the rounds' ratios), the loop's overhead over the bare step, issue
+// 4's targets checked with their numbers, and the markdown tables of bench/RESULTS.md. Pure functions
+// of the records.
 
 import { median, type BenchRecord } from './core.ts';
 
@@ -130,6 +131,16 @@ function pytorchDepthRatios(records: readonly BenchRecord[]): string {
   return parts.join(', ');
 }
 
+/**
+ * A step measured in turns with PyTorch (record.torchPairs): each round's lab / PyTorch, their median
+ * (the record's ratio: slow drifts of a shared machine's speed cancel out of each round's) and range.
+ */
+export function turnRatios(r: BenchRecord): { each: number[]; median: number; min: number; max: number } | undefined {
+  if (!r.torchPairs?.length) return undefined;
+  const each = r.torchPairs.map((p) => p.labMs / p.torchMs);
+  return { each, median: median(each), min: Math.min(...each), max: Math.max(...each) };
+}
+
 /** Fills vsPytorch (train-step and loop records) and the loop's bareMs / overhead. Returns new records. */
 export function addRatios(records: readonly BenchRecord[]): BenchRecord[] {
   return records.map((r) => {
@@ -137,7 +148,9 @@ export function addRatios(records: readonly BenchRecord[]): BenchRecord[] {
     const out: BenchRecord = { ...r };
     if (r.what === 'train-step' || r.what === 'loop') {
       const pt = pytorchBest(records, r.model, r.batch);
-      if (pt) out.vsPytorch = r.medianMs / pt.medianMs;
+      const turns = turnRatios(r);
+      if (turns) out.vsPytorch = turns.median;
+      else if (pt) out.vsPytorch = r.medianMs / pt.medianMs;
       const fastest = pytorchFastest(records, r.model, r.batch);
       if (fastest !== undefined && r.minMs !== undefined) out.vsPytorchFastest = r.minMs / fastest;
     }
@@ -416,7 +429,7 @@ export function markdown(res: BenchResults): string {
   );
   lines.push('');
 
-  const steps = results.filter((r) => r.what === 'train-step');
+  const steps = results.filter((r) => r.what === 'train-step' && !r.torchPairs);
   lines.push('**Training step** (forward, backward, solver update; median ms; ratio = ours / PyTorch best at the same depth and batch)');
   lines.push('');
   lines.push(
@@ -461,6 +474,52 @@ export function markdown(res: BenchResults): string {
     ),
   );
   lines.push('');
+
+  const turns = results.filter((r) => r.what === 'train-step' && r.torchPairs?.length);
+  if (turns.length > 0) {
+    lines.push(
+      "**In turns with PyTorch** (each round: PyTorch's steps in each memory format, then the lab's, same depth and batch; " +
+        "a round's ratio = the lab's median / PyTorch's faster median of that round)",
+    );
+    lines.push('');
+    lines.push(
+      table(
+        [
+          'model',
+          'batch',
+          'backend',
+          'where',
+          'rounds',
+          'x PyTorch (median of rounds)',
+          'range',
+          'each round',
+          'lab ms',
+          'PyTorch ms',
+          'note',
+        ],
+        turns.map((r) => {
+          const t = turnRatios(r)!;
+          const pairs = r.torchPairs!;
+          return [
+            r.model,
+            String(r.batch),
+            backendLabel(r),
+            where(r),
+            String(pairs.length),
+            f2(t.median),
+            `${f2(t.min)}-${f2(t.max)}`,
+            t.each.map(f2).join(', '),
+            pairs.map((p) => f1(p.labMs)).join(', '),
+            pairs.map((p) => `${f1(p.torchMs)}${p.torchFormat === 'channels-last' ? ' cl' : ''}`).join(', '),
+            r.note ?? '',
+          ];
+        }),
+      ),
+    );
+    lines.push('');
+    lines.push("lab ms and PyTorch ms: each round's medians, in order; cl: PyTorch's channels-last format was the faster that round.");
+    lines.push('');
+  }
 
   const loops = results.filter((r) => r.what === 'loop');
   if (loops.length > 0) {

@@ -1,7 +1,8 @@
 // `npm run bench`: the lab's speed, measured in one run on this machine against PyTorch on the same
-// CPU. Runs PyTorch (bench/torch_step.py, if a Python imports torch), then Node (tfjs-wasm, tfjs-cpu),
-// then headless Chromium (bench workers per backend and the lab's own worker), and writes the JSON
-// results and bench/RESULTS.md's tables.
+// CPU. Runs Node (tfjs-wasm, then PyTorch and the lab's wasm step in turns, then tfjs-cpu), then
+// headless Chromium (bench workers per backend and the lab's own worker), and writes the JSON results
+// and bench/RESULTS.md's tables. Without Node's wasm, PyTorch (bench/torch_step.py, if a Python
+// imports torch) runs once at the start instead of in turns.
 //   npm run bench              full run;  npm run bench -- --quick   ResNet-20 only, fewer steps
 // Flags: --json FILE (default bench-results/latest.json), --md FILE (default bench/RESULTS.md),
 // --no-node, --no-browser, --no-torch, --only wasm,cpu,webgl,webgpu (backends), --no-lab (skip the lab
@@ -18,7 +19,7 @@ import type { BenchRecord } from './core.ts';
 import { makePlan } from './plan.ts';
 import { runNodeBench } from './node.ts';
 import { runBrowserBench } from './browser.ts';
-import { findTorchPython, runTorchBench } from './pytorch.ts';
+import { findTorchPython, runTorchBench, TorchServer } from './pytorch.ts';
 import { addRatios, checkTargets, markdown, resultsFile, type BenchMeta } from './report.ts';
 import type { WorkerBackend } from './browser/messages.ts';
 
@@ -47,16 +48,27 @@ const loadAvgStart = loadavg();
 
 const records: BenchRecord[] = [];
 let pytorch: string | undefined;
+let torchServer: TorchServer | undefined;
+const torchThreads = Number(args['torch-threads'] ?? cpus().length);
 if (!args['no-torch']) {
-  const threads = Number(args['torch-threads'] ?? cpus().length);
-  records.push(...runTorchBench(plan, threads, log, args['install-torch']));
-  if (records.length > 0) pytorch = findTorchPython()?.version;
+  // PyTorch in turns with Node's wasm step where that runs (bench/torch-rounds.ts), else once here.
+  if (!args['no-node'] && use('wasm')) {
+    torchServer = await TorchServer.start(torchThreads, log, args['install-torch']);
+    pytorch = torchServer?.version;
+  } else {
+    records.push(...runTorchBench(plan, torchThreads, log, args['install-torch']));
+    if (records.length > 0) pytorch = findTorchPython()?.version;
+  }
 }
 if (!args['no-node']) {
   // As the lab's CLI does: the lab's kernels with fused multiply-adds (Node 20 has relaxed SIMD behind a flag).
   enableRelaxedSimd();
   const backends = (['wasm', 'cpu'] as const).filter(use);
-  records.push(...(await runNodeBench(plan, log, [...backends])));
+  try {
+    records.push(...(await runNodeBench(plan, log, [...backends], torchServer)));
+  } finally {
+    torchServer?.close();
+  }
 }
 let browserMeta: Awaited<ReturnType<typeof runBrowserBench>>['meta'];
 if (!args['no-browser']) {
@@ -69,9 +81,8 @@ if (!args['no-browser']) {
 // PyTorch once more at the end (ResNet-20 only): the machine's load changes over a long run, and the
 // ratios use PyTorch's fastest numbers of the run.
 if (!args['no-torch'] && pytorch !== undefined) {
-  const threads = Number(args['torch-threads'] ?? cpus().length);
   const again = { ...plan, torch: { ...plan.torch, depths: [20], steps: Math.min(plan.torch.steps, 5) } };
-  records.push(...runTorchBench(again, threads, log).map((r) => ({ ...r, variant: `${r.variant} (again at the end)` })));
+  records.push(...runTorchBench(again, torchThreads, log).map((r) => ({ ...r, variant: `${r.variant} (again at the end)` })));
 }
 
 const meta: BenchMeta = {

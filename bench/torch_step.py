@@ -7,6 +7,11 @@ blocks (16, 32, 64 channels), option A shortcuts (stride-2 subsample + zero chan
 pool, linear 64->10; conv biases as the lab's gcr protocol has them. Random input: only time matters.
 
     /usr/bin/python3 bench/torch_step.py --depths 20,56,110 --batch 128 --steps 10 --threads 2
+
+With --serve it stays up for turns taken with the lab's step (bench/torch-rounds.ts): it prints
+{"torch", "threads"}, then answers each line of stdin, {"depth", "batch", "format", "warmup",
+"steps"}, with {"times": [ms, ...]} on one line, keeping each model and its optimiser between turns.
+It ends at the end of stdin. It does not time the lab.
 """
 
 import argparse
@@ -60,7 +65,8 @@ class ResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(h, 1).flatten(1))
 
 
-def time_steps(depth, batch, warmup, steps, channels_last):
+def make_step(depth, batch, channels_last):
+    """One training step of a fresh seeded model on one fixed random batch, as a function."""
     torch.manual_seed(0)
     model = ResNet(depth)
     x = torch.randn(batch, 3, 32, 32)
@@ -78,6 +84,10 @@ def time_steps(depth, batch, warmup, steps, channels_last):
         opt.step()
         return loss.item()
 
+    return step
+
+
+def time_step(step, warmup, steps):
     for _ in range(warmup):
         step()
     times = []
@@ -88,6 +98,29 @@ def time_steps(depth, batch, warmup, steps, channels_last):
     return times
 
 
+def time_steps(depth, batch, warmup, steps, channels_last):
+    return time_step(make_step(depth, batch, channels_last), warmup, steps)
+
+
+def serve():
+    """Answers timing requests from stdin, one JSON line each, until stdin ends."""
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    steps = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        fmt = req["format"]
+        if fmt not in ("channels-last", "default"):
+            print(json.dumps({"error": f"unknown format {fmt!r}"}), flush=True)
+            continue
+        key = (req["depth"], req["batch"], fmt)
+        if key not in steps:
+            steps[key] = make_step(req["depth"], req["batch"], fmt == "channels-last")
+        times = time_step(steps[key], req["warmup"], req["steps"])
+        print(json.dumps({"times": times}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--depths", default="20,56,110")
@@ -95,8 +128,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--serve", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.serve:
+        serve()
+        return
     results = []
     for depth in [int(d) for d in args.depths.split(",")]:
         for channels_last in (True, False):
