@@ -1,7 +1,7 @@
-// A run bundle (.rlab): everything one training run produced, in one file, for export, the CLI's
-// queue and importing someone else's run: the configuration (share-URL query), run metadata, the
-// per-step and per-evaluation series as typed columns (run-series.ts), and the final weights as
-// .safetensors bytes.
+// A run bundle: everything one training run produced (the configuration as a share-URL query, run
+// metadata, the per-step and per-evaluation series as typed columns (run-series.ts), and the final
+// weights as .safetensors bytes), its checks, and the lab's first container for it, the .rlab file.
+// The lab writes bundles as zip files (bundle-zip.ts) and reads .rlab files as well as those.
 // Pure (bytes in, bytes out; no tfjs, no DOM), so the page, the worker and the CLI share it.
 // A small binary container rather than JSON: the weights go in verbatim (base64 would add a third), the
 // series as float columns (a 200-epoch run has 78,000 steps), float32 losses bit-exact. The JSON header
@@ -300,9 +300,12 @@ function safetensorsLabConfig(bytes: Uint8Array, where: string): string {
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
-/** The bundle's bytes. Throws a BundleError if the bundle is inconsistent (it would not decode). */
-export function encodeRunBundle(bundle: RunBundle): Uint8Array {
-  const where = 'cannot write the run bundle';
+/**
+ * Checks a bundle as both containers need it (this one and the zip, bundle-zip.ts): its configuration,
+ * series, metadata and the weights' configuration. Returns the checked metadata; a BundleError's
+ * message starts with `where`.
+ */
+export function checkRunBundle(bundle: RunBundle, where: string): RunMeta {
   const config = checkConfig(bundle.config, where);
   checkSeries(bundle, where);
   const meta = checkMeta(bundle.meta, config, where);
@@ -312,6 +315,14 @@ export function encodeRunBundle(bundle: RunBundle): Uint8Array {
     const wc = safetensorsLabConfig(bundle.weights, where);
     if (wc !== '' && wc !== config) throw new BundleError('inconsistent', `${where}: the weights belong to another configuration (${wc})`);
   }
+  return meta;
+}
+
+/** The bundle's bytes. Throws a BundleError if the bundle is inconsistent (it would not decode). */
+export function encodeRunBundle(bundle: RunBundle): Uint8Array {
+  const where = 'cannot write the run bundle';
+  const meta = checkRunBundle(bundle, where);
+  const config = bundle.config;
   const columns: HeaderColumn[] = [];
   const parts: { offset: number; bytes: Uint8Array }[] = [];
   let offset = 0;
