@@ -6,7 +6,8 @@
 //   backward: dbeta = S(dy), dgamma = inv*S(dy*xc), dx = a*dy - xc*(a*inv*dgamma/M) - a*dbeta/M.
 // `relu: true` fuses the following ReLU (dy masked by y > 0). `inputBias: b` normalises x + b without
 // adding it (a conv bias, gcr: docs/protocols.md §3.4). On wasm with channels a multiple of 4 the lab's
-// kernels (lab-wasm.ts) do it in two passes each way; composed ops cover every other case.
+// kernels (lab-wasm.ts) do it in two passes each way, on webgpu the lab's (webgpu/batchnorm.ts) in two
+// dispatches each way; composed ops cover every other case.
 // Inputs are NHWC [N,H,W,C] or, after a dense layer, [N,C]. Not here: the running statistics (model/).
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,6 +15,8 @@ import { FusedDepthwiseConv2D } from '@tensorflow/tfjs-core';
 import { channelSum } from './fused.ts';
 import { LAB_BN_GRAD, LAB_BN_MOMENTS, labBatchNormFits } from './lab-ops.ts';
 import { labWasm } from './lab-wasm.ts';
+import { LAB_WEBGPU_BN, LAB_WEBGPU_BN_GRAD, LAB_WEBGPU_BN_INFER } from './webgpu/batchnorm.ts';
+import { labWebGpu } from './webgpu/register.ts';
 
 export interface BatchNormTrainResult<R extends tf.Rank> {
   /** Normalised output, the same shape as x. Differentiable w.r.t. x, gamma, beta (and inputBias). */
@@ -84,6 +87,7 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
   checkChannels(c, ['gamma', gamma], ['beta', beta], ...(bias ? [['inputBias', bias] as [string, tf.Tensor]] : []));
   const m = n * h * w;
   const useLab = labBatchNormFits(x.shape) && labWasm(tf.backend()) != null;
+  const useGpu = !useLab && labWebGpu(tf.backend());
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
   /** The statistics to report: the mean of x + b where there is a bias. */
   const keepStats = (mean: tf.Tensor1D, variance: tf.Tensor1D, biasIn?: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] => [
@@ -95,6 +99,25 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
     const [xIn, gamma1, beta1] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const biasIn = bias ? (args[3] as tf.Tensor1D) : undefined;
     const save = args[bias ? 4 : 3] as tf.GradSaveFunc;
+    if (useGpu) {
+      // Two dispatches each way (webgpu/batchnorm.ts): the moments' partials, then normalise (and
+      // the statistics); the gradient's partial sums, then dx. coef is (mean, inv, gamma*inv, beta).
+      const [y, mean, variance, coef] = tf
+        .engine()
+        .runKernel(LAB_WEBGPU_BN, { x: xIn, gamma: gamma1, beta: beta1 }, { eps, relu }) as tf.Tensor[];
+      save([xIn, coef!]);
+      stats = keepStats(mean as tf.Tensor1D, variance as tf.Tensor1D, biasIn);
+      return {
+        value: y!,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xS, coefS] = saved as [tf.Tensor, tf.Tensor];
+          const [dx, dgamma, dbeta, dbias] = tf
+            .engine()
+            .runKernel(LAB_WEBGPU_BN_GRAD, { dy, x: xS, coef: coefS }, { relu, sumDx: biasIn !== undefined }) as tf.Tensor[];
+          return biasIn ? [dx!, dgamma!, dbeta!, dbias!] : [dx!, dgamma!, dbeta!];
+        },
+      };
+    }
     const { x4 } = as4d(xIn);
     if (useLab) {
       // Two passes each way in the lab's own kernels (lab-wasm.ts): the moments and the affine map's
@@ -157,9 +180,10 @@ export function batchNormTrain<R extends tf.Rank.R2 | tf.Rank.R4>(
 
 /**
  * Inference-mode batch norm with running statistics: gamma*(x - mean)/sqrt(var + eps) + beta, then
- * ReLU when `relu` is set. On wasm one pass (the affine map with the ReLU fused in, as in training);
- * elsewhere tfjs's batchNorm kernel, then ReLU. With `inputBias: b` it normalises x + b (a conv's bias,
- * as batchNormTrain does) without adding it: x + b - mean = x - (mean - b).
+ * ReLU when `relu` is set. On wasm one pass (the affine map with the ReLU fused in, as in training),
+ * on webgpu one dispatch (webgpu/batchnorm.ts); elsewhere tfjs's batchNorm kernel, then ReLU. With
+ * `inputBias: b` it normalises x + b (a conv's bias, as batchNormTrain does) without adding it:
+ * x + b - mean = x - (mean - b).
  */
 export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
   x: tf.Tensor<R>,
@@ -181,8 +205,14 @@ export function batchNormInfer<R extends tf.Rank.R2 | tf.Rank.R4>(
       ['runningVar', runningVar],
       ...(bias ? [['inputBias', bias] as [string, tf.Tensor]] : []),
     );
-    const mean = bias ? (tf.sub(runningMean, bias) as tf.Tensor1D) : runningMean;
     const relu = options.relu === true;
+    if (labWebGpu(tf.backend())) {
+      // One dispatch (webgpu/batchnorm.ts), the ReLU fused.
+      const inputs: tf.NamedTensorMap = { x, gamma, beta, mean: runningMean, variance: runningVar };
+      if (bias) inputs.bias = bias;
+      return tf.engine().runKernel(LAB_WEBGPU_BN_INFER, inputs, { eps, relu }) as tf.Tensor<R>;
+    }
+    const mean = bias ? (tf.sub(runningMean, bias) as tf.Tensor1D) : runningMean;
     if (tf.getBackend() !== 'wasm') {
       const y = tf.batchNorm(x, mean, runningVar, beta, gamma, eps);
       return (relu ? tf.relu(y) : y) as tf.Tensor<R>;
