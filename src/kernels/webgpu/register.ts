@@ -2,12 +2,20 @@
 // is true on the webgpu backend while its kernel options (options.ts) have labWebGpu on. Callers check
 // it and compose tfjs ops otherwise. Not the kernels themselves (the other files of this folder).
 
-import { Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import {
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+} from '@tensorflow/tfjs-core';
 import { kernelOptions } from '../options.ts';
 import { batchNormConfigs } from './batchnorm.ts';
 import { isWebGpuBackend } from './dispatch.ts';
 import { addReluConfig, reluGradConfig } from './elementwise.ts';
 import { makeFilterGradConfig } from './filter-grad.ts';
+import { makeInputGradConfig } from './input-grad.ts';
 
 /** The lab's kernels under their own names (LabAddRelu and the like); they never replace a tfjs kernel. */
 const LAB_KERNELS: KernelConfig[] = [addReluConfig, reluGradConfig, ...batchNormConfigs];
@@ -29,11 +37,15 @@ export function registerWebGpuKernels(): void {
 const replacements = new WeakSet<KernelConfig>();
 
 /**
- * Replaces tfjs-webgpu's convolution gradients with the lab's (filter-grad.ts), which keep the
- * original kernel and call it where labWebGpu is off or the input is not theirs (NCHW, not float32).
+ * Replaces tfjs-webgpu's convolution gradients with the lab's (filter-grad.ts, input-grad.ts), which
+ * keep the original kernel and call it where labWebGpu is off or the input is not theirs (NCHW, not
+ * float32).
  */
 function replaceConvGradients(): void {
-  for (const [name, make] of [[Conv2DBackpropFilter, makeFilterGradConfig]] as const) {
+  for (const [name, make] of [
+    [Conv2DBackpropFilter, makeFilterGradConfig],
+    [Conv2DBackpropInput, makeInputGradConfig],
+  ] as const) {
     const original = getKernel(name, 'webgpu');
     if (original == null || replacements.has(original)) continue;
     const config = make(original, labWebGpu);
