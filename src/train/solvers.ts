@@ -5,11 +5,14 @@
 //   rmsprop, adagrad, adadelta, adam   Torch optim as of January 2016 (commit ae195f3)
 // Weight decay: the gradient becomes g + wd * p. Updates are in place (Variable.assign) in tf.tidy,
 // with no GPU->CPU read; one non-trainable variable per (parameter, slot). On wasm both SGD forms run
-// as one kernel per parameter (LabSgdStep), the same arithmetic in the same order: the same bits.
+// as one kernel per parameter (LabSgdStep), the same arithmetic in the same order: the same bits. On
+// webgpu they run in the lab's kernel, two parameters per dispatch (kernels/webgpu/sgd.ts), likewise.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { LAB_SGD_STEP } from '../kernels/lab-ops.ts';
 import { labWasm } from '../kernels/lab-wasm.ts';
+import { labWebGpu } from '../kernels/webgpu/register.ts';
+import { labSgdStep } from '../kernels/webgpu/sgd.ts';
 import { SOLVER_NAMES, type SolverName } from '../experiment/solvers.ts';
 
 export interface SolverSettings {
@@ -154,6 +157,18 @@ class TorchStyleSolver implements Solver {
           throw new SolverError(`state "${p.name}/${slot}" has shape [${v.shape}], parameter has [${p.variable.shape}]`);
         }
       }
+    }
+    if ((s.name === 'sgd-nesterov' || s.name === 'sgd') && labWebGpu(tf.backend())) {
+      // Every parameter in a few dispatches (kernels/webgpu/sgd.ts): the formulas of update() below.
+      const items = params.map((p) => ({
+        w: p.variable,
+        buf: this.slot(p, this.slotNames[0]!),
+        g: grads[p.name]!,
+        weightDecay: p.decay ? s.weightDecay : 0,
+      }));
+      labSgdStep(items, { nesterov: s.name === 'sgd-nesterov', lr, momentum: s.momentum });
+      this.steps += 1;
+      return;
     }
     const t = this.steps + 1; // Adam's t, counted per solver as optim.adam's state.t (gcr flattened all parameters)
     // The step's constants as scalar tensors, made once per step rather than once per parameter (one
