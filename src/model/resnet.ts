@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../kernels/batchnorm.ts';
 import { addBias, addRelu, addSame } from '../kernels/fused.ts';
+import { shortcutA } from '../kernels/shortcut.ts';
 import { createRng } from '../util/rng.ts';
 import type { BlockVariant, ShortcutType } from '../experiment/config.ts';
 import type { InitScheme, ModelDetails } from '../experiment/protocols.ts';
@@ -336,15 +337,9 @@ export class ResNet {
       const name = `${b.prefix}.shortcut.0`;
       return this.spec.shortcut === 'B' ? convBn(x, name, b.stride, 'valid', `${b.prefix}.shortcut.1`) : conv(x, name, b.stride, 'valid');
     }
-    // Option A: keep every second pixel (a 1x1 average pool with stride 2 has a gradient, unlike
-    // stridedSlice), then append zero channels after the input's (gcr: cat with zeros).
-    const sub = b.stride === 2 ? tf.avgPool(x, 1, 2, 'valid') : x;
-    return tf.pad(sub, [
-      [0, 0],
-      [0, 0],
-      [0, 0],
-      [0, b.cout - b.cin],
-    ]);
+    // Option A: keep every second pixel, then append zero channels after the input's (gcr: cat with
+    // zeros); kernels/shortcut.ts.
+    return shortcutA(x, b.cout, b.stride);
   }
 
   /**
