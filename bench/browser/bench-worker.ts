@@ -50,7 +50,8 @@ async function run({ backend, plan }: RunRequest) {
   const adapter = info.adapterInfo ?? '';
   const software = (backend === 'webgl' || backend === 'webgpu') && /swiftshader|fallback|llvmpipe|software/i.test(adapter);
   log(`browser ${backend}: ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${adapter ? `, ${adapter}` : ''}`);
-  const host = browserHost('/');
+  // browserHost takes the site root as an absolute URL (it resolves the data's paths against it).
+  const host = browserHost(new URL('/', location.href).href);
   const loaded = await loadServedData(host.fetchBytes, () => {});
   const data = loaded?.data ?? { train: randomSplit(5000, 1), test: randomSplit(2000, 2) };
   const stats = computeStats(data.train);
