@@ -1,6 +1,7 @@
 // The lab's Conv2DBackpropInput on WebGPU (Dawn in Node) against tfjs-cpu's, at ResNet-20/56/110's
 // convolution shapes (small batches), the strided and 1x1 projection layers, the first layer and odd
-// sizes; against a float64 sum for one case; and tfjs-webgpu's own kernel while labWebGpu is off.
+// sizes; against a float64 sum for one case; inside tf.grads of tf.conv2d; and tfjs-webgpu's own kernel
+// while labWebGpu is off.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,22 @@ describe('lab Conv2DBackpropInput on webgpu', () => {
     const [lab] = await onWebGpu(() => inputGradOf(c), true);
     expect(seen.length).toBe(1);
     expect(relErr(lab!, stock!)).toBeLessThan(1e-4);
+  });
+
+  it('runs in tf.grads of tf.conv2d, with the filter gradient', async () => {
+    const c = CASES.find((k) => k.name === 'stride 2, 3x3 16->32')!;
+    const grads = () => {
+      const { x, filter, dy } = convInputs(c);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad))([x, filter], dy);
+    };
+    const seen: DispatchWork[] = [];
+    observeLabDispatches((w) => seen.push(w));
+    const got = await onWebGpu(grads);
+    observeLabDispatches(null);
+    const want = await onCpu(grads);
+    expect(relErr(got[0]!, want[0]!)).toBeLessThan(1e-4);
+    expect(relErr(got[1]!, want[1]!)).toBeLessThan(1e-4);
+    expect(seen.map((w) => w.kernel).sort()).toEqual(['lab.filterGrad.partial', 'lab.filterGrad.reduce', 'lab.inputGrad']);
   });
 
   it('leaves no tensors behind', async () => {
