@@ -6,12 +6,12 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
+import onnxProto from 'onnx-proto';
 import { initBackend } from '../backend/setup.ts';
 import { formatConfigQuery, parseConfigQueryStrict } from '../experiment/config.ts';
 import { modelSpec } from '../train/experiment.ts';
 import { encodeOnnx, readOnnxMetadata } from './onnx-model.ts';
 import { maxAbsDiff, onnxLogits } from './onnx-test-utils.ts';
-import { modelProtoType } from './onnx-schema.ts';
 import { ResNet } from './resnet.ts';
 import { readModelValues, valuesToTensors, WeightsError } from './weights.ts';
 
@@ -57,7 +57,8 @@ describe('model.onnx', () => {
     const spec = modelSpec(config);
     const m = ResNet.create(spec, 1);
     const onnx = encodeOnnx(spec, { config: formatConfigQuery(config), steps: 12, values: await readModelValues(m) });
-    const model = modelProtoType().toObject(modelProtoType().decode(onnx), { longs: Number }) as {
+    const { ModelProto } = onnxProto.onnx;
+    const model = ModelProto.toObject(ModelProto.decode(onnx), { longs: Number }) as {
       opsetImport: { domain?: string; version: number }[];
       graph: {
         node: { opType: string; name: string; input: string[] }[];
@@ -66,7 +67,7 @@ describe('model.onnx', () => {
         output: { name: string }[];
       };
     };
-    expect(model.opsetImport).toEqual([{ version: 17 }]); // the default domain, ai.onnx
+    expect(model.opsetImport).toEqual([{ domain: '', version: 17 }]); // '': the default domain, ai.onnx
     expect(model.graph.input[0].name).toBe('input');
     expect(model.graph.input[0].type.tensorType.shape.dim).toEqual([
       { dimParam: 'N' },

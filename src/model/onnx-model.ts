@@ -1,6 +1,7 @@
 // The lab's trained ResNet as an ONNX inference graph (model.onnx): opset 17, input "input" [N, 3, 32, 32]
 // float32 NCHW of normalised images, output "logits" [N, 10]. Built from a ResNetSpec and the lab's
-// parameter values, and encoded by protobufjs with ONNX's schema (onnx-schema.ts). It computes what
+// parameter values, and encoded with onnx-proto (ONNX's onnx.proto compiled to static protobufjs code,
+// which needs no eval: the page's Content-Security-Policy forbids it). It computes what
 // ResNet.forward(x, false) computes (docs/protocols.md §2): Conv (OIHW weights, pads 1 on every side
 // for 3x3), BatchNormalization in inference form (running statistics, the protocol's epsilon), Relu,
 // Add, GlobalAveragePool, Gemm. Option A's shortcut is the lab's own: a Slice keeping every second
@@ -9,7 +10,7 @@
 // expects is in the model's metadata_props. What this file is not: a general ONNX writer or reader.
 
 import { layersMetadata } from './layers-model.ts';
-import { modelProtoType, ONNX_FLOAT, ONNX_INT64 } from './onnx-schema.ts';
+import onnxProto from 'onnx-proto';
 import { blocksPerStage, describeParams, type ResNetSpec } from './resnet.ts';
 import { WeightsError, type WeightsBundle } from './weights.ts';
 
@@ -20,6 +21,10 @@ export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'logits';
 export const ONNX_FILE = 'model.onnx';
 
+const { ModelProto, TensorProto, AttributeProto } = onnxProto.onnx;
+const ONNX_FLOAT = TensorProto.DataType.FLOAT;
+const ONNX_INT64 = TensorProto.DataType.INT64;
+
 interface Attribute {
   name: string;
   type: number;
@@ -27,9 +32,9 @@ interface Attribute {
   f?: number;
   ints?: number[];
 }
-const ATTR_FLOAT = 1;
-const ATTR_INT = 2;
-const ATTR_INTS = 7;
+const ATTR_FLOAT = AttributeProto.AttributeType.FLOAT;
+const ATTR_INT = AttributeProto.AttributeType.INT;
+const ATTR_INTS = AttributeProto.AttributeType.INTS;
 const ints = (name: string, v: number[]): Attribute => ({ name, type: ATTR_INTS, ints: v });
 const int = (name: string, v: number): Attribute => ({ name, type: ATTR_INT, i: v });
 const float = (name: string, v: number): Attribute => ({ name, type: ATTR_FLOAT, f: v });
@@ -226,7 +231,6 @@ export function encodeOnnx(spec: ResNetSpec, bundle: WeightsBundle): Uint8Array 
   }
   const g = new GraphBuilder(spec, bundle.values);
   g.build();
-  const ModelProto = modelProtoType();
   const model = {
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
@@ -249,6 +253,6 @@ export function encodeOnnx(spec: ResNetSpec, bundle: WeightsBundle): Uint8Array 
 
 /** The metadata_props of a model.onnx file (for checks and the lab's own reading). */
 export function readOnnxMetadata(bytes: Uint8Array): Record<string, string> {
-  const m = modelProtoType().toObject(modelProtoType().decode(bytes)) as { metadataProps?: { key: string; value: string }[] };
-  return Object.fromEntries((m.metadataProps ?? []).map((e) => [e.key, e.value]));
+  const m = ModelProto.decode(bytes);
+  return Object.fromEntries(m.metadataProps.map((e) => [e.key ?? '', e.value ?? '']));
 }
