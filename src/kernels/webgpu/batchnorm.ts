@@ -29,7 +29,7 @@ const MIN_REDUCE_ROWS = 16;
 const MAX_MERGE = 2048;
 
 /** How [m, c] is cut into workgroups. */
-export interface BnGeometry {
+interface BnGeometry {
   m: number;
   c: number;
   /** Channels per workgroup (a power of two, at most 64) and row lanes (WG / ct). */
@@ -44,7 +44,7 @@ export interface BnGeometry {
   blocks: number;
 }
 
-export function bnGeometry(shape: readonly number[]): BnGeometry {
+function bnGeometry(shape: readonly number[]): BnGeometry {
   const c = shape[shape.length - 1] ?? 0;
   const m = shape.reduce((p, d) => p * d, 1) / Math.max(c, 1);
   let ct = 1;
