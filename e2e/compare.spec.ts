@@ -3,10 +3,10 @@
 // Compare; both charts draw both runs, the x-axis switches to iterations and
 // images, the other run is pinned as the baseline, the summary table highlights the learning rate
 // where it differs from the baseline; the selection survives a reload; a run deleted while selected
-// drops out; a run from the Runs list downloads as a .rlab bundle that decodes to that run.
+// drops out; a run from the Runs list downloads as a .zip bundle that decodes to that run.
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
-import { decodeRunBundle } from '../src/state/bundle.ts';
+import { decodeRunFile } from '../src/state/bundle-zip.ts';
 import { button, control, openLab, setRunOptions } from './lab.ts';
 import { storedRuns } from './history.ts';
 
@@ -89,15 +89,15 @@ test('two runs side by side: overlaid curves, x-axis, baseline, differing key hi
   await expect(secondRow.locator('td[data-key="lr"]')).toHaveAttribute('data-differs', 'false');
   await page.getByTestId('compare-panel').screenshot({ path: info.outputPath('compare.png') });
 
-  // Export the first run from the Runs list: a .rlab file with its 15 steps.
+  // Export the first run from the Runs list: a .zip file with its 15 steps.
   const [file] = await Promise.all([
     page.waitForEvent('download'),
     page.locator(`[data-testid="run-row"][data-run-id="${first.run.id}"]`).getByRole('button', { name: 'Export' }).click(),
   ]);
-  expect(file.suggestedFilename()).toMatch(/\.rlab$/);
+  expect(file.suggestedFilename()).toMatch(/\.zip$/);
   const path = info.outputPath(file.suggestedFilename());
   await file.saveAs(path);
-  const bundle = decodeRunBundle(new Uint8Array(await readFile(path)), path);
+  const bundle = decodeRunFile(new Uint8Array(await readFile(path)), path);
   expect(bundle.meta.name).toBe(first.run.name);
   expect(Array.from(bundle.steps.loss)).toEqual(first.losses);
   expect(bundle.config).toContain('lr=0.1');

@@ -1,10 +1,12 @@
 // The reproduction workbench in Chromium: "Run this" on published rows sets the exact
 // configuration (and the link); a link's claimed result is shown as a claim; after a tiny ResNet-8
 // run on WASM, "Inspect model" shows the 10x10 confusion matrix and the image grid (and the error after
-// BN recalibration), the run exports as a .rlab bundle that imports back as an overlay on both charts
-// (a damaged one refused), and "Share with my result" makes a link that shows the claim.
+// BN recalibration), the run exports as a .zip bundle that imports back as an overlay on both charts
+// (a damaged one refused, an older .rlab one read), and "Share with my result" makes a link that shows the claim.
 import { readFile, writeFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
+import { encodeRunBundle } from '../src/state/bundle.ts';
+import { decodeRunFile } from '../src/state/bundle-zip.ts';
 import { button, control, openLab, setRunOptions } from './lab.ts';
 
 const row = (page: Page, name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: false }) });
@@ -133,7 +135,7 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
   await expect(links).toHaveCount(4);
   const names = await links.allInnerTexts();
   expect(names.map((n) => n.replace(/^resnet8-gcr-seed11-\d{8}-\d{4}/, 'X'))).toEqual([
-    'X.rlab',
+    'X.zip',
     'X-steps.csv',
     'X-tests.csv',
     'X-curves.json',
@@ -144,7 +146,7 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
     await file.saveAs(path);
     return path;
   };
-  const rlab = await save('.rlab');
+  const zip = await save('.zip');
   const csv = await readFile(await save('-steps.csv'), 'utf8');
   expect(csv.trim().split('\n').length).toBe(31);
 
@@ -153,7 +155,7 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
     const [chooser] = await Promise.all([page.waitForEvent('filechooser'), button(page, 'Import run').click()]);
     await chooser.setFiles(path);
   };
-  await importFile(rlab);
+  await importFile(zip);
   await expect(page.getByTestId('overlay-summary')).toContainText('Imported: resnet8-gcr-seed11');
   await expect(page.getByTestId('overlay-final')).toContainText(testError);
   await expect(page.getByTestId('overlay-summary')).toContainText('Same configuration as your run');
@@ -164,12 +166,19 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
   await expect(page.getByTestId('run-row')).toHaveCount(1);
 
   // A damaged bundle: a clear error, the overlay unchanged.
-  const cut = info.outputPath('cut.rlab');
-  const bytes = await readFile(rlab);
+  const cut = info.outputPath('cut.zip');
+  const bytes = await readFile(zip);
   await writeFile(cut, bytes.subarray(0, bytes.length - 500));
   await importFile(cut);
-  await expect(page.getByRole('alert').filter({ hasText: 'cut.rlab is truncated' })).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'cut.zip is a damaged zip file' })).toBeVisible();
   await expect(page.getByTestId('overlay-summary')).toContainText('Imported: resnet8-gcr-seed11');
+  // The same run as an older lab's .rlab file: read as before.
+  const rlab = info.outputPath('old.rlab');
+  await writeFile(rlab, encodeRunBundle(decodeRunFile(new Uint8Array(bytes))));
+  await importFile(rlab);
+  await expect(page.getByRole('alert').filter({ hasText: 'cut.zip' })).toHaveCount(0); // the error goes with a good file
+  await expect(page.getByTestId('overlay-summary')).toContainText('Imported: resnet8-gcr-seed11');
+  await expect(page.getByTestId('overlay-final')).toContainText(testError);
   await page.locator('.export').screenshot({ path: info.outputPath('export.png') });
   await page.locator('.results').screenshot({ path: info.outputPath('charts.png') });
 

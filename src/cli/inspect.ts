@@ -1,13 +1,13 @@
 // `npm run lab -- inspect --weights FILE`: look inside trained weights on the test set: test error,
 // per-class error and the 10x10 confusion matrix; with --recalibrate also the error after BN
 // recalibration over the training set (src/train/recalibrate.ts). FILE is a .safetensors file, a
-// model.json (with its weights.bin) or a run bundle (.rlab, e.g. from `lab queue`).
+// model.json (with its weights.bin) or a run bundle (.zip or the older .rlab, e.g. from `lab queue`).
 
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseConfigQueryStrict, formatConfigQuery, type ExperimentConfig } from '../experiment/config.ts';
-import { decodeRunBundle, looksLikeRunBundle } from '../state/bundle.ts';
+import { decodeRunFile, looksLikeRunFile } from '../state/bundle-zip.ts';
 import { decodeSafetensors, WeightsError } from '../model/weights.ts';
 import type { ResNet } from '../model/resnet.ts';
 import { describeExperiment, modelSpec, resolveExperiment } from '../train/experiment.ts';
@@ -26,9 +26,9 @@ async function loadAny(file: string): Promise<{ config: ExperimentConfig; model:
   } catch {
     throw new UsageError(`cannot read --weights ${file}: no such file`);
   }
-  if (!looksLikeRunBundle(head)) return loadWeightsFile(file);
+  if (!looksLikeRunFile(head)) return loadWeightsFile(file);
   const name = basename(file);
-  const bundle = decodeRunBundle(head, name);
+  const bundle = decodeRunFile(head, name);
   if (!bundle.weights) throw new WeightsError(`${name} is a run bundle without weights: there is nothing to inspect`);
   const config = parseConfigQueryStrict(bundle.config);
   const spec = modelSpec(config);
@@ -49,7 +49,7 @@ export async function inspect(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (!values.weights) throw new UsageError('inspect needs --weights FILE (.safetensors, model.json or a .rlab run bundle)');
+  if (!values.weights) throw new UsageError('inspect needs --weights FILE (.safetensors, model.json or a .zip or .rlab run bundle)');
   const limit = positiveInt('limit', values.limit);
   const trainLimit = positiveInt('train-limit', values['train-limit']);
   if (trainLimit !== undefined && !values.recalibrate) throw new UsageError('--train-limit only makes sense with --recalibrate');

@@ -20,7 +20,7 @@ const USAGE = `usage: npm run lab -- <command> [options]
   summary --depth D [--config "depth=56&block=..."] [--json]
   train   --config "<share-URL query>" --out DIR [--epochs E] [--max-steps S] [--backend wasm|cpu|webgpu] [--threads T] [--data DIR] [--eval-limit N]
   eval    --weights FILE(.safetensors | model.json) [--data DIR] [--limit N] [--backend wasm|cpu|webgpu] [--threads T] [--json] [--onnx OUT.onnx]
-  inspect --weights FILE(.safetensors | model.json | .rlab) [--recalibrate] [--limit N] [--train-limit N] [--data DIR] [--backend wasm|cpu|webgpu] [--json]
+  inspect --weights FILE(.safetensors | model.json | .zip | .rlab) [--recalibrate] [--limit N] [--train-limit N] [--data DIR] [--backend wasm|cpu|webgpu] [--json]
   queue   FILE --out DIR [--from I] [--to J] [--epochs E] [--max-steps S] [--eval-limit N] [--backend wasm|cpu|webgpu] [--threads T] [--data DIR]
 --threads: wasm's threads (default: the number of cores, at most 4; 1 = tfjs-wasm's single-threaded build)
 share-URL keys: ${CONFIG_KEYS.join(', ')}`;

@@ -1,6 +1,6 @@
 // The queue, as a user runs it (child processes through tsx) on the real CIFAR-10: three tiny runs
-// (ResNet-8, 2 steps, 50 test images), one bundle each that decodes and matches train's own files; a
-// killed queue resumes by skipping finished runs; --from/--to; options that differ from the existing
+// (ResNet-8, 2 steps, 50 test images), one zip bundle each that decodes and matches train's own files;
+// a killed queue resumes by skipping finished runs (an older lab's .rlab bundle counts); --from/--to; options that differ from the existing
 // bundles are refused; inspect reads a bundle. Plus the queue file's parsing and run names.
 
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigQueryStrict } from '../experiment/config.ts';
-import { decodeRunBundle } from '../state/bundle.ts';
+import { encodeRunBundle } from '../state/bundle.ts';
+import { decodeRunFile } from '../state/bundle-zip.ts';
 import { decodeSafetensors } from '../model/weights.ts';
 import { modelSpec } from '../train/experiment.ts';
 import { parseQueueFile, shortName, QueueError } from './queue.ts';
@@ -85,8 +86,8 @@ describe.skipIf(!HAVE_DATA)('lab queue on real CIFAR-10', () => {
 
     for (const l of lines.slice(0, 3)) {
       const runDir = join(out, l.name);
-      const bundle = decodeRunBundle(new Uint8Array(readFileSync(l.bundle)), l.bundle);
-      expect(l.bundle).toBe(join(runDir, `${l.name}.rlab`));
+      const bundle = decodeRunFile(new Uint8Array(readFileSync(l.bundle)), l.bundle);
+      expect(l.bundle).toBe(join(runDir, `${l.name}.zip`));
       expect(bundle.config).toBe(readFileSync(join(runDir, 'config.txt'), 'utf8').trim());
       expect(bundle.meta).toMatchObject({
         name: l.name,
@@ -133,8 +134,13 @@ describe.skipIf(!HAVE_DATA)('lab queue on real CIFAR-10', () => {
       [3, true],
     ]);
     expect(resumed.stderr).toMatch(/\[3\/3\] 003-neon-d8-batch16-s1: done already/);
-    expect(decodeRunBundle(new Uint8Array(readFileSync(b2))).result.final!.testError).toBe(lines[1].finalTestError); // same seed, same run
+    expect(decodeRunFile(new Uint8Array(readFileSync(b2))).result.final!.testError).toBe(lines[1].finalTestError); // same seed, same run
     expect(statSync(b1).mtimeMs).toBe(mtime1);
+
+    // Run 3's bundle as an older lab wrote it (.rlab): still counts as done.
+    const b3 = lines[2].bundle as string;
+    writeFileSync(b3.replace(/\.zip$/, '.rlab'), encodeRunBundle(decodeRunFile(new Uint8Array(readFileSync(b3)))));
+    rmSync(b3);
 
     // Everything done: nothing runs. Other options than the bundles were made with: refused, nothing
     // overwritten. A range outside the file: refused. (None of these trains: run side by side.)

@@ -4,9 +4,10 @@
 // FILE: one share-URL query string per line (a whole share URL works too: the part after "?"), each
 // may carry seed=; "#" starts a comment; blank lines are skipped. Run i (1-based, counting runs, not
 // lines) goes to DIR/NNN-<short>/ (train's log.jsonl, result.json, config.txt, weights/) plus the
-// bundle DIR/NNN-<short>/NNN-<short>.rlab, written last and atomically (temporary file + rename).
-// A run whose bundle exists already is skipped, so a killed queue is resumed by running it again,
-// and --from I --to J picks runs I..J so several machines can share one file (README "Headless sweeps").
+// bundle DIR/NNN-<short>/NNN-<short>.zip (bundle-zip.ts), written last and atomically (temporary file
+// + rename). A run whose bundle exists already (that zip, or the .rlab an older lab wrote) is
+// skipped, so a killed queue is resumed by running it again, and --from I --to J picks runs I..J so
+// several machines can share one file (README "Headless sweeps").
 
 import { parseArgs } from 'node:util';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -20,15 +21,8 @@ import {
   parseConfigQuery,
   type ExperimentConfig,
 } from '../experiment/config.ts';
-import {
-  BundleError,
-  bundleFileName,
-  decodeRunBundle,
-  encodeRunBundle,
-  type DecodedBundle,
-  type RunBundle,
-  type RunStatus,
-} from '../state/bundle.ts';
+import { BundleError, bundleFileName, type DecodedBundle, type RunBundle, type RunStatus } from '../state/bundle.ts';
+import { decodeRunFile, encodeRunZip, runZipFileName } from '../state/bundle-zip.ts';
 import { SeriesBuilder } from '../state/run-series.ts';
 import { formatMeanStd, groupRepeats } from '../state/compare.ts';
 import { positiveInt, UsageError } from './args.ts';
@@ -240,37 +234,42 @@ export async function queue(argv: string[]): Promise<void> {
 
   for (const entry of entries.slice(from - 1, to)) {
     const dir = join(out, entry.name);
-    const bundlePath = join(dir, bundleFileName(entry.name));
+    const bundlePath = join(dir, runZipFileName(entry.name));
     const config = { ...entry.config, ...(epochs !== undefined ? { epochs } : {}) };
     const expected = formatConfigQuery(config);
     const tag = `[${entry.index}/${entries.length}] ${entry.name}`;
 
     let existing: DecodedBundle | null = null;
-    try {
-      existing = decodeRunBundle(new Uint8Array(await readFile(bundlePath)), bundlePath);
-    } catch (e) {
-      if (e instanceof BundleError) process.stderr.write(`${tag}: ${e.message}; running it again\n`);
-      else if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    let existingPath = bundlePath;
+    for (const path of [bundlePath, join(dir, bundleFileName(entry.name))]) {
+      try {
+        existing = decodeRunFile(new Uint8Array(await readFile(path)), path);
+        existingPath = path;
+        break;
+      } catch (e) {
+        if (e instanceof BundleError) process.stderr.write(`${tag}: ${e.message}; running it again\n`);
+        else if ((e as { code?: string }).code !== 'ENOENT') throw e;
+      }
     }
     if (existing) {
       if (existing.config !== expected || existing.meta.maxSteps !== maxSteps || existing.meta.evalLimit !== evalLimit) {
         throw new QueueError(
-          `${bundlePath} holds a run of another configuration or options (${existing.config}, max steps ${existing.meta.maxSteps ?? 'none'}, ` +
+          `${existingPath} holds a run of another configuration or options (${existing.config}, max steps ${existing.meta.maxSteps ?? 'none'}, ` +
             `eval limit ${existing.meta.evalLimit ?? 'none'}) than line ${entry.line} asks for: use another --out, or delete that folder`,
         );
       }
       process.stderr.write(`${tag}: done already (${pct(existing.result.final?.testError)}), skipped\n`);
-      lines.push(lineOf(entry.index, entry.name, bundlePath, existing, true));
+      lines.push(lineOf(entry.index, entry.name, existingPath, existing, true));
       continue;
     }
 
     process.stderr.write(`${tag}: ${expected}\n`);
     const bundle = await runOne(entry, dir, passThrough, { maxSteps, evalLimit });
-    const bytes = encodeRunBundle(bundle);
+    const bytes = encodeRunZip(bundle);
     const partial = `${bundlePath}.partial`;
     await writeFile(partial, bytes);
     await rename(partial, bundlePath); // a killed queue never leaves a bundle that looks finished
-    const decoded = decodeRunBundle(bytes, bundlePath);
+    const decoded = decodeRunFile(bytes, bundlePath);
     const best = decoded.result.best;
     process.stderr.write(
       `${tag}: ${decoded.meta.status}, final test error ${pct(decoded.result.final?.testError)}` +

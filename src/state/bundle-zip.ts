@@ -23,6 +23,7 @@ import {
   BUNDLE_EXTENSION,
   BUNDLE_LIMITS,
   BundleError,
+  bundleFileName,
   checkRunBundle,
   decodeRunBundle,
   looksLikeRunBundle,
@@ -157,14 +158,9 @@ export function encodeRunZip(bundle: RunBundle): Uint8Array {
   return zipSync(zippable, { level: 6 });
 }
 
-/** "resnet20-gcr-seed1-20261120-0825.zip": the run's name with anything but letters, digits, '.', '_' and '-' replaced. */
+/** "resnet20-gcr-seed1-20261120-0825.zip": the run's name, made safe as bundleFileName makes it. */
 export function runZipFileName(name: string): string {
-  const base =
-    name
-      .replace(/[^A-Za-z0-9._-]+/g, '-')
-      .replace(/^[-.]+|-+$/g, '')
-      .slice(0, 100) || 'run';
-  return `${base}${RUN_ZIP_EXTENSION}`;
+  return `${bundleFileName(name).slice(0, -BUNDLE_EXTENSION.length)}${RUN_ZIP_EXTENSION}`;
 }
 
 // ---- decode ----------------------------------------------------------------------------------------

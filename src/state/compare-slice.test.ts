@@ -10,7 +10,7 @@ import { initBackend } from '../backend/setup.ts';
 import { bundleToImport } from './bundle-io.ts';
 import { openRunStore, type ImportedRun } from '../storage/run-store.ts';
 import { Engine } from '../worker/engine.ts';
-import { decodeRunBundle } from './bundle.ts';
+import { decodeRunFile } from './bundle-zip.ts';
 import { COMPARE_STORAGE_KEY, MAX_COMPARE, parseRemembered } from './compare-slice.ts';
 import { formatConfigQuery, protocolDefaults } from '../experiment/config.ts';
 import { createLabStore, type LabStore } from './store.ts';
@@ -178,8 +178,8 @@ describe('Compare', () => {
     const losses = s().record!.steps.map((p) => Math.fround(p.loss));
 
     const out = await s().exportStoredRun(trained.id);
-    expect(out.fileName).toBe('ResNet-8-gcr-sgd-nesterov-seed-1.rlab');
-    const bundle = decodeRunBundle(out.bytes, out.fileName);
+    expect(out.fileName).toBe('ResNet-8-gcr-sgd-nesterov-seed-1.zip');
+    const bundle = decodeRunFile(out.bytes, out.fileName);
     expect(bundle.config).toBe(trained.config);
     expect(Array.from(bundle.steps.loss)).toEqual(losses);
     expect(Array.from(bundle.tests.step)).toEqual([0, 12]);
@@ -192,7 +192,7 @@ describe('Compare', () => {
     await until(() => Object.keys(s().compareDetails).length === 2);
     expect(Array.from(s().compareDetails[copy!.id]!.steps.loss)).toEqual(losses);
     expect(s().compareDetails[copy!.id]!.epochs).toEqual(s().compareDetails[trained.id]!.epochs);
-    const again = decodeRunBundle((await s().exportStoredRun(copy!.id)).bytes);
+    const again = decodeRunFile((await s().exportStoredRun(copy!.id)).bytes);
     expect(Array.from(again.steps.loss)).toEqual(losses);
     expect(again.weights).toEqual(bundle.weights);
 

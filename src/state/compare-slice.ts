@@ -2,7 +2,7 @@
 // MAX_COMPARE), one pinned as the baseline, the x-axis and smoothing of the overlaid curves, and the
 // runs' whole series loaded from the run history for the charts. The selection is remembered in this
 // browser (localStorage, validated when read back). Also the export of any stored run as a run bundle
-// (.rlab) for the Runs list.
+// (a .zip, bundle-zip.ts) for the Runs list.
 //
 // The slice cannot watch the Runs list itself (slices get set/get only): the page calls syncCompare()
 // whenever `runs` changes, which drops runs deleted while selected and loads (or reloads, when the
@@ -11,7 +11,7 @@
 
 import type { StoreApi } from 'zustand/vanilla';
 import { runToBundle } from './bundle-io.ts';
-import { bundleFileName, encodeRunBundle } from './bundle.ts';
+import { encodeRunZip, runZipFileName } from './bundle-zip.ts';
 import { DEFAULT_SMOOTHING, X_AXES, type XAxis } from './curves.ts';
 import type { CompareSlice, LabState } from './lab-state.ts';
 
@@ -210,7 +210,7 @@ export function compareSlice(set: Set, get: Get): CompareSlice {
         const w = await store.loadFinalWeights(id);
         // The worker stores final weights as .safetensors bytes; the other form has no file of its own.
         const bundle = runToBundle(detail, w?.format === 'safetensors' ? w.bytes : null);
-        return { fileName: bundleFileName(detail.meta.name), bytes: encodeRunBundle(bundle) };
+        return { fileName: runZipFileName(detail.meta.name), bytes: encodeRunZip(bundle) };
       });
       if (!out) throw new Error('Runs are not saved in this browser, so there is nothing to export.');
       return out;

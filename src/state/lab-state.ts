@@ -209,7 +209,7 @@ export interface CompareSlice {
   setCompareSmoothing(weight: number): void;
   /** Drops selected runs no longer in the Runs list and loads what the selected runs need (call when `runs` changes). */
   syncCompare(): Promise<void>;
-  /** A stored run as a run bundle (.rlab: configuration, series, evaluations, final weights when stored). */
+  /** A stored run as a run bundle (a .zip: configuration, series, evaluations, final weights when stored). */
   exportStoredRun(id: string): Promise<{ fileName: string; bytes: Uint8Array }>;
 }
 
@@ -256,7 +256,7 @@ export interface WorkbenchSlice {
   overlay?: ImportedRun;
   importError?: string;
   /**
-   * Decode a .rlab file, show it as an overlay and save it in the run history (once: a bundle already
+   * Decode a run bundle (.zip or .rlab), show it as an overlay and save it in the run history (once: a bundle already
    * there is not stored again). On a damaged file the error is shown and the overlay stays as it was;
    * when saving fails (full storage) the overlay is still shown and the reason said.
    */

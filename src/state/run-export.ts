@@ -1,9 +1,11 @@
-// The page's current run as files: a run bundle (.rlab: configuration, metadata, the full loss and
-// test-error series, the weights) and its curves as CSV (one file per series) and JSON. Built from the
-// run's record as the page received it (every step kept) plus what the page noted when it started
-// (start time, training images, run options). Pure: plain data in, bytes and strings out.
+// The page's current run as files: a run bundle (a .zip: configuration, metadata, the full loss and
+// test-error series, the weights; bundle-zip.ts) and its curves as CSV (one file per series) and
+// JSON. Built from the run's record as the page received it (every step kept) plus what the page
+// noted when it started (start time, training images, run options). Pure: plain data in, bytes and
+// strings out.
 
-import { bundleFileName, encodeRunBundle, type RunBundle, type RunStatus } from './bundle.ts';
+import type { RunBundle, RunStatus } from './bundle.ts';
+import { encodeRunZip, runZipFileName } from './bundle-zip.ts';
 import { SeriesBuilder } from './run-series.ts';
 import { configKey, type ExperimentConfig } from '../experiment/config.ts';
 import { curvesJson, stepsCsv, testsCsv } from './curves.ts';
@@ -77,14 +79,16 @@ export interface ExportFile {
 
 /** The four files of an export: the bundle (one file with everything), the curves as CSV and JSON. */
 export function exportFiles(bundle: RunBundle): ExportFile[] {
-  const base = bundleFileName(bundle.meta.name).replace(/\.rlab$/, '');
+  const base = runZipFileName(bundle.meta.name).replace(/\.zip$/, '');
   const run = [{ name: bundle.meta.name, bundle }];
   return [
     {
-      name: `${base}.rlab`,
-      content: encodeRunBundle(bundle),
-      type: 'application/octet-stream',
-      what: bundle.weights ? 'run bundle: configuration, metrics and weights' : 'run bundle: configuration and metrics (no weights)',
+      name: `${base}.zip`,
+      content: encodeRunZip(bundle),
+      type: 'application/zip',
+      what: bundle.weights
+        ? 'run bundle (zip): configuration and result (JSON), curves (CSV), weights (safetensors, TF.js, ONNX)'
+        : 'run bundle (zip): configuration and result (JSON), curves (CSV); no weights',
     },
     { name: `${base}-steps.csv`, content: stepsCsv(run), type: 'text/csv', what: 'loss per iteration (CSV)' },
     { name: `${base}-tests.csv`, content: testsCsv(run), type: 'text/csv', what: 'test error per epoch (CSV)' },

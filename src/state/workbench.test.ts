@@ -8,7 +8,8 @@ import { decodeSafetensors } from '../model/weights.ts';
 import { modelSpec } from '../train/experiment.ts';
 import { Engine } from '../worker/engine.ts';
 import { openRunStore } from '../storage/run-store.ts';
-import { decodeRunBundle } from './bundle.ts';
+import { encodeRunBundle } from './bundle.ts';
+import { decodeRunFile } from './bundle-zip.ts';
 import { formatConfigQuery, parseConfigQuery } from '../experiment/config.ts';
 import { parseClaim } from '../experiment/claim.ts';
 import { REFERENCE_TABLES } from './reference-tables.ts';
@@ -64,12 +65,12 @@ describe('with a short run on the demo sample', () => {
     const files = s.exported!.files;
     expect(s.exported!.notice).toBeUndefined();
     expect(files.map((f) => f.name.replace(/^resnet8-gcr-seed4-\d{8}-\d{4}/, 'X'))).toEqual([
-      'X.rlab',
+      'X.zip',
       'X-steps.csv',
       'X-tests.csv',
       'X-curves.json',
     ]);
-    const b = decodeRunBundle(files[0]!.content as Uint8Array, files[0]!.name);
+    const b = decodeRunFile(files[0]!.content as Uint8Array, files[0]!.name);
     const r = s.record!;
     expect(b.config).toBe(formatConfigQuery(r.config));
     expect(b.meta).toMatchObject({ status: 'max-steps', backend: 'wasm', seed: 4, trainImages: 500, maxSteps: 20, evalLimit: 100 });
@@ -90,12 +91,15 @@ describe('with a short run on the demo sample', () => {
 
   it('imports a bundle as the overlay; a damaged one is refused and changes nothing', async () => {
     const bytes = store.getState().exported!.files[0]!.content as Uint8Array;
-    await store.getState().importBundle(asFile('theirs.rlab', bytes));
+    // The same run as an older lab's .rlab file imports too.
+    await store.getState().importBundle(asFile('old.rlab', encodeRunBundle(decodeRunFile(bytes))));
+    expect(importedRunResult(store.getState().overlay!).tests.length).toBe(store.getState().record!.epochs.length);
+    await store.getState().importBundle(asFile('theirs.zip', bytes));
     const o = store.getState().overlay!;
-    expect(o.fileName).toBe('theirs.rlab');
+    expect(o.fileName).toBe('theirs.zip');
     expect(importedRunResult(o).tests.length).toBe(store.getState().record!.epochs.length);
-    await store.getState().importBundle(asFile('cut.rlab', bytes.subarray(0, bytes.length - 100)));
-    expect(store.getState().importError).toMatch(/cut.rlab is truncated/);
+    await store.getState().importBundle(asFile('cut.zip', bytes.subarray(0, bytes.length - 100)));
+    expect(store.getState().importError).toMatch(/cut\.zip is a damaged zip file .*Download or copy it again/);
     expect(store.getState().overlay).toBe(o);
     await store.getState().importBundle(asFile('model.json', '{"weightsManifest": []}'));
     expect(store.getState().importError).toMatch(/not a ResNet Lab run bundle/);
@@ -106,7 +110,7 @@ describe('with a short run on the demo sample', () => {
 
   it('saves an imported bundle in the run history, once; without a history it is shown and the reason said', async () => {
     const bytes = store.getState().exported!.files[0]!.content as Uint8Array;
-    await store.getState().importBundle(asFile('theirs.rlab', bytes));
+    await store.getState().importBundle(asFile('theirs.zip', bytes));
     expect(store.getState().overlay!.saved).toEqual({ kind: 'not-saved', reason: 'Runs are not saved here.' });
     store.getState().clearOverlay();
 
@@ -115,13 +119,13 @@ describe('with a short run on the demo sample', () => {
     });
     for (let i = 0; i < 200 && other.getState().runsState === 'loading'; i++) await new Promise((r) => setTimeout(r, 10));
     expect(other.getState().runs).toEqual([]);
-    await other.getState().importBundle(asFile('theirs.rlab', bytes));
+    await other.getState().importBundle(asFile('theirs.zip', bytes));
     const saved = other.getState().overlay!.saved;
     expect(saved).toMatchObject({ kind: 'saved' });
     const [run] = other.getState().runs;
     expect(run).toMatchObject({ config: formatConfigQuery(store.getState().record!.config), lastStep: 20, status: 'max-steps' });
     expect(saved).toMatchObject({ storedId: run!.id, name: run!.name });
-    await other.getState().importBundle(asFile('again.rlab', bytes)); // the same run: not stored twice
+    await other.getState().importBundle(asFile('again.zip', bytes)); // the same run: not stored twice
     expect(other.getState().overlay!.saved).toMatchObject({ kind: 'already', storedId: run!.id });
     expect(other.getState().runs.length).toBe(1);
   });

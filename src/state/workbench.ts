@@ -6,7 +6,8 @@
 // objects and leave as bytes and strings for src/ui to offer as downloads.
 
 import type { StoreApi } from 'zustand/vanilla';
-import { decodeRunBundle, type DecodedBundle, type RunStatus } from './bundle.ts';
+import type { DecodedBundle, RunStatus } from './bundle.ts';
+import { decodeRunFile } from './bundle-zip.ts';
 import { parseClaim, claimFromResult, withClaim, type RunClaim } from '../experiment/claim.ts';
 import { configFromQuery, configKey, formatConfigQuery, sameConfig } from '../experiment/config.ts';
 import { runThisConfig, type RunResult } from './reference-tables.ts';
@@ -176,7 +177,7 @@ export function workbenchSlice(set: Set, get: Get, engine: LabEngine, initialQue
       set({ importError: undefined });
       try {
         const bytes = new Uint8Array(await file.arrayBuffer());
-        const bundle = decodeRunBundle(bytes, file.name);
+        const bundle = decodeRunFile(bytes, file.name);
         set({ overlay: { fileName: file.name, bundle } });
         const saved = await saveImported(bundle);
         if (get().overlay?.bundle === bundle) set({ overlay: { fileName: file.name, bundle, saved } });

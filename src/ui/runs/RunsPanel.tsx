@@ -1,7 +1,7 @@
 // The Runs list: every run recorded in this browser (IndexedDB), newest first, with its status (and
 // where it diverged), steps, final and best test error, backend, start time and size. Open re-plots a
 // run in the charts; Resume continues an interrupted (or stopped, or failed) run from its last
-// checkpoint; Rename; Delete with Undo; Export downloads any stored run as a run bundle (.rlab); the
+// checkpoint; Rename; Delete with Undo; Export downloads any stored run as a run bundle (.zip); the
 // Compare box puts it in the Compare view (src/ui/compare). Runs that repeat one configuration with other
 // seeds are summarised above the list as mean ± std. Also the checkpoint interval for tests ("every N steps"; the
 // lab always checkpoints at epoch ends and every 5 minutes) and the last checkpoint of the live run.
@@ -159,7 +159,7 @@ function RunRow({ run, live, shown, busy }: { run: RunMeta; live: boolean; shown
         <button
           type="button"
           disabled={exporting === 'busy'}
-          title="Download this run as a run bundle (.rlab)"
+          title="Download this run as a run bundle (.zip)"
           onClick={() => void doExport()}
         >
           Export

@@ -1,8 +1,8 @@
 // Export and import of runs. "Export run" prepares the current run (paused or ended) as a run bundle
-// (.rlab: configuration, metrics, weights, in one file) and its curves as CSV and JSON, one link per
-// file. "Import run" reads a .rlab file (someone else's run, or one from the CLI's queue) and shows it
-// beside yours: its curves on both charts as an overlay, its summary here, and its result in the
-// published tables. A damaged file gets an error naming the problem, and nothing changes.
+// (a .zip: configuration, metrics, weights, in one file) and its curves as CSV and JSON, one link per
+// file. "Import run" reads a bundle (.zip, or an older .rlab: someone else's run, or one from the
+// CLI's queue) and shows it beside yours: its curves on both charts as an overlay, its summary here,
+// and its result in the published tables. A damaged file gets an error naming the problem, and nothing changes.
 import { useEffect, useId, useMemo, useRef } from 'react';
 import { configDifferences } from '../../state/compare.ts';
 import { configFromQuery } from '../../experiment/config.ts';
@@ -62,7 +62,7 @@ export function ExportImportPanel() {
           ref={input}
           type="file"
           hidden
-          accept=".rlab"
+          accept=".zip,.rlab"
           aria-label="Run bundle file"
           onChange={(e) => {
             const f = e.target.files?.[0];
@@ -73,7 +73,8 @@ export function ExportImportPanel() {
       </div>
       {!record && (
         <p className="muted small">
-          Export needs a run (paused or ended). Import takes a .rlab bundle from this lab or its CLI (<code>lab queue</code>).
+          Export needs a run (paused or ended). Import takes a run bundle (.zip, or an older .rlab) from this lab or its CLI (
+          <code>lab queue</code>).
         </p>
       )}
       {record && !live && (
