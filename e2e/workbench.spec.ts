@@ -177,7 +177,7 @@ test('inspect a tiny run, export it, import the bundle as an overlay, share it w
   await writeFile(rlab, encodeRunBundle(decodeRunFile(new Uint8Array(bytes))));
   await importFile(rlab);
   await expect(page.getByRole('alert').filter({ hasText: 'cut.zip' })).toHaveCount(0); // the error goes with a good file
-  await expect(page.getByTestId('overlay-summary')).toContainText('Imported: resnet8-gcr-seed11');
+  await expect(page.getByTestId('overlay-summary')).toContainText('Imported: old.rlab');
   await expect(page.getByTestId('overlay-final')).toContainText(testError);
   await page.locator('.export').screenshot({ path: info.outputPath('export.png') });
   await page.locator('.results').screenshot({ path: info.outputPath('charts.png') });
