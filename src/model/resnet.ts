@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../kernels/batchnorm.ts';
 import { addBias, addRelu, addSame } from '../kernels/fused.ts';
 import { shortcutA } from '../kernels/shortcut.ts';
+import { labWebGpu } from '../kernels/webgpu/register.ts';
+import { labRunningStats } from '../kernels/webgpu/running-stats.ts';
 import { createRng } from '../util/rng.ts';
 import type { BlockVariant, ShortcutType } from '../experiment/config.ts';
 import type { InitScheme, ModelDetails } from '../experiment/protocols.ts';
@@ -348,13 +350,25 @@ export class ResNet {
    * so (Torch/cuDNN). m = 1 keeps only the last batch; m = 0 freezes the statistics.
    */
   updateRunningStats(stats: BnBatchStats[], momentum: number): void {
+    const correction = (s: BnBatchStats) => (this.spec.bnRunningVar === 'unbiased' && s.count > 1 ? s.count / (s.count - 1) : 1);
+    if (labWebGpu(tf.backend())) {
+      // The same arithmetic in a few dispatches on WebGPU (kernels/webgpu/running-stats.ts).
+      const items = stats.map((s) => ({
+        mean: this.params[`${s.prefix}.running_mean`],
+        variance: this.params[`${s.prefix}.running_var`],
+        batchMean: s.mean,
+        batchVariance: s.variance,
+        varScale: momentum * correction(s),
+      }));
+      labRunningStats(items, momentum);
+      return;
+    }
     tf.tidy(() => {
       for (const s of stats) {
         const rm = this.params[`${s.prefix}.running_mean`];
         const rv = this.params[`${s.prefix}.running_var`];
-        const correction = this.spec.bnRunningVar === 'unbiased' && s.count > 1 ? s.count / (s.count - 1) : 1;
         rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(s.mean, momentum)));
-        rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(s.variance, momentum * correction)));
+        rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(s.variance, momentum * correction(s))));
       }
     });
   }

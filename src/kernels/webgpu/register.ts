@@ -16,11 +16,12 @@ import { isWebGpuBackend } from './dispatch.ts';
 import { addReluConfig, reluGradConfig } from './elementwise.ts';
 import { makeFilterGradConfig } from './filter-grad.ts';
 import { makeInputGradConfig } from './input-grad.ts';
+import { runningStatsConfig } from './running-stats.ts';
 import { sgdConfig } from './sgd.ts';
 import { shortcutConfigs } from './shortcut.ts';
 
 /** The lab's kernels under their own names (LabAddRelu and the like); they never replace a tfjs kernel. */
-const LAB_KERNELS: KernelConfig[] = [addReluConfig, reluGradConfig, ...batchNormConfigs, sgdConfig, ...shortcutConfigs];
+const LAB_KERNELS: KernelConfig[] = [addReluConfig, reluGradConfig, ...batchNormConfigs, sgdConfig, runningStatsConfig, ...shortcutConfigs];
 
 /** Whether the lab's WebGPU kernels run on this backend. */
 export function labWebGpu(backend: unknown): boolean {
