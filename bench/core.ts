@@ -15,7 +15,7 @@ import { BatchSampler, computeStats, newBatchBuffers, type DataStats } from '../
 import { createRng } from '../src/util/rng.ts';
 import type { CifarData, CifarSplit } from '../src/data/cifar.ts';
 
-export type BenchWhat = 'train-step' | 'loop' | 'data' | 'eval';
+export type BenchWhat = 'train-step' | 'loop' | 'data' | 'eval' | 'gpu-step' | 'gpu-kernel';
 export type BenchBackend = 'wasm' | 'cpu' | 'webgl' | 'webgpu' | 'pytorch-cpu';
 export type BenchContext = 'node' | 'browser-worker' | 'python';
 
@@ -90,6 +90,24 @@ export interface BenchRecord {
   note?: string;
   /** Why the measurement could not be made (then medianMs is NaN, null in JSON). */
   failed?: string;
+  /**
+   * 'gpu-step' (one WebGPU training step, bench/gpu-counters.ts): compute dispatches, distinct
+   * pipelines, bytes written to the GPU and mapped back. Its medianMs is the step's; variant "stock"
+   * for tfjs-webgpu's own kernels.
+   */
+  dispatches?: number;
+  pipelines?: number;
+  bytesUploaded?: number;
+  bytesReadBack?: number;
+  /**
+   * 'gpu-kernel' (one kernel's dispatches of a step with one launch shape): its name, calls, threads
+   * launched per call (in `threads`), the longest chain of multiply-adds in one thread, and its share
+   * of the step's multiply-adds. medianMs and imagesPerSec are 0: kernels are not timed.
+   */
+  kernel?: string;
+  calls?: number;
+  serialMacsPerThread?: number;
+  macShare?: number;
 }
 
 export function median(xs: readonly number[]): number {

@@ -29,6 +29,11 @@ export interface BenchPlan {
   cpuSteps: StepPlan[];
   /** WebGL / WebGPU on SwiftShader: tiny only. */
   gpuSteps: StepPlan[];
+  /**
+   * WebGPU in Node (Dawn), the lab's kernels and the stock ones: warm-up steps, then `steps` timed, the
+   * first of them counted (gpu-step, gpu-kernel records). ResNet-20 at batch 128, the size the kernel targets are for.
+   */
+  nodeWebGpuSteps: StepPlan[];
   /** The lab's loop against the bare step (ResNet-20 at 128). */
   loop: StepPlan;
   /**
@@ -89,6 +94,7 @@ export function makePlan(quick: boolean): BenchPlan {
       wasmSteps: [R(20, 128, 1, 5)],
       cpuSteps: [R(8, 16, 1, 2, { note: 'ResNet-8 at batch 16: tfjs-cpu takes about a minute per ResNet-20 step at 128' })],
       gpuSteps: [R(8, 8, 1, 1, { note: 'ResNet-8 at batch 8: software GPU' })],
+      nodeWebGpuSteps: [R(20, 128, 1, 1, { note: 'one warm-up step, then one timed and counted' })],
       loop: R(20, 128, 1, 3, { rounds: 2 }),
       variants: [],
       drift: R(8, 16, 2, 60, { note: 'ResNet-8 at batch 16 (60 steps with --quick)' }),
@@ -112,6 +118,7 @@ export function makePlan(quick: boolean): BenchPlan {
       R(8, 8, 1, 3, { note: 'ResNet-8 at batch 8: software GPU' }),
       R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' }),
     ],
+    nodeWebGpuSteps: [R(20, 128, 1, 1, { note: 'one warm-up step, then one timed and counted' })],
     loop: R(20, 128, 1, 5, { rounds: 7 }),
     depthRatio: { shallow: R(20, 128, 1, 5), deep: R(110, 128, 1, 3), rounds: 5 },
     variants: [

@@ -4,6 +4,7 @@
 // of the records.
 
 import { median, type BenchRecord } from './core.ts';
+import { gpuMarkdown, gpuTargets } from './report-gpu.ts';
 
 /**
  * Convolution multiply-adds per image of the CIFAR ResNet of this depth (option A shortcuts, 32x32
@@ -297,6 +298,9 @@ export function checkTargets(records: readonly BenchRecord[], meta: BenchMeta): 
     });
   }
 
+  // Issue 17: the WebGPU step's dispatches and its kernels' threads (report-gpu.ts).
+  targets.push(...gpuTargets(records));
+
   // 5. Data pipeline >= 20,000 images/s.
   const data = records.filter((r) => r.what === 'data');
   if (data.length > 0) {
@@ -419,7 +423,7 @@ export function markdown(res: BenchResults): string {
       '. Medians after warm-up; the machine may be shared, so single numbers are noisy.',
   );
   lines.push('');
-  lines.push('**Targets (issue 4)**');
+  lines.push('**Targets** (issues 4 and 17)');
   lines.push('');
   lines.push(
     table(
@@ -428,6 +432,9 @@ export function markdown(res: BenchResults): string {
     ),
   );
   lines.push('');
+
+  const gpu = gpuMarkdown(results, table);
+  if (gpu) lines.push(gpu);
 
   const steps = results.filter((r) => r.what === 'train-step' && !r.torchPairs);
   lines.push('**Training step** (forward, backward, solver update; median ms; ratio = ours / PyTorch best at the same depth and batch)');

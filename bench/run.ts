@@ -1,5 +1,6 @@
 // `npm run bench`: the lab's speed, measured in one run on this machine against PyTorch on the same
-// CPU. Runs Node (tfjs-wasm, then PyTorch and the lab's wasm step in turns, then tfjs-cpu), then
+// CPU. Runs Node (tfjs-wasm, then PyTorch and the lab's wasm step in turns, then tfjs-cpu, then
+// tfjs-webgpu through Dawn with the lab's kernels and the stock ones, bench/webgpu.ts), then
 // headless Chromium (bench workers per backend and the lab's own worker), and writes the JSON results
 // and bench/RESULTS.md's tables. Without Node's wasm, PyTorch (bench/torch_step.py, if a Python
 // imports torch) runs once at the start instead of in turns.
@@ -17,7 +18,10 @@ import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchRecord } from './core.ts';
 import { makePlan } from './plan.ts';
-import { runNodeBench } from './node.ts';
+import { loadBenchData, runNodeBench } from './node.ts';
+import { runNodeWebGpuBench } from './webgpu.ts';
+import { describeBackend, initBackend } from '../src/backend/setup.ts';
+import { computeStats } from '../src/data/batches.ts';
 import { runBrowserBench } from './browser.ts';
 import { findTorchPython, runTorchBench, TorchServer } from './pytorch.ts';
 import { addRatios, checkTargets, markdown, resultsFile, type BenchMeta } from './report.ts';
@@ -68,6 +72,19 @@ if (!args['no-node']) {
     records.push(...(await runNodeBench(plan, log, [...backends], torchServer)));
   } finally {
     torchServer?.close();
+  }
+}
+if (!args['no-node'] && use('webgpu')) {
+  // WebGPU in Node through Dawn: a GPU's Vulkan driver where there is one, else SwiftShader (software).
+  const info = await initBackend('webgpu').catch((e: Error) => {
+    log(`node webgpu: not available (${e.message})`);
+    return undefined;
+  });
+  if (info) {
+    log(`node webgpu: ${describeBackend(info)}`);
+    const { data, real } = await loadBenchData(log);
+    const note = real ? undefined : 'random images (no CIFAR-10 in public/data)';
+    records.push(...(await runNodeWebGpuBench(plan.nodeWebGpuSteps, data, computeStats(data.train), info.software === true, log, note)));
   }
 }
 let browserMeta: Awaited<ReturnType<typeof runBrowserBench>>['meta'];

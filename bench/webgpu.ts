@@ -14,7 +14,8 @@ import { createSolver } from '../src/train/solvers.ts';
 import { solverParamsOf, trainOnBatch } from '../src/train/trainer.ts';
 import { ResNet } from '../src/model/resnet.ts';
 import { createRng } from '../src/util/rng.ts';
-import { experimentFor, median } from './core.ts';
+import { experimentFor, median, type BenchRecord } from './core.ts';
+import type { StepPlan } from './plan.ts';
 import { countGpuWork, type GpuCounts } from './gpu-counters.ts';
 
 export type WebGpuVariant = 'lab' | 'stock';
@@ -26,7 +27,7 @@ export interface WebGpuStepOptions {
   data: CifarData;
   stats: DataStats;
   warmup: number;
-  /** Timed steps at most; at least one is always timed (the counted step is not among them). */
+  /** Timed steps at most; at least one is always timed, the first of them counted. */
   steps: number;
   /** Stop timing after this much (ms) once one step is timed. */
   budgetMs: number;
@@ -74,19 +75,20 @@ export async function measureWebGpuStep(o: WebGpuStepOptions): Promise<WebGpuSte
   const log = o.log ?? (() => {});
   try {
     for (let i = 0; i < o.warmup; i++) await step();
-    const stop = countGpuWork(backend);
-    await step();
-    const counts = stop();
-    log(`webgpu ${o.variant} resnet${o.depth} batch ${o.batch}: ${counts.dispatches} dispatches, ${counts.pipelines} pipelines`);
     const tensorsBefore = tf.memory().numTensors;
+    // The first timed step is also the counted one (the counters only add a few calls per dispatch).
     const times: number[] = [];
+    let counts: GpuCounts | undefined;
     let spent = 0;
     for (let i = 0; i < o.steps && (times.length === 0 || spent < o.budgetMs); i++) {
+      const stop = i === 0 ? countGpuWork(backend) : undefined;
       const t0 = performance.now();
       await step();
       times.push(performance.now() - t0);
       spent += times[times.length - 1]!;
+      if (stop) counts = stop();
     }
+    log(`webgpu ${o.variant} resnet${o.depth} batch ${o.batch}: ${counts!.dispatches} dispatches, ${counts!.pipelines} pipelines`);
     const tensorDrift = tf.memory().numTensors - tensorsBefore;
     log(`  ${times.length} timed steps, median ${median(times).toFixed(1)} ms`);
     let testPassMs: number | undefined;
@@ -101,7 +103,7 @@ export async function measureWebGpuStep(o: WebGpuStepOptions): Promise<WebGpuSte
       batch: o.batch,
       variant: o.variant,
       times,
-      counts,
+      counts: counts!,
       tensorDrift,
       ...(testPassMs != null ? { testPassMs } : {}),
     };
@@ -152,4 +154,84 @@ export const GPU_TARGETS = { maxDispatches: 250, minThreads: 16384, macShareFloo
 /** The kernels of a step that miss the thread target. */
 export function underThreaded(kernels: readonly KernelSummary[]): KernelSummary[] {
   return kernels.filter((k) => k.macShare >= GPU_TARGETS.macShareFloor && k.threads < GPU_TARGETS.minThreads);
+}
+
+/** The bench's records of one measured WebGPU step: train-step, gpu-step and its gpu-kernel records. */
+export function webGpuRecords(r: WebGpuStepResult, base: Pick<BenchRecord, 'context' | 'software'>, note?: string): BenchRecord[] {
+  const common = {
+    model: `resnet${r.depth}`,
+    batch: r.batch,
+    backend: 'webgpu' as const,
+    threads: 0,
+    ...base,
+    ...(r.variant === 'stock' ? { variant: 'stock' } : {}),
+  };
+  const medianMs = median(r.times);
+  const step = {
+    ...common,
+    medianMs,
+    minMs: Math.min(...r.times),
+    imagesPerSec: (1000 * r.batch) / medianMs,
+    steps: r.times.length,
+    ...(note ? { note } : {}),
+  };
+  return [
+    { ...step, what: 'train-step' },
+    {
+      ...step,
+      what: 'gpu-step',
+      dispatches: r.counts.dispatches,
+      pipelines: r.counts.pipelines,
+      bytesUploaded: r.counts.bytesUploaded,
+      bytesReadBack: r.counts.bytesReadBack,
+      tensorDrift: r.tensorDrift,
+      driftSteps: r.times.length,
+    },
+    ...summariseKernels(r.counts.work)
+      .filter((k) => k.macs > 0)
+      .map((k) => ({
+        ...common,
+        what: 'gpu-kernel' as const,
+        medianMs: 0,
+        imagesPerSec: 0,
+        kernel: k.kernel,
+        calls: k.calls,
+        threads: k.threads,
+        serialMacsPerThread: k.serialMacsPerThread,
+        macShare: k.macShare,
+      })),
+  ];
+}
+
+/**
+ * The Node part of the bench on webgpu: each planned model with the lab's kernels, then with the stock
+ * ones: the warm-up steps (the first also makes the solver's state), then the timed steps (at least
+ * one, however slow a software adapter is), the first of them counted.
+ */
+export async function runNodeWebGpuBench(
+  plan: readonly StepPlan[],
+  data: CifarData,
+  stats: DataStats,
+  software: boolean,
+  log: (line: string) => void,
+  note?: string,
+): Promise<BenchRecord[]> {
+  const out: BenchRecord[] = [];
+  for (const p of plan) {
+    for (const variant of ['lab', 'stock'] as const) {
+      const r = await measureWebGpuStep({
+        depth: p.depth,
+        batch: p.batch,
+        variant,
+        data,
+        stats,
+        warmup: p.warmup,
+        steps: p.steps,
+        budgetMs: p.budgetMs ?? 0,
+        log,
+      });
+      out.push(...webGpuRecords(r, { context: 'node', software }, note));
+    }
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 // Training in the worker on real CIFAR-10 images: a tiny ResNet on WASM (loss points and test-error
 // points appear, the loss falls, Pause/Resume/Stop, weights downloaded and loaded back with the same
-// test error, a corrupt file refused) and one run on WebGPU (SwiftShader under --enable-unsafe-webgpu).
+// test error, a corrupt file refused) and one run on WebGPU with the lab's WebGPU kernels (SwiftShader
+// under --enable-unsafe-webgpu).
 // The last spec trains ResNet-20 for a few dozen steps and saves docs/screenshot.png for the README.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
@@ -107,7 +108,7 @@ test('train on WebGPU (SwiftShader) when chosen', async ({ page }) => {
   await openLab(page, TINY, 'wasm');
   await control(page, 'Backend').selectOption('webgpu');
   await expect(page.getByTestId('backend-in-use')).toHaveText('webgpu', { timeout: 60_000 });
-  await expect(page.getByTestId('backend-adapter')).toContainText(/swiftshader/i);
+  await expect(page.getByTestId('backend-adapter')).toContainText(/swiftshader.*\(software adapter\); lab kernels$/i);
   await control(page, 'Batch size').fill('8');
   await setRunOptions(page, { maxSteps: 3, testImages: 16 });
   await button(page, 'Train').click();

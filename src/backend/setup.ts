@@ -59,6 +59,8 @@ export interface BackendInfo {
   adapterInfo?: string;
   /** webgpu: the adapter is a software one (SwiftShader and the like), not a GPU. */
   software?: boolean;
+  /** webgpu: the lab's own WebGPU kernels run (src/kernels/webgpu/; kernel option labWebGpu). */
+  labWebGpu?: boolean;
 }
 
 /** One line for people: the backend, its threads or adapter, and whether the adapter is software. */
@@ -76,7 +78,7 @@ export function describeBackend(info: BackendInfo): string {
     case 'webgl':
       return info.adapterInfo ? `WebGL2: ${info.adapterInfo}` : 'WebGL2';
     case 'webgpu':
-      return info.adapterInfo ? `WebGPU: ${info.adapterInfo}` : 'WebGPU';
+      return `${info.adapterInfo ? `WebGPU: ${info.adapterInfo}` : 'WebGPU'}${info.labWebGpu ? '; lab kernels' : ''}`;
   }
 }
 
@@ -268,8 +270,8 @@ async function setGpu(name: 'webgl' | 'webgpu', opts: InitBackendOptions): Promi
     const adapterInfo = webglRenderer();
     return { threads: 0, simd: false, ...(adapterInfo != null ? { adapterInfo } : {}) };
   }
-  useKernelOptions(tf.backend(), opts.kernels);
-  return { threads: 0, simd: false, ...webgpuAdapter() };
+  const kernels = useKernelOptions(tf.backend(), opts.kernels);
+  return { threads: 0, simd: false, ...webgpuAdapter(), labWebGpu: opts.trainingKernels !== false && kernels.labWebGpu };
 }
 
 /**

@@ -30,6 +30,6 @@ describe('WebGPU in Node', () => {
     const info = await initBackend('webgpu');
     expect(info.backend).toBe('webgpu');
     expect(info.software).toBe(!hasGpuDevice);
-    if (!hasGpuDevice) expect(describeBackend(info)).toMatch(/^WebGPU: .*swiftshader.*\(software adapter\)$/);
+    if (!hasGpuDevice) expect(describeBackend(info)).toMatch(/^WebGPU: .*swiftshader.*\(software adapter\); lab kernels$/);
   });
 });

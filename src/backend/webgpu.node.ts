@@ -81,6 +81,9 @@ function hasVulkanLoader(env: Record<string, string | undefined>): boolean {
   return dirs.some((d) => fs.existsSync(`${d}/libvulkan.so.1`));
 }
 
+/** Dawn for Node's npm package. */
+const DAWN_PACKAGE = 'webgpu';
+
 let installed: Promise<NodeGpuDriver> | undefined;
 
 /**
@@ -102,7 +105,11 @@ export function installNodeWebGpu(): Promise<NodeGpuDriver> {
           `${ICD_FOLDERS.join(', ')} and no Chromium SwiftShader (apt-get install -y chromium gives the software one).`,
       );
     }
-    const { create, globals } = (await import('webgpu')) as { create(flags: string[]): GPU; globals: Record<string, unknown> };
+    // A specifier in a variable: bundlers for the browser (Vite) then leave Dawn for Node out.
+    const { create, globals } = (await import(/* @vite-ignore */ DAWN_PACKAGE)) as {
+      create(flags: string[]): GPU;
+      globals: Record<string, unknown>;
+    };
     Object.assign(globalThis, globals);
     const nav = ((globalThis as { navigator?: object }).navigator ?? {}) as { gpu?: GPU };
     if (nav.gpu == null) Object.defineProperty(nav, 'gpu', { value: create([]), configurable: true });
