@@ -19,9 +19,18 @@ import { makeInputGradConfig } from './input-grad.ts';
 import { runningStatsConfig } from './running-stats.ts';
 import { sgdConfig } from './sgd.ts';
 import { shortcutConfigs } from './shortcut.ts';
+import { softmaxXentConfigs } from './softmax-xent.ts';
 
 /** The lab's kernels under their own names (LabAddRelu and the like); they never replace a tfjs kernel. */
-const LAB_KERNELS: KernelConfig[] = [addReluConfig, reluGradConfig, ...batchNormConfigs, sgdConfig, runningStatsConfig, ...shortcutConfigs];
+const LAB_KERNELS: KernelConfig[] = [
+  addReluConfig,
+  reluGradConfig,
+  ...batchNormConfigs,
+  sgdConfig,
+  runningStatsConfig,
+  ...shortcutConfigs,
+  ...softmaxXentConfigs,
+];
 
 /** Whether the lab's WebGPU kernels run on this backend. */
 export function labWebGpu(backend: unknown): boolean {
