@@ -2,7 +2,7 @@
 // batch 16). There is no GPU here: in the hardware-GPU tests the host's 'webgpu' entry runs a real tfjs
 // backend (cpu or wasm) and its adapter is labelled as a hardware GPU, so what is tested is the
 // decision (both timed, the faster taken, remembered per device and step), not WebGPU itself.
-// A choice by hand that cannot start uses Node's real refusal of 'webgpu'.
+// A choice by hand that cannot start uses Node's real refusal of WebGL, labelled as WebGPU.
 
 import { describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../backend/setup.ts';
@@ -121,8 +121,8 @@ describe('automatic choice without a hardware GPU', () => {
 });
 
 describe('a backend chosen by hand that cannot start', () => {
-  // 'webgpu' here is the real one, which refuses to start in Node.
-  const runs = { webgpu: 'webgpu', wasm: 'wasm', cpu: 'cpu' } as const;
+  // 'webgpu' here starts the real webgl backend, which refuses to start in Node.
+  const runs = { webgpu: 'webgl', wasm: 'wasm', cpu: 'cpu' } as const;
 
   it('names the backend and the reason, and keeps the one in use', async () => {
     const h = host(runs, HARDWARE);
@@ -131,7 +131,7 @@ describe('a backend chosen by hand that cannot start', () => {
     const info = await h.choose('webgpu', { current });
     expect(info.refused).toEqual({
       backend: 'webgpu',
-      reason: expect.stringMatching(/^Backend 'webgpu' is not available: webgpu exists only in browsers/),
+      reason: expect.stringMatching(/^Backend 'webgl' is not available: webgl exists only in browsers/),
     });
     expect(info).toMatchObject({ backend: 'cpu', reason: 'chosen by you' });
     expect(h.started).toEqual(['webgpu', 'cpu']);

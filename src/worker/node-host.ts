@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { initBackend, type BackendName } from '../backend/setup.ts';
+import { describeBackend, initBackend, type BackendName } from '../backend/setup.ts';
 import { openRunStore, type RunStore } from '../storage/run-store.ts';
 import type { EstimateFn } from '../storage/space.ts';
 import type { EngineHost } from './engine.ts';
@@ -29,14 +29,17 @@ export interface NodeHost extends EngineHost {
 export function nodeHost(options: NodeHostOptions = {}): NodeHost {
   const opened: RunStore[] = [];
   const { history, estimate = async () => undefined } = options;
+  const backends = options.backends ?? ['wasm'];
   return {
     opened,
-    backends: options.backends ?? ['wasm'],
-    unavailable: { webgpu: 'WebGPU exists only in browsers', webgl: 'WebGL exists only in browsers' },
+    backends,
+    unavailable: {
+      ...(backends.includes('webgpu') ? {} : { webgpu: "not among this host's backends (Node runs it through Dawn: pass it in backends)" }),
+      webgl: 'WebGL exists only in browsers',
+    },
     machine: `${availableParallelism()} logical cores; Node ${process.version}`,
     async initBackend(name) {
-      const info = await initBackend(name);
-      return { adapter: `${info.backend}, ${info.threads} thread(s)` };
+      return { adapter: describeBackend(await initBackend(name)) };
     },
     probeWebGpu: async () => undefined,
     async fetchBytes(path, onProgress) {
