@@ -34,6 +34,8 @@ export interface BenchPlan {
    * first of them counted (gpu-step, gpu-kernel records). ResNet-20 at batch 128, the size the kernel targets are for.
    */
   nodeWebGpuSteps: StepPlan[];
+  /** WebGPU in Node with the lab's kernels: tensors alive after many steps minus before (full run only). */
+  nodeWebGpuDrift?: StepPlan;
   /** The lab's loop against the bare step (ResNet-20 at 128). */
   loop: StepPlan;
   /**
@@ -119,6 +121,7 @@ export function makePlan(quick: boolean): BenchPlan {
       R(20, 16, 1, 2, { note: 'ResNet-20 at batch 16: software GPU' }),
     ],
     nodeWebGpuSteps: [R(20, 128, 1, 1, { note: 'one warm-up step, then one timed and counted' })],
+    nodeWebGpuDrift: R(8, 2, 1, 500, { note: 'ResNet-8 at batch 2, 500 steps: tensor drift on a software GPU' }),
     loop: R(20, 128, 1, 5, { rounds: 7 }),
     depthRatio: { shallow: R(20, 128, 1, 5), deep: R(110, 128, 1, 3), rounds: 5 },
     variants: [

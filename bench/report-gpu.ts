@@ -47,7 +47,7 @@ export function gpuMarkdown(records: readonly BenchRecord[], table: (head: strin
     '**WebGPU step in Node** (Dawn; one counted step: compute dispatches, distinct pipelines, MiB written to the GPU and mapped back)',
     '',
     table(
-      ['model', 'batch', 'kernels', 'adapter', 'dispatches', 'pipelines', 'MiB up', 'MiB back', 'step ms'],
+      ['model', 'batch', 'kernels', 'adapter', 'dispatches', 'pipelines', 'MiB up', 'MiB back', 'step ms', 'tensor drift'],
       steps.map((r) => [
         r.model,
         String(r.batch),
@@ -58,6 +58,7 @@ export function gpuMarkdown(records: readonly BenchRecord[], table: (head: strin
         mib(r.bytesUploaded),
         mib(r.bytesReadBack),
         r.medianMs.toFixed(0),
+        r.tensorDrift !== undefined ? `${r.tensorDrift} over ${r.driftSteps} steps` : '',
       ]),
     ),
     '',

@@ -84,7 +84,17 @@ if (!args['no-node'] && use('webgpu')) {
     log(`node webgpu: ${describeBackend(info)}`);
     const { data, real } = await loadBenchData(log);
     const note = real ? undefined : 'random images (no CIFAR-10 in public/data)';
-    records.push(...(await runNodeWebGpuBench(plan.nodeWebGpuSteps, data, computeStats(data.train), info.software === true, log, note)));
+    records.push(
+      ...(await runNodeWebGpuBench(
+        plan.nodeWebGpuSteps,
+        data,
+        computeStats(data.train),
+        info.software === true,
+        log,
+        note,
+        plan.nodeWebGpuDrift,
+      )),
+    );
   }
 }
 let browserMeta: Awaited<ReturnType<typeof runBrowserBench>>['meta'];

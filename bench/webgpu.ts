@@ -206,7 +206,8 @@ export function webGpuRecords(r: WebGpuStepResult, base: Pick<BenchRecord, 'cont
 /**
  * The Node part of the bench on webgpu: each planned model with the lab's kernels, then with the stock
  * ones: the warm-up steps (the first also makes the solver's state), then the timed steps (at least
- * one, however slow a software adapter is), the first of them counted.
+ * one, however slow a software adapter is), the first of them counted. With `drift`, first that many
+ * steps of the lab's kernels, for the tensors left alive (a gpu-step record with tensorDrift).
  */
 export async function runNodeWebGpuBench(
   plan: readonly StepPlan[],
@@ -215,8 +216,14 @@ export async function runNodeWebGpuBench(
   software: boolean,
   log: (line: string) => void,
   note?: string,
+  drift?: StepPlan,
 ): Promise<BenchRecord[]> {
   const out: BenchRecord[] = [];
+  if (drift) {
+    const r = await measureWebGpuStep({ ...drift, variant: 'lab', data, stats, budgetMs: Infinity, log });
+    log(`  webgpu drift over ${r.times.length} steps: ${r.tensorDrift} tensors`);
+    out.push(...webGpuRecords(r, { context: 'node', software }, drift.note).filter((x) => x.what === 'gpu-step'));
+  }
   for (const p of plan) {
     for (const variant of ['lab', 'stock'] as const) {
       const r = await measureWebGpuStep({
