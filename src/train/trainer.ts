@@ -20,6 +20,7 @@ import { configKey } from '../experiment/config.ts';
 import { checkArchitecture, readModelValues, type WeightValues } from '../model/weights.ts';
 import { evaluateModel } from './evaluate.ts';
 import { frugalVariableGrads } from '../kernels/backprop.ts';
+import { labSoftmaxXent, softmaxCrossEntropy } from '../kernels/softmax-xent.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface TrainData {
@@ -369,20 +370,34 @@ export function trainOnBatch(
   const out = tf.tidy(() => {
     const input = tf.tensor4d(x, [n, 32, 32, 3]);
     const labels = tf.tensor1d(y, 'int32');
-    const onehot = tf.oneHot(labels, 10);
+    // On webgpu the loss and the error come from one fused kernel (its gradient one more); elsewhere composed.
+    const fused = labSoftmaxXent(tf.backend());
+    const onehot = fused ? undefined : tf.oneHot(labels, 10);
     let logitsKept: tf.Tensor2D | undefined;
+    let errorKept: tf.Scalar | undefined;
     // tf.variableGrads' values, with memory freed during the backward pass (src/kernels/backprop.ts).
     const { value, grads } = frugalVariableGrads(() => {
       const logits = model.forward(input, true, stats);
+      if (fused) {
+        const { loss, error } = softmaxCrossEntropy(logits, labels);
+        errorKept = tf.keep(error);
+        return loss;
+      }
       logitsKept = tf.keep(logits);
       // Softmax cross-entropy, mean over the batch (gcr: LogSoftMax + ClassNLLCriterion;
       // neon: summed cross-entropy with the gradient divided by the batch size: the same).
-      return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      return tf.neg(tf.mean(tf.sum(tf.mul(onehot!, tf.logSoftmax(logits)), 1))) as tf.Scalar;
     }, model.trainableVariables());
     // variableGrads keys gradients by variable name; the solver wants parameter names.
     const named: Record<string, tf.Tensor> = {};
     for (const p of params) named[p.name] = grads[p.variable.name];
     solver.step(params, named, lr);
+    if (errorKept != null) {
+      // A clone (no copy) belongs to this tidy as the composed error does; the kept original goes.
+      const error = tf.clone(errorKept);
+      errorKept.dispose();
+      return { loss: value, error };
+    }
     const error = tf.mean(tf.cast(tf.notEqual(tf.argMax(logitsKept!, 1), labels), 'float32')) as tf.Scalar;
     logitsKept!.dispose();
     return { loss: value, error };
