@@ -23,6 +23,8 @@ export type WebGpuVariant = 'lab' | 'stock';
 export interface WebGpuStepOptions {
   depth: number;
   batch: number;
+  /** Extra share-URL keys, e.g. "protocol=paper" (default: the gcr protocol, as the rest of the bench). */
+  extra?: string;
   variant: WebGpuVariant;
   data: CifarData;
   stats: DataStats;
@@ -62,7 +64,7 @@ export async function measureWebGpuStep(o: WebGpuStepOptions): Promise<WebGpuSte
   const backend = tf.backend();
   const before = kernelOptions(backend);
   useKernelOptions(backend, { ...before, labWebGpu: o.variant === 'lab' });
-  const exp = experimentFor(o.depth, o.batch);
+  const exp = experimentFor(o.depth, o.batch, o.extra);
   const model = ResNet.create(exp.spec, 1);
   const solver = createSolver(exp.solver);
   const params = solverParamsOf(model);
