@@ -15,7 +15,7 @@ import { env, type DataType, type TensorInfo } from '@tensorflow/tfjs-core';
 export interface WebGpuBackendLike {
   device: GPUDevice;
   queue: GPUQueue;
-  tensorMap: { get(dataId: object): { resource?: unknown; refCount: number } | undefined };
+  tensorMap: { get(dataId: object): { resource?: unknown; refCount: number; values?: unknown } | undefined };
   bufferManager: {
     acquireBuffer(size: number, usage: number): GPUBuffer;
   };
@@ -41,10 +41,19 @@ export function isWebGpuBackend(backend: unknown): backend is WebGpuBackendLike 
   return b != null && typeof b === 'object' && b.device != null && typeof b.uploadToGPU === 'function' && 'dispatchCountInPass' in b;
 }
 
-/** One binding of a dispatch: a tensor's buffer, read or also written. */
+/** One binding of a dispatch: a tensor's buffer, read or also written (a written tensor's CPU copy is dropped). */
 export interface Binding {
   tensor: TensorInfo;
   write?: boolean;
+}
+
+/**
+ * Whether a dispatch may write these tensors in place: each holds its data alone (refCount 1: no clone,
+ * checkpoint copy or Variable's initial tensor would see the write) and no two share it.
+ */
+export function ownedAlone(backend: WebGpuBackendLike, tensors: readonly TensorInfo[]): boolean {
+  const ids = new Set(tensors.map((t) => t.dataId));
+  return ids.size === tensors.length && tensors.every((t) => backend.refCount(t.dataId) === 1);
 }
 
 /** What one dispatch of a lab kernel does, for the bench's per-kernel records. */
@@ -142,6 +151,11 @@ export function dispatch(backend: WebGpuBackendLike, d: Dispatch): void {
   b.computePassEncoder.setBindGroup(0, bindGroup);
   b.computePassEncoder.dispatchWorkgroups(x, y, z);
   b.dispatchCountInPass++;
+  // A tensor written in place: the copy tfjs keeps on the CPU after a read is stale now.
+  for (const { tensor, write } of d.bindings) {
+    const data = write ? (b.tensorMap.get(tensor.dataId) as { values?: unknown } | undefined) : undefined;
+    if (data?.values != null) data.values = null;
+  }
   if (Number(env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')) <= b.dispatchCountInPass) {
     b.endComputePassEncoder();
     b.submitQueue();

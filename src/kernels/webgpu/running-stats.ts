@@ -7,7 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { dispatch, makeOutput, type WebGpuBackendLike } from './dispatch.ts';
+import { dispatch, makeOutput, ownedAlone, type WebGpuBackendLike } from './dispatch.ts';
 import { FLAT_GROUP, grid } from './grid.ts';
 
 export const LAB_WEBGPU_RUNNING_STATS = 'LabWebGpuRunningStats';
@@ -98,10 +98,6 @@ function runningStatsKernel(inputs: Record<string, TensorInfo>, backend: WebGpuB
     workgroupSize: WG,
     work: { kernel: 'lab.bn.runningStats' },
   });
-  if (inPlace) {
-    // The GPU buffers now hold the new values; a copy tfjs cached on the CPU by an earlier read is stale.
-    for (const [rm, rv] of layers) for (const t of [rm!, rv!]) (backend.tensorMap.get(t.dataId) as { values?: unknown }).values = null;
-  }
   return outs;
 }
 
@@ -127,10 +123,9 @@ export interface RunningStatsItem {
  */
 export function labRunningStats(items: RunningStatsItem[], momentum: number): void {
   const backend = tf.backend() as unknown as WebGpuBackendLike;
-  const own = (t: tf.Tensor) => backend.refCount(t.dataId) === 1;
   const inPlace: RunningStatsItem[] = [];
   for (const it of items) {
-    if (own(it.mean) && own(it.variance) && it.mean.dataId !== it.variance.dataId) {
+    if (ownedAlone(backend, [it.mean, it.variance])) {
       inPlace.push(it);
       continue;
     }

@@ -10,7 +10,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { dispatch, makeOutput, type WebGpuBackendLike } from './dispatch.ts';
+import { dispatch, makeOutput, ownedAlone, type WebGpuBackendLike } from './dispatch.ts';
 import { FLAT_GROUP, grid } from './grid.ts';
 
 export const LAB_WEBGPU_SGD = 'LabWebGpuSgdStep';
@@ -87,10 +87,6 @@ function num(attrs: NamedAttrMap, name: string): number {
   return v;
 }
 
-interface TensorDataLike {
-  values?: unknown;
-}
-
 /**
  * Inputs w0, buf0, g0 (and w1, buf1, g1 in place); attrs nesterov (Torch's form, else neon's), lr,
  * momentum, wd0, wd1 (0: no decay), inPlace. In place: w and buf are written, no outputs. Otherwise
@@ -123,12 +119,6 @@ function sgdKernel(inputs: Record<string, TensorInfo>, backend: WebGpuBackendLik
     workgroupSize: WG,
     work: { kernel: 'lab.sgd' },
   });
-  if (inPlace) {
-    // The GPU buffer now holds the new values; a copy tfjs cached on the CPU by an earlier read is stale.
-    for (const [w, buf] of params) {
-      for (const t of [w, buf]) (backend.tensorMap.get(t.dataId) as TensorDataLike | undefined)!.values = null;
-    }
-  }
   return outs;
 }
 
@@ -153,10 +143,9 @@ export interface SgdItem {
  */
 export function labSgdStep(items: SgdItem[], o: { nesterov: boolean; lr: number; momentum: number }): void {
   const backend = tf.backend() as unknown as WebGpuBackendLike;
-  const own = (t: tf.Tensor) => backend.refCount(t.dataId) === 1;
   const inPlace: SgdItem[] = [];
   for (const it of items) {
-    if (own(it.w) && own(it.buf) && it.w.dataId !== it.buf.dataId && it.g.dataId !== it.w.dataId && it.g.dataId !== it.buf.dataId) {
+    if (ownedAlone(backend, [it.w, it.buf]) && it.g.dataId !== it.w.dataId && it.g.dataId !== it.buf.dataId) {
       inPlace.push(it);
       continue;
     }
