@@ -45,6 +45,7 @@ export default tseslint.config(
       'playwright-report/',
       '.scratch/',
       'bench-results/',
+      'gpu-bundle/',
       'src/kernels/lab-wasm.binary.ts',
       'kernels-as/',
     ],
