@@ -7,7 +7,8 @@
 // second sums the S partials into dW (skipped when S is 1). Only NHWC float32; register.ts hands other
 // inputs, and every input while the lab's WebGPU kernels are off, to tfjs-webgpu's own kernel.
 
-import { backend_util, type Conv2DBackpropFilterAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { type Conv2DBackpropFilterAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { convShape, type ConvShape } from './conv-shape.ts';
 import { dispatch, makeOutput, type WebGpuBackendLike } from './dispatch.ts';
 import { FLAT_GROUP, grid } from './grid.ts';
 
@@ -21,22 +22,8 @@ const PARTIAL_LIMIT = 1 << 24;
 const RED_OUT = 64;
 const RED_LANES = 4;
 
-/** The convolution as the filter gradient sees it (from tfjs's computeConv2DInfo). */
-export interface FilterGradShape {
-  N: number;
-  H: number;
-  W: number;
-  Ci: number;
-  OH: number;
-  OW: number;
-  Co: number;
-  KH: number;
-  KW: number;
-  SH: number;
-  SW: number;
-  padTop: number;
-  padLeft: number;
-}
+/** The convolution as this kernel sees it. */
+export type FilterGradShape = ConvShape;
 
 /** How the filter gradient is split: tiles, slices, and what each dispatch launches. */
 export interface FilterGradPlan {
@@ -258,32 +245,8 @@ export function makeFilterGradConfig(original: KernelConfig, use: (backend: unkn
     const a = args.attrs as unknown as Conv2DBackpropFilterAttrs;
     const nhwc = a.dataFormat == null || a.dataFormat === 'NHWC';
     if (!use(args.backend) || !nhwc || x.dtype !== 'float32' || dy.dtype !== 'float32') return original.kernelFunc(args);
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      a.filterShape,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    if (info.batchSize * info.outHeight * info.outWidth === 0 || info.inHeight * info.inWidth === 0) return original.kernelFunc(args);
-    const shape: FilterGradShape = {
-      N: info.batchSize,
-      H: info.inHeight,
-      W: info.inWidth,
-      Ci: info.inChannels,
-      OH: info.outHeight,
-      OW: info.outWidth,
-      Co: info.outChannels,
-      KH: info.filterHeight,
-      KW: info.filterWidth,
-      SH: info.strideHeight,
-      SW: info.strideWidth,
-      padTop: info.padInfo.top,
-      padLeft: info.padInfo.left,
-    };
+    const shape = convShape(x.shape as [number, number, number, number], a.filterShape, a.strides, a.pad, a.dimRoundingMode);
+    if (shape.N * shape.OH * shape.OW === 0 || shape.H * shape.W === 0) return original.kernelFunc(args);
     return filterGrad(args.backend as unknown as WebGpuBackendLike, x, dy, shape);
   };
   return { ...original, kernelFunc };

@@ -8,7 +8,8 @@
 // in registers. Only NHWC float32; register.ts hands other inputs, and every input while the lab's
 // WebGPU kernels are off, to tfjs-webgpu's own kernel.
 
-import { backend_util, type Conv2DBackpropInputAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { type Conv2DBackpropInputAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { convShape, type ConvShape } from './conv-shape.ts';
 import { dispatch, makeOutput, type WebGpuBackendLike } from './dispatch.ts';
 import { FLAT_GROUP, grid } from './grid.ts';
 
@@ -16,22 +17,8 @@ import { FLAT_GROUP, grid } from './grid.ts';
 const TK = 16;
 const WG = 64;
 
-/** The convolution as the input gradient sees it (from tfjs's computeConv2DInfo): x is [N,H,W,Ci], dy [N,OH,OW,Co]. */
-export interface InputGradShape {
-  N: number;
-  H: number;
-  W: number;
-  Ci: number;
-  OH: number;
-  OW: number;
-  Co: number;
-  KH: number;
-  KW: number;
-  SH: number;
-  SW: number;
-  padTop: number;
-  padLeft: number;
-}
+/** The convolution as this kernel sees it. */
+export type InputGradShape = ConvShape;
 
 /** The tiles of the input gradient and what its dispatch launches. */
 export interface InputGradPlan {
@@ -218,32 +205,8 @@ export function makeInputGradConfig(original: KernelConfig, use: (backend: unkno
     const a = args.attrs as unknown as Conv2DBackpropInputAttrs;
     const nhwc = a.dataFormat == null || a.dataFormat === 'NHWC';
     if (!use(args.backend) || !nhwc || dy.dtype !== 'float32' || filter.dtype !== 'float32') return original.kernelFunc(args);
-    const info = backend_util.computeConv2DInfo(
-      a.inputShape,
-      filter.shape as [number, number, number, number],
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    if (info.batchSize * info.inHeight * info.inWidth * info.inChannels === 0) return original.kernelFunc(args);
-    const shape: InputGradShape = {
-      N: info.batchSize,
-      H: info.inHeight,
-      W: info.inWidth,
-      Ci: info.inChannels,
-      OH: info.outHeight,
-      OW: info.outWidth,
-      Co: info.outChannels,
-      KH: info.filterHeight,
-      KW: info.filterWidth,
-      SH: info.strideHeight,
-      SW: info.strideWidth,
-      padTop: info.padInfo.top,
-      padLeft: info.padInfo.left,
-    };
+    const shape = convShape(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode);
+    if (shape.N * shape.H * shape.W * shape.Ci === 0) return original.kernelFunc(args);
     return inputGrad(args.backend as unknown as WebGpuBackendLike, dy, filter, shape);
   };
   return { ...original, kernelFunc };
